@@ -1,0 +1,23 @@
+"""jupyter-napari-desktop: a browser desktop with napari for any Jupyter server.
+
+Only discovery hooks and the version live here; importing this package must stay cheap
+(the desktop supervisor runs as ``python -m jupyter_napari_desktop.supervisor``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._version import __version__
+
+__all__ = ["__version__"]
+
+
+def _jupyter_server_extension_points() -> list[dict[str, Any]]:
+    from .app import NapariDesktopApp
+
+    return [{"module": "jupyter_napari_desktop.app", "app": NapariDesktopApp}]
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    return [{"src": "labextension", "dest": "jupyter-napari-desktop"}]

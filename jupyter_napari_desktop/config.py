@@ -1,0 +1,258 @@
+"""Configuration of the napari desktop: the ``c.NapariDesktop`` options.
+
+Every option is read from ``jupyter_server_config.py`` (or ``.json``), e.g.::
+
+    c.NapariDesktop.session = "minimal"
+    c.NapariDesktop.geometry = "1600x900"
+
+A bad value stops the server at start with a message that names the option, the value
+and the accepted forms.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from traitlets import Bool, Dict, Enum, Float, Int, List, TraitError, Unicode, validate
+from traitlets.config import Configurable
+
+GEOMETRY_RE = re.compile(r"^(\d{3,5})x(\d{3,5})$")
+ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+MIN_SIZE = (320, 200)
+MAX_SIZE = (7680, 4320)
+
+
+def bad_value(option: str, value: object, accepted: str) -> TraitError:
+    """The one error every validator raises: option, value, accepted forms."""
+    return TraitError(f"c.NapariDesktop.{option} = {value!r} is not valid: {accepted}")
+
+
+def parse_geometry(value: str) -> tuple[int, int]:
+    """Turn ``"1920x1080"`` into ``(1920, 1080)``; raise ValueError with the accepted form."""
+    match = GEOMETRY_RE.match(value.strip())
+    if not match:
+        raise ValueError("expected WIDTHxHEIGHT in pixels, e.g. '1920x1080'")
+    width, height = int(match.group(1)), int(match.group(2))
+    if not (MIN_SIZE[0] <= width <= MAX_SIZE[0] and MIN_SIZE[1] <= height <= MAX_SIZE[1]):
+        raise ValueError(
+            f"width must be {MIN_SIZE[0]}-{MAX_SIZE[0]} and height {MIN_SIZE[1]}-{MAX_SIZE[1]}"
+        )
+    return width, height
+
+
+class NapariDesktop(Configurable):
+    """The browser desktop (TigerVNC + XFCE) with napari, one per Jupyter server."""
+
+    geometry = Unicode(
+        "1920x1080",
+        config=True,
+        help="""Initial size of the remote screen, WIDTHxHEIGHT in pixels (default 1920x1080).
+        The desktop page resizes the screen to the browser window once it connects, so this
+        only matters for the first frame and for clients that cannot resize.""",
+    )
+
+    depth = Enum(
+        [16, 24, 32],
+        default_value=24,
+        config=True,
+        help="Colour depth of the X screen in bits (16, 24 or 32; default 24).",
+    )
+
+    session = Enum(
+        ["xfce", "minimal"],
+        default_value="xfce",
+        config=True,
+        help="""Which desktop session runs inside the VNC server.
+        'xfce' (default): a full XFCE desktop (dbus-launch xfce4-session) with screen lock and
+        power management turned off, napari in the application menu and on the desktop.
+        'minimal': only a window manager (xfwm4) and napari; about half the memory, for
+        workshops on small machines. A script in `xstartup` or ~/.vnc/xstartup wins over this.""",
+    )
+
+    xstartup = Unicode(
+        "",
+        config=True,
+        help="""Path of an executable script that starts the desktop session instead of the
+        built-in 'xfce'/'minimal' sessions (it runs with DISPLAY set; the desktop ends when it
+        exits). Empty (default): use the user's ~/.vnc/xstartup if it exists and is executable,
+        else the session chosen by `session`.""",
+    )
+
+    vnc_server = Unicode(
+        "Xvnc",
+        config=True,
+        help="""The TigerVNC X server: a command name looked up on PATH or an absolute path
+        (default 'Xvnc', from the Debian/Ubuntu package tigervnc-standalone-server). It only
+        ever listens on a private unix socket; no TCP port is opened.""",
+    )
+
+    frame_rate = Int(
+        30,
+        config=True,
+        help="""Most screen updates per second the VNC server sends (1-120, default 30).
+        Lower it to save CPU and bandwidth on shared machines.""",
+    )
+
+    quality = Int(
+        6,
+        config=True,
+        help="""Default JPEG quality the desktop page asks for (0 = smallest, 9 = best;
+        default 6). Users can change it on the page for slow networks.""",
+    )
+
+    compression = Int(
+        2,
+        config=True,
+        help="""Default compression level the desktop page asks for (0 = fastest,
+        9 = smallest; default 2). Users can change it on the page.""",
+    )
+
+    startup_timeout = Float(
+        30.0,
+        config=True,
+        help="""Seconds to wait for the VNC server to accept connections before the start is
+        reported as failed (default 30; 1-600).""",
+    )
+
+    first_display = Int(
+        1,
+        config=True,
+        help="""Lowest X display number to try (default 1). The first free number from here
+        is used; locks left by dead X servers are cleaned, so numbers do not creep upward.""",
+    )
+
+    runtime_dir = Unicode(
+        "",
+        config=True,
+        help="""Directory in which the private (0700) per-desktop directory with the VNC
+        socket, X authority and logs is created. Empty (default): $XDG_RUNTIME_DIR if set and
+        writable, else the system temporary directory. Keep the path short: unix socket paths
+        are limited to about 100 characters.""",
+    )
+
+    autostart_napari = Bool(
+        True,
+        config=True,
+        help="""Start napari, maximized, as soon as the desktop starts (default True).
+        The 'napari' launcher card always starts napari if it is not running.""",
+    )
+
+    prestart = Bool(
+        False,
+        config=True,
+        help="""Start the desktop (and napari, see `autostart_napari`) when the Jupyter
+        server starts, so the first click shows napari at once (default False). Costs the
+        desktop's memory even for users who never open it.""",
+    )
+
+    napari_python = Unicode(
+        "",
+        config=True,
+        help="""Python interpreter of the environment napari is installed in, e.g.
+        '/opt/conda/envs/napari/bin/python'. Empty (default): the server's own Python if it
+        can import napari, else the Python named in the first line of `napari` found on PATH.""",
+    )
+
+    napari_command = List(
+        Unicode(),
+        default_value=[],
+        config=True,
+        help="""Full command that starts napari, as a list, e.g. ['napari'] or
+        ['conda', 'run', '-n', 'napari', 'napari']. Overrides `napari_python`; the window is
+        then not maximized by us and `napari_args` is appended as given. Empty (default): run
+        napari through the built-in helper with `napari_python`.""",
+    )
+
+    napari_args = List(
+        Unicode(),
+        default_value=[],
+        config=True,
+        help="""Extra arguments for napari, e.g. paths of images to open when napari starts
+        (default: none).""",
+    )
+
+    napari_wrapper = List(
+        Unicode(),
+        default_value=[],
+        config=True,
+        help="""Command put in front of napari, e.g. ['vglrun'] to render OpenGL on the GPU
+        through VirtualGL. Ignored, with a warning in the log, when its first word is not
+        found on PATH (napari then renders with Mesa llvmpipe). Default: none.""",
+    )
+
+    extra_env = Dict(
+        value_trait=Unicode(),
+        default_value={},
+        config=True,
+        help="""Extra environment variables for everything started inside the desktop
+        (session and napari), e.g. {'NAPARI_ASYNC': '1'}. Names must be valid shell names.""",
+    )
+
+    @validate("geometry")
+    def _valid_geometry(self, proposal: dict[str, Any]) -> str:
+        value = proposal["value"]
+        try:
+            parse_geometry(value)
+        except ValueError as err:
+            raise bad_value("geometry", value, str(err)) from None
+        return str(value).strip()
+
+    @validate("frame_rate")
+    def _valid_frame_rate(self, proposal: dict[str, Any]) -> int:
+        return self._int_between("frame_rate", proposal["value"], 1, 120)
+
+    @validate("quality")
+    def _valid_quality(self, proposal: dict[str, Any]) -> int:
+        return self._int_between("quality", proposal["value"], 0, 9)
+
+    @validate("compression")
+    def _valid_compression(self, proposal: dict[str, Any]) -> int:
+        return self._int_between("compression", proposal["value"], 0, 9)
+
+    @validate("first_display")
+    def _valid_first_display(self, proposal: dict[str, Any]) -> int:
+        return self._int_between("first_display", proposal["value"], 0, 9000)
+
+    @validate("startup_timeout")
+    def _valid_startup_timeout(self, proposal: dict[str, Any]) -> float:
+        value = proposal["value"]
+        if not 1 <= value <= 600:
+            raise bad_value("startup_timeout", value, "a number of seconds from 1 to 600")
+        return float(value)
+
+    @validate("vnc_server")
+    def _valid_vnc_server(self, proposal: dict[str, Any]) -> str:
+        value = proposal["value"].strip()
+        if not value:
+            raise bad_value(
+                "vnc_server", value, "a command name such as 'Xvnc' or an absolute path"
+            )
+        return str(value)
+
+    @validate("xstartup", "napari_python", "runtime_dir")
+    def _valid_absolute_or_empty(self, proposal: dict[str, Any]) -> str:
+        name = proposal["trait"].name
+        value = proposal["value"]
+        if value and not value.startswith(("/", "~")):
+            raise bad_value(name, value, "an absolute path (or empty for the default)")
+        return str(value)
+
+    @validate("extra_env")
+    def _valid_extra_env(self, proposal: dict[str, Any]) -> dict[str, str]:
+        value = proposal["value"]
+        for name in value:
+            if not ENV_NAME_RE.match(name):
+                raise bad_value(
+                    "extra_env",
+                    value,
+                    f"variable name {name!r} must be letters, digits and _ "
+                    "and not start with a digit",
+                )
+        return dict(value)
+
+    @staticmethod
+    def _int_between(option: str, value: int, low: int, high: int) -> int:
+        if not low <= value <= high:
+            raise bad_value(option, value, f"a whole number from {low} to {high}")
+        return int(value)

@@ -1,0 +1,473 @@
+"""Pure functions that turn the configuration into paths, argv and environments.
+
+Nothing here starts a process; everything can be unit-tested without a display.
+The supervisor (``supervisor.py``) and the server side (``manager.py``) both use it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shlex
+import shutil
+import socket
+import struct
+import sys
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Optional
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+SESSION_DIR = PACKAGE_DIR / "session"
+NAPARI_HELPER = PACKAGE_DIR / "napari_helper.py"
+X_SOCKET_DIR = Path("/tmp/.X11-unix")
+X_LOCK_TEMPLATE = "/tmp/.X{}-lock"
+DISPLAY_SEARCH = 200
+
+# Secrets of the Jupyter server that programs inside the desktop have no use for.
+ENV_STRIP = (
+    "JUPYTERHUB_API_TOKEN",
+    "JPY_API_TOKEN",
+    "JUPYTER_TOKEN",
+    "DBUS_SESSION_BUS_ADDRESS",
+    "SESSION_MANAGER",
+    "WAYLAND_DISPLAY",
+    "XDG_SESSION_ID",
+    "XDG_SESSION_TYPE",
+    "XDG_SESSION_CLASS",
+    "DISPLAY",
+    "XAUTHORITY",
+)
+
+HIDDEN_AUTOSTART = (
+    "light-locker",
+    "xfce4-screensaver",
+    "xscreensaver",
+    "xfce4-power-manager",
+    "blueman",
+    "nm-applet",
+    "pulseaudio",
+    "print-applet",
+    "update-notifier",
+    "xiccd",
+    "at-spi-dbus-bus",
+    "geoclue-demo-agent",
+)
+
+
+class DesktopError(Exception):
+    """A start failure with a short message for the user and the fix."""
+
+    def __init__(self, message: str, fix: str = "", detail: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.fix = fix
+        self.detail = detail
+
+    def as_json(self) -> dict[str, str]:
+        return {"message": self.message, "fix": self.fix}
+
+
+@dataclass
+class RuntimePaths:
+    """Files of one desktop, all inside one private (0700) directory."""
+
+    root: Path
+
+    @property
+    def vnc_socket(self) -> Path:
+        return self.root / "vnc.sock"
+
+    @property
+    def xauthority(self) -> Path:
+        return self.root / "Xauthority"
+
+    @property
+    def log(self) -> Path:
+        return self.root / "desktop.log"
+
+    @property
+    def state(self) -> Path:
+        return self.root / "state.json"
+
+    @property
+    def spec(self) -> Path:
+        return self.root / "spec.json"
+
+    @property
+    def napari_pid(self) -> Path:
+        return self.root / "napari.pid"
+
+    @property
+    def napari_socket(self) -> Path:
+        return self.root / "napari.sock"
+
+    @property
+    def start_napari(self) -> Path:
+        return self.root / "start-napari"
+
+    @property
+    def xdg_data(self) -> Path:
+        return self.root / "share"
+
+
+def runtime_parent(configured: str) -> Path:
+    """Where private desktop directories are made: config, $XDG_RUNTIME_DIR, or /tmp."""
+    if configured:
+        return Path(configured).expanduser()
+    xdg = os.environ.get("XDG_RUNTIME_DIR", "")
+    if xdg and os.path.isdir(xdg) and os.access(xdg, os.W_OK | os.X_OK):
+        return Path(xdg)
+    return Path(tempfile.gettempdir())
+
+
+def make_runtime_dir(parent: Path) -> RuntimePaths:
+    """Create a fresh private directory (0700) for one desktop."""
+    parent.mkdir(parents=True, exist_ok=True)
+    root = Path(tempfile.mkdtemp(prefix="napari-desktop-", dir=parent))
+    os.chmod(root, 0o700)
+    paths = RuntimePaths(root)
+    if len(str(paths.vnc_socket)) > 100:
+        raise DesktopError(
+            f"The desktop's socket path {paths.vnc_socket} is too long for a unix socket",
+            "set c.NapariDesktop.runtime_dir to a short directory such as /tmp",
+        )
+    return paths
+
+
+def xauthority_entry(display: int, cookie: bytes) -> bytes:
+    """One Xauthority record (FamilyWild, any host) for display ``display``."""
+
+    def counted(data: bytes) -> bytes:
+        return struct.pack(">H", len(data)) + data
+
+    family_wild = 0xFFFF
+    return (
+        struct.pack(">H", family_wild)
+        + counted(b"")
+        + counted(str(display).encode())
+        + counted(b"MIT-MAGIC-COOKIE-1")
+        + counted(cookie)
+    )
+
+
+def write_xauthority(path: Path, display: int, cookie: bytes) -> None:
+    """Write an Xauthority file readable only by its owner."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(xauthority_entry(display, cookie))
+
+
+def x_lock_path(display: int) -> Path:
+    return Path(X_LOCK_TEMPLATE.format(display))
+
+
+def x_socket_path(display: int) -> Path:
+    return X_SOCKET_DIR / f"X{display}"
+
+
+def lock_pid(display: int) -> Optional[int]:
+    """The pid written in an X lock file, or None if there is no readable lock."""
+    try:
+        text = x_lock_path(display).read_text().strip()
+    except (FileNotFoundError, PermissionError, IsADirectoryError):
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        return None
+
+
+def pid_alive(pid: int) -> bool:
+    """True if a process with this pid exists (ours or another user's)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def x_socket_answers(display: int) -> bool:
+    """True if an X server accepts connections for ``display`` (file or abstract socket)."""
+    for address in (str(x_socket_path(display)), "\0" + str(x_socket_path(display))):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            probe.settimeout(0.5)
+            try:
+                probe.connect(address)
+            except OSError:
+                continue
+            return True
+    return False
+
+
+def display_state(display: int) -> str:
+    """'free', 'stale' (a dead server's lock or socket we can remove) or 'taken'."""
+    lock = x_lock_path(display)
+    sock = x_socket_path(display)
+    if lock.exists():
+        pid = lock_pid(display)
+        if pid is not None and pid_alive(pid):
+            return "taken"
+        return "stale"
+    if x_socket_answers(display):
+        return "taken"
+    if sock.exists() or sock.is_symlink():
+        return "stale"
+    return "free"
+
+
+def clean_stale_display(display: int) -> bool:
+    """Remove a dead server's lock and socket; False if they belong to someone else."""
+    for path in (x_lock_path(display), x_socket_path(display)):
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            continue
+        except PermissionError:
+            return False
+    return True
+
+
+def candidate_displays(first: int, count: int = DISPLAY_SEARCH) -> list[int]:
+    """Display numbers to try, lowest first, cleaning stale ones on the way."""
+    found = []
+    for display in range(first, first + count):
+        state = display_state(display)
+        if state == "stale" and clean_stale_display(display):
+            state = "free"
+        if state == "free":
+            found.append(display)
+    return found
+
+
+def xvnc_argv(
+    vnc_server: str,
+    display: int,
+    paths: RuntimePaths,
+    geometry: str,
+    depth: int,
+    frame_rate: int,
+) -> list[str]:
+    """Command line of TigerVNC's Xvnc: unix socket only, no TCP, no blacklist."""
+    return [
+        vnc_server,
+        f":{display}",
+        "-rfbport",
+        "-1",
+        "-rfbunixpath",
+        str(paths.vnc_socket),
+        "-rfbunixmode",
+        "0600",
+        "-nolisten",
+        "tcp",
+        "-SecurityTypes",
+        "None",
+        "-auth",
+        str(paths.xauthority),
+        "-geometry",
+        geometry,
+        "-depth",
+        str(depth),
+        "-FrameRate",
+        str(frame_rate),
+        "-UseBlacklist=0",
+        "-AlwaysShared",
+        "-DisconnectClients=0",
+        "-AcceptSetDesktopSize",
+        "-desktop",
+        "napari-desktop",
+        "-s",
+        "0",
+    ]
+
+
+def user_xstartup(home: Path) -> Optional[Path]:
+    """The user's own ~/.vnc/xstartup, if it exists and is executable."""
+    candidate = home / ".vnc" / "xstartup"
+    if candidate.is_file() and os.access(candidate, os.X_OK):
+        return candidate
+    return None
+
+
+def session_argv(session: str, xstartup: str, home: Path) -> tuple[str, list[str]]:
+    """(kind, argv) of the session: configured script, ~/.vnc/xstartup, xfce or minimal."""
+    if xstartup:
+        return "xstartup", [str(Path(xstartup).expanduser())]
+    own = user_xstartup(home)
+    if own is not None:
+        return "user-xstartup", [str(own)]
+    if session == "minimal":
+        return "minimal", ["xfwm4", "--compositor=off", "--sm-client-disable"]
+    return "xfce", ["dbus-launch", "--exit-with-session", "xfce4-session"]
+
+
+def session_programs(kind: str, argv: list[str]) -> list[tuple[str, str]]:
+    """(program, Debian package) pairs the session needs on PATH."""
+    if kind == "xfce":
+        return [
+            ("dbus-launch", "dbus-x11"),
+            ("xfce4-session", "xfce4"),
+            ("xfwm4", "xfwm4"),
+            ("xfce4-panel", "xfce4-panel"),
+        ]
+    if kind == "minimal":
+        return [("xfwm4", "xfwm4")]
+    return []
+
+
+def desktop_env(
+    base: dict[str, str],
+    display: int,
+    paths: RuntimePaths,
+    extra: dict[str, str],
+) -> dict[str, str]:
+    """Environment for the session and napari inside the desktop."""
+    env = {key: value for key, value in base.items() if key not in ENV_STRIP}
+    data_dirs = base.get("XDG_DATA_DIRS") or "/usr/local/share:/usr/share"
+    config_dirs = base.get("XDG_CONFIG_DIRS") or "/etc/xdg"
+    env.update(
+        {
+            "DISPLAY": f":{display}",
+            "XAUTHORITY": str(paths.xauthority),
+            "QT_QPA_PLATFORM": "xcb",
+            "XDG_SESSION_TYPE": "x11",
+            "XDG_CURRENT_DESKTOP": env.get("XDG_CURRENT_DESKTOP", "XFCE"),
+            "XDG_CONFIG_DIRS": f"{SESSION_DIR / 'xdg-config'}:{config_dirs}",
+            "XDG_DATA_DIRS": f"{paths.xdg_data}:{data_dirs}",
+            "XFCE_PANEL_MIGRATE_DEFAULT": "1",
+            "NAPARI_DESKTOP_RUNTIME_DIR": str(paths.root),
+            "NO_AT_BRIDGE": "1",
+        }
+    )
+    env.update(extra)
+    return env
+
+
+@dataclass
+class NapariLaunch:
+    """How napari starts, or why it cannot."""
+
+    argv: Optional[list[str]]
+    message: str = ""
+    python: str = ""
+
+    @property
+    def available(self) -> bool:
+        return self.argv is not None
+
+
+INSTALL_NAPARI = (
+    "install napari into the server's environment with: pip install 'napari[pyqt6]', "
+    "or set c.NapariDesktop.napari_python to the Python of an environment that has it"
+)
+
+
+def shebang_python(script: Path) -> Optional[str]:
+    """The interpreter named in a script's first line (for a pip-installed `napari`)."""
+    try:
+        with script.open("rb") as handle:
+            first = handle.readline(512).decode("utf-8", "replace").strip()
+    except OSError:
+        return None
+    if not first.startswith("#!"):
+        return None
+    words = shlex.split(first[2:])
+    if not words:
+        return None
+    if Path(words[0]).name == "env" and len(words) > 1:
+        found = shutil.which(words[-1])
+        return found
+    return words[0] if "python" in Path(words[0]).name else None
+
+
+def resolve_napari(
+    napari_command: list[str],
+    napari_python: str,
+    napari_args: list[str],
+    wrapper: list[str],
+) -> NapariLaunch:
+    """Pick the command that starts napari (see NapariDesktop.napari_* options)."""
+    prefix = wrapper if wrapper and shutil.which(wrapper[0]) else []
+    if napari_command:
+        if not shutil.which(napari_command[0]):
+            return NapariLaunch(
+                None,
+                f"napari command {napari_command[0]!r} (c.NapariDesktop.napari_command) "
+                "was not found; fix the option or install napari",
+            )
+        return NapariLaunch([*prefix, *napari_command, *napari_args])
+    python = napari_python
+    if python:
+        python = str(Path(python).expanduser())
+        if not os.access(python, os.X_OK):
+            return NapariLaunch(
+                None,
+                f"c.NapariDesktop.napari_python = {napari_python!r} is not an executable "
+                "file; point it at the python of the environment that has napari",
+            )
+    elif importlib.util.find_spec("napari") is not None:
+        python = sys.executable
+    else:
+        script = shutil.which("napari")
+        found = shebang_python(Path(script)) if script else None
+        if not found:
+            return NapariLaunch(None, "napari is not installed: " + INSTALL_NAPARI)
+        python = found
+    return NapariLaunch([*prefix, python, str(NAPARI_HELPER), *napari_args], python=python)
+
+
+def desktop_entry(start_script: Path, icon: Path) -> str:
+    """A freedesktop .desktop entry that starts napari in this desktop."""
+    return (
+        "[Desktop Entry]\n"
+        "Version=1.0\n"
+        "Type=Application\n"
+        "Name=napari\n"
+        "GenericName=Image viewer\n"
+        "Comment=Multi-dimensional image viewer for Python\n"
+        f"Exec={start_script}\n"
+        f"Icon={icon}\n"
+        "Terminal=false\n"
+        "Categories=Graphics;Science;Education;\n"
+    )
+
+
+def start_script(napari_argv: list[str], log: Path) -> str:
+    """Shell script that starts napari; paths are quoted with shlex."""
+    return (
+        "#!/bin/sh\n"
+        "# Written by jupyter-napari-desktop: starts napari in this desktop.\n"
+        f"exec {shlex.join(napari_argv)} >>{shlex.quote(str(log))} 2>&1\n"
+    )
+
+
+@dataclass
+class SupervisorSpec:
+    """Everything the supervisor process needs; written as JSON into the private dir."""
+
+    root: str
+    vnc_server: str
+    geometry: str
+    depth: int
+    frame_rate: int
+    first_display: int
+    startup_timeout: float
+    session_kind: str
+    session_argv: list[str]
+    napari_argv: Optional[list[str]]
+    autostart_napari: bool
+    extra_env: dict[str, str] = field(default_factory=dict)
+    parent_pid: int = 0
+
+    def dump(self) -> str:
+        return json.dumps(asdict(self), indent=1)
+
+    @classmethod
+    def load(cls, text: str) -> SupervisorSpec:
+        return cls(**json.loads(text))

@@ -1,0 +1,353 @@
+"""The one process that starts, watches and stops a desktop.
+
+Run by the server as ``python -m jupyter_napari_desktop.supervisor SPEC.json`` in a new
+session (its own process group). It starts Xvnc, the desktop session and napari as its
+children and is their "child subreaper", so daemons that detach (dbus-daemon, XFCE
+helpers) stay in its tree. It exits, taking every descendant with it, when:
+
+- it gets SIGTERM/SIGINT/SIGHUP (the server stops the desktop),
+- its parent (the Jupyter server) dies, even by SIGKILL (PR_SET_PDEATHSIG),
+- Xvnc dies, or the session ends (the user logged out): the next connection starts a
+  fresh desktop.
+
+SIGUSR1 asks it to start napari if napari is not running. Its state is written to
+``state.json`` in the private directory; errors carry a message and a fix.
+Only the standard library is used: it must start fast and stay small.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import IO, Optional
+
+from .launch import (
+    SESSION_DIR,
+    DesktopError,
+    RuntimePaths,
+    SupervisorSpec,
+    candidate_displays,
+    desktop_entry,
+    desktop_env,
+    lock_pid,
+    pid_alive,
+    start_script,
+    write_xauthority,
+    x_lock_path,
+    x_socket_path,
+    xvnc_argv,
+)
+
+PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
+HANDLED = {signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1}
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
+DESKTOP_MARKER = "X-NapariDesktop-Generated=true"
+XVNC_ATTEMPTS = 5
+TERM_GRACE = 2.0
+
+
+def prctl(option: int, value: int) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(option, value, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), f"prctl({option}) failed")
+
+
+def unblock_signals() -> None:
+    """Run in each child before exec: children must not inherit our blocked signals."""
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
+
+
+def descendants(root: int) -> list[int]:
+    """Pids of every process below ``root`` (read from /proc), deepest last."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        # The command name is in parentheses and may contain spaces: split after it.
+        fields = stat[stat.rfind(")") + 2 :].split()
+        children.setdefault(int(fields[1]), []).append(int(entry))
+    found: list[int] = []
+    queue = [root]
+    while queue:
+        for child in children.get(queue.pop(0), []):
+            found.append(child)
+            queue.append(child)
+    return found
+
+
+class Supervisor:
+    def __init__(self, spec: SupervisorSpec) -> None:
+        self.spec = spec
+        self.paths = RuntimePaths(Path(spec.root))
+        self.log: IO[bytes] = open(self.paths.log, "ab", buffering=0)  # noqa: SIM115
+        self.display: Optional[int] = None
+        self.xvnc: Optional[subprocess.Popen[bytes]] = None
+        self.session: Optional[subprocess.Popen[bytes]] = None
+        self.napari_pid: Optional[int] = None
+        self.env: dict[str, str] = {}
+        self.home = Path(os.path.expanduser("~"))
+        self.reason = ""
+
+    # -- helpers ---------------------------------------------------------------------
+    def note(self, text: str) -> None:
+        stamp = time.strftime("%H:%M:%S")
+        self.log.write(f"[napari-desktop supervisor {stamp}] {text}\n".encode())
+
+    def write_state(self, phase: str, **extra: object) -> None:
+        state = {"phase": phase, "supervisor_pid": os.getpid(), "display": self.display}
+        state.update(extra)
+        tmp = self.paths.state.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state))
+        tmp.replace(self.paths.state)
+
+    def spawn(self, argv: list[str], env: Optional[dict[str, str]] = None) -> subprocess.Popen:
+        self.note("starting: " + " ".join(argv))
+        return subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=self.log,
+            stderr=self.log,
+            env=env,
+            cwd=str(self.home) if self.home.is_dir() else "/",
+            preexec_fn=unblock_signals,  # noqa: PLW1509 - single-threaded process
+        )
+
+    def log_tail(self, lines: int = 15) -> str:
+        try:
+            text = self.paths.log.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    # -- start -----------------------------------------------------------------------
+    def vnc_ready(self) -> bool:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            probe.settimeout(1.0)
+            try:
+                probe.connect(str(self.paths.vnc_socket))
+                return probe.recv(12).startswith(b"RFB ")
+            except OSError:
+                return False
+
+    def start_xvnc(self) -> None:
+        tried: list[int] = []
+        for display in candidate_displays(self.spec.first_display)[:XVNC_ATTEMPTS]:
+            tried.append(display)
+            write_xauthority(self.paths.xauthority, display, secrets.token_bytes(16))
+            argv = xvnc_argv(
+                self.spec.vnc_server,
+                display,
+                self.paths,
+                self.spec.geometry,
+                self.spec.depth,
+                self.spec.frame_rate,
+            )
+            try:
+                proc = self.spawn(argv)
+            except OSError as err:
+                raise DesktopError(
+                    f"Could not run the VNC server {self.spec.vnc_server!r}: {err}",
+                    "install tigervnc-standalone-server (Debian/Ubuntu) or set "
+                    "c.NapariDesktop.vnc_server",
+                ) from err
+            deadline = time.monotonic() + self.spec.startup_timeout
+            while time.monotonic() < deadline:
+                if proc.poll() is not None:
+                    break
+                if x_socket_path(display).exists() and self.vnc_ready():
+                    self.xvnc, self.display = proc, display
+                    os.chmod(self.paths.vnc_socket, 0o600)
+                    return
+                time.sleep(0.05)
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+                raise DesktopError(
+                    f"The VNC server did not accept connections within "
+                    f"{self.spec.startup_timeout:g} s",
+                    "the machine may be overloaded; raise c.NapariDesktop.startup_timeout",
+                    self.log_tail(),
+                )
+            self.note(f"Xvnc on :{display} exited with {proc.returncode}; trying the next")
+        raise DesktopError(
+            f"The VNC server could not start (tried displays {tried})",
+            "see the desktop log below; check that Xvnc runs: Xvnc -version",
+            self.log_tail(),
+        )
+
+    def install_launchers(self) -> None:
+        """The napari start script, the menu entry and (XFCE) the desktop icon."""
+        argv = self.spec.napari_argv
+        if not argv:
+            return
+        script = self.paths.start_napari
+        script.write_text(start_script(argv, self.paths.log))
+        script.chmod(0o700)
+        entry = desktop_entry(script, SESSION_DIR / "napari.svg")
+        apps = self.paths.xdg_data / "applications"
+        apps.mkdir(parents=True, exist_ok=True)
+        (apps / "napari-desktop-napari.desktop").write_text(entry)
+        if self.spec.session_kind != "xfce":
+            return
+        desktop_dir = self.home / "Desktop"
+        target = desktop_dir / "napari.desktop"
+        try:
+            desktop_dir.mkdir(exist_ok=True)
+            if target.exists() and DESKTOP_MARKER not in target.read_text(errors="replace"):
+                return  # the user's own launcher: leave it alone
+            target.write_text(entry + DESKTOP_MARKER + "\n")
+            target.chmod(0o755)
+        except OSError as err:
+            self.note(f"no napari icon on the desktop: {err}")
+
+    def start_napari(self) -> None:
+        if not self.spec.napari_argv or self.napari_running():
+            return
+        try:
+            proc = self.spawn([str(self.paths.start_napari)], self.env)
+        except OSError as err:
+            self.note(f"napari did not start: {err}")
+            return
+        self.napari_pid = proc.pid
+        self.paths.napari_pid.write_text(str(proc.pid))
+
+    def napari_running(self) -> bool:
+        """napari started by us, from the menu or the desktop icon (its helper writes the pid)."""
+        try:
+            pid = int(self.paths.napari_pid.read_text())
+        except (OSError, ValueError):
+            return False
+        return pid_alive(pid)
+
+    def start(self) -> None:
+        self.start_xvnc()
+        assert self.display is not None
+        self.env = desktop_env(dict(os.environ), self.display, self.paths, self.spec.extra_env)
+        self.install_launchers()
+        self.session = self.spawn(self.spec.session_argv, self.env)
+        self.write_state(
+            "ready",
+            xvnc_pid=self.xvnc.pid if self.xvnc else None,
+            session_pid=self.session.pid,
+            session=self.spec.session_kind,
+            started=time.time(),
+        )
+        if self.spec.autostart_napari:
+            self.start_napari()
+
+    # -- watch -----------------------------------------------------------------------
+    def reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            code = os.waitstatus_to_exitcode(status)
+            if self.xvnc and pid == self.xvnc.pid:
+                self.xvnc.returncode = code
+                self.reason = self.reason or f"Xvnc exited ({code})"
+            elif self.session and pid == self.session.pid:
+                self.session.returncode = code
+                self.reason = self.reason or f"the desktop session ended ({code})"
+            elif pid == self.napari_pid:
+                self.note(f"napari exited ({code})")
+                self.napari_pid = None
+                self.paths.napari_pid.unlink(missing_ok=True)
+
+    def watch(self) -> None:
+        while not self.reason:
+            info = signal.sigtimedwait(HANDLED, 1.0)
+            if info is None:
+                if os.getppid() != self.spec.parent_pid:
+                    self.reason = "the Jupyter server is gone"
+                continue
+            self.reap()
+            if info.si_signo in STOP_SIGNALS:
+                self.reason = f"asked to stop (signal {info.si_signo})"
+            elif info.si_signo == signal.SIGUSR1 and not self.reason:
+                self.start_napari()
+
+    # -- stop ------------------------------------------------------------------------
+    def kill_tree(self) -> int:
+        me = os.getpid()
+        victims = descendants(me)
+        for sig, wait in ((signal.SIGTERM, TERM_GRACE), (signal.SIGKILL, 1.0)):
+            for pid in victims:
+                try:
+                    os.kill(pid, sig)
+                except ProcessLookupError:
+                    pass
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline:
+                self.reap()
+                victims = descendants(me)
+                if not victims:
+                    return 0
+                time.sleep(0.05)
+        return len(victims)
+
+    def clean_files(self) -> None:
+        display = self.display
+        if display is not None and lock_pid(display) == (self.xvnc.pid if self.xvnc else -1):
+            for path in (x_lock_path(display), x_socket_path(display)):
+                path.unlink(missing_ok=True)
+        for path in (self.paths.vnc_socket, self.paths.napari_socket, self.paths.napari_pid):
+            path.unlink(missing_ok=True)
+
+    def stop(self) -> None:
+        self.note(f"stopping: {self.reason}")
+        left = self.kill_tree()
+        if left:
+            self.note(f"{left} processes would not die")
+        self.clean_files()
+        self.write_state("stopped", reason=self.reason)
+        if os.getppid() != self.spec.parent_pid:
+            shutil.rmtree(self.paths.root, ignore_errors=True)
+
+    def run(self) -> int:
+        signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)
+        prctl(PR_SET_CHILD_SUBREAPER, 1)
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != self.spec.parent_pid:
+            return 1
+        try:
+            self.start()
+        except DesktopError as err:
+            self.note(f"start failed: {err.message}\n{err.detail}")
+            self.reason = err.message
+            self.kill_tree()
+            self.clean_files()
+            self.write_state("failed", error=err.as_json(), detail=err.detail)
+            return 2
+        self.watch()
+        self.stop()
+        return 0
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m jupyter_napari_desktop.supervisor SPEC.json", file=sys.stderr)
+        return 64
+    spec = SupervisorSpec.load(Path(args[0]).read_text())
+    return Supervisor(spec).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
