@@ -89,6 +89,13 @@ def descendants(root: int) -> list[int]:
     return found
 
 
+def describe(pid: int) -> str:
+    try:
+        return f"{pid} {Path(f'/proc/{pid}/comm').read_text().strip()}"
+    except OSError:
+        return str(pid)
+
+
 class Supervisor:
     def __init__(self, spec: SupervisorSpec) -> None:
         self.spec = spec
@@ -300,6 +307,8 @@ class Supervisor:
                 if not victims:
                     return 0
                 time.sleep(0.05)
+            if sig == signal.SIGTERM:
+                self.note("still running after SIGTERM: " + ", ".join(map(describe, victims)))
         return len(victims)
 
     def clean_files(self) -> None:

@@ -1,0 +1,195 @@
+"""Checks of everything the desktop needs, each failure with the command that fixes it."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+from .config import NapariDesktop
+from .launch import (
+    RuntimePaths,
+    candidate_displays,
+    desktop_env,
+    resolve_napari,
+    session_argv,
+    session_programs,
+    write_xauthority,
+    x_socket_path,
+    xvnc_argv,
+)
+
+APT = "sudo apt-get install -y"
+QT_XCB_LIBS = {
+    "libxcb-cursor.so.0": "libxcb-cursor0",
+    "libxkbcommon-x11.so.0": "libxkbcommon-x11-0",
+    "libxcb-icccm.so.4": "libxcb-icccm4",
+    "libxcb-image.so.0": "libxcb-image0",
+    "libxcb-keysyms.so.1": "libxcb-keysyms1",
+    "libxcb-randr.so.0": "libxcb-randr0",
+    "libxcb-render-util.so.0": "libxcb-render-util0",
+    "libxcb-shape.so.0": "libxcb-shape0",
+    "libxcb-xkb.so.1": "libxcb-xkb1",
+    "libxcb-xinerama.so.0": "libxcb-xinerama0",
+    "libGL.so.1": "libgl1",
+    "libEGL.so.1": "libegl1",
+    "libfontconfig.so.1": "libfontconfig1",
+    "libdbus-1.so.3": "libdbus-1-3",
+}
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+    needed: bool = True
+
+
+def run(argv: list[str], env: Optional[dict[str, str]] = None, timeout: float = 60) -> tuple:
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        return 127, "", str(err)
+    return done.returncode, done.stdout, done.stderr
+
+
+def check_program(name: str, program: str, package: str) -> Check:
+    found = shutil.which(program)
+    if found:
+        return Check(name, True, found)
+    return Check(name, False, f"{program} not found on PATH", f"{APT} {package}")
+
+
+def check_xcb_libraries() -> Check:
+    code, out, _ = run(["/sbin/ldconfig", "-p"])
+    if code != 0:
+        return Check("Qt xcb libraries", False, "could not list libraries (ldconfig -p)", "")
+    missing = [pkg for lib, pkg in QT_XCB_LIBS.items() if lib not in out]
+    if missing:
+        return Check(
+            "Qt xcb libraries", False, "missing: " + ", ".join(missing), f"{APT} {' '.join(missing)}"
+        )
+    return Check("Qt xcb libraries", True, f"{len(QT_XCB_LIBS)} libraries found")
+
+
+class TemporaryDisplay:
+    """A throwaway Xvnc on a private unix socket, for the OpenGL and Qt checks."""
+
+    def __init__(self, config: NapariDesktop) -> None:
+        self.config = config
+        self.tmp = tempfile.TemporaryDirectory(prefix="napari-doctor-")
+        os.chmod(self.tmp.name, 0o700)
+        self.paths = RuntimePaths(Path(self.tmp.name))
+        self.proc: Optional[subprocess.Popen[bytes]] = None
+        self.display: Optional[int] = None
+
+    def __enter__(self) -> TemporaryDisplay:
+        display = candidate_displays(max(self.config.first_display, 50))[0]
+        write_xauthority(self.paths.xauthority, display, os.urandom(16))
+        argv = xvnc_argv(self.config.vnc_server, display, self.paths, "640x480", 24, 10)
+        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            if x_socket_path(display).exists() and self.paths.vnc_socket.exists():
+                self.display = display
+                break
+            time.sleep(0.05)
+        return self
+
+    def env(self) -> dict[str, str]:
+        assert self.display is not None
+        return desktop_env(dict(os.environ), self.display, self.paths, {})
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(10)
+        self.tmp.cleanup()
+
+
+def check_opengl(display: TemporaryDisplay) -> Check:
+    if display.display is None:
+        return Check("OpenGL", False, "could not start a test X server", "fix the VNC server first")
+    if not shutil.which("glxinfo"):
+        return Check("OpenGL", False, "glxinfo not found, cannot check", f"{APT} mesa-utils")
+    code, out, err = run(["glxinfo", "-B"], env=display.env(), timeout=30)
+    renderer = re.search(r"OpenGL renderer string: (.*)", out)
+    gl_version = re.search(r"OpenGL version string: (.*)", out)
+    if code != 0 or not renderer:
+        return Check(
+            "OpenGL",
+            False,
+            (err or out).strip()[-300:] or "glxinfo failed",
+            f"{APT} libgl1-mesa-dri libglx-mesa0",
+        )
+    version = gl_version.group(1) if gl_version else "unknown version"
+    return Check("OpenGL", True, f"{renderer.group(1)}, OpenGL {version}")
+
+
+NAPARI_PROBE = (
+    "import os, sys\n"
+    "os.environ['QT_QPA_PLATFORM'] = 'xcb'\n"
+    "import napari\n"
+    "from qtpy.QtWidgets import QApplication\n"
+    "app = QApplication(sys.argv)\n"
+    "print('napari', napari.__version__, 'Qt', __import__('qtpy').QT_VERSION, sys.executable)\n"
+)
+
+
+NAPARI_IMPORT_PROBE = (
+    "import sys, napari\n"
+    "print('napari', napari.__version__, sys.executable, '(window not tested: no X server)')\n"
+)
+
+
+def check_napari(config: NapariDesktop, env: Optional[dict[str, str]]) -> Check:
+    """napari imports and Qt opens a window on the test display (if there is one)."""
+    launch = resolve_napari(
+        config.napari_command, config.napari_python, config.napari_args, config.napari_wrapper
+    )
+    if not launch.available:
+        return Check("napari", False, launch.message, "pip install 'napari[pyqt6]'")
+    if not launch.python:
+        return Check("napari", True, "custom command: " + " ".join(launch.argv or []))
+    probe = NAPARI_PROBE if env is not None else NAPARI_IMPORT_PROBE
+    code, out, err = run([launch.python, "-c", probe], env=env, timeout=120)
+    if code == 0:
+        return Check("napari", True, out.strip())
+    tail = err.strip().splitlines()[-3:]
+    fix = f"{launch.python} -m pip install 'napari[pyqt6]'"
+    if "xcb" in err and env is not None:
+        fix = "install Qt's xcb libraries: " + f"{APT} " + " ".join(sorted(set(QT_XCB_LIBS.values())))
+    return Check("napari", False, " | ".join(tail), fix)
+
+
+def run_checks(config: NapariDesktop, progress: Callable[[Check], None]) -> list[Check]:
+    checks = []
+
+    def add(check: Check) -> None:
+        checks.append(check)
+        progress(check)
+
+    add(check_program("VNC server", config.vnc_server, "tigervnc-standalone-server"))
+    kind, argv = session_argv(config.session, config.xstartup, Path.home())
+    for program, package in session_programs(kind, argv):
+        add(check_program(f"{kind} session: {program}", program, package))
+    if kind == "xfce":
+        add(check_program("session bus (dbus)", "dbus-launch", "dbus-x11"))
+    add(check_xcb_libraries())
+    if checks[0].ok:
+        with TemporaryDisplay(config) as display:
+            add(check_opengl(display))
+            add(check_napari(config, display.env() if display.display is not None else None))
+    else:
+        add(Check("OpenGL", False, "needs the VNC server", "install the VNC server first"))
+        add(check_napari(config, None))
+    return checks
