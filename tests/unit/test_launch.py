@@ -1,0 +1,195 @@
+"""Pure command, environment and path building (no display needed)."""
+
+from __future__ import annotations
+
+import os
+import random
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from jupyter_napari_desktop import launch
+from jupyter_napari_desktop.launch import (
+    DesktopError,
+    RuntimePaths,
+    clean_stale_display,
+    desktop_env,
+    display_state,
+    make_runtime_dir,
+    resolve_napari,
+    session_argv,
+    shebang_python,
+    start_script,
+    x_lock_path,
+    xauthority_entry,
+    xvnc_argv,
+)
+
+
+def test_xvnc_listens_on_a_private_unix_socket_only(tmp_path):
+    paths = RuntimePaths(tmp_path)
+    argv = xvnc_argv("Xvnc", 7, paths, "1280x800", 24, 30)
+    assert argv[:2] == ["Xvnc", ":7"]
+    pairs = dict(zip(argv, argv[1:]))
+    assert pairs["-rfbport"] == "-1"
+    assert pairs["-rfbunixpath"] == str(tmp_path / "vnc.sock")
+    assert pairs["-rfbunixmode"] == "0600"
+    assert pairs["-nolisten"] == "tcp"
+    assert pairs["-auth"] == str(tmp_path / "Xauthority")
+    assert "-UseBlacklist=0" in argv
+    assert pairs["-FrameRate"] == "30"
+    assert pairs["-geometry"] == "1280x800"
+
+
+def test_runtime_dir_is_private(tmp_path):
+    paths = make_runtime_dir(tmp_path)
+    assert paths.root.parent == tmp_path
+    assert paths.root.stat().st_mode & 0o777 == 0o700
+
+
+def test_runtime_dir_too_long_for_a_socket(tmp_path):
+    deep = tmp_path / ("d" * 90)
+    with pytest.raises(DesktopError) as info:
+        make_runtime_dir(deep)
+    assert "runtime_dir" in info.value.fix
+
+
+def test_xauthority_record_format():
+    cookie = bytes(range(16))
+    record = xauthority_entry(12, cookie)
+    family, address_len = struct.unpack(">HH", record[:4])
+    assert family == 0xFFFF and address_len == 0
+    assert record[4:8] == b"\x00\x0212"
+    assert b"MIT-MAGIC-COOKIE-1" in record
+    assert record.endswith(b"\x00\x10" + cookie)
+
+
+def test_xauthority_file_is_owner_only(tmp_path):
+    target = tmp_path / "Xauthority"
+    launch.write_xauthority(target, 3, b"x" * 16)
+    assert target.stat().st_mode & 0o777 == 0o600
+
+
+def test_session_choice_order(tmp_path):
+    assert session_argv("xfce", "", tmp_path) == (
+        "xfce",
+        ["dbus-launch", "--exit-with-session", "xfce4-session"],
+    )
+    assert session_argv("minimal", "", tmp_path)[0] == "minimal"
+    own = tmp_path / ".vnc" / "xstartup"
+    own.parent.mkdir()
+    own.write_text("#!/bin/sh\nexec xterm\n")
+    assert session_argv("xfce", "", tmp_path)[0] == "xfce", "not executable: ignored"
+    own.chmod(0o755)
+    assert session_argv("xfce", "", tmp_path) == ("user-xstartup", [str(own)])
+    assert session_argv("xfce", "/opt/site/xstartup", tmp_path) == (
+        "xstartup",
+        ["/opt/site/xstartup"],
+    )
+
+
+def test_desktop_env_forces_x_and_drops_secrets(tmp_path):
+    base = {
+        "PATH": "/usr/bin",
+        "QT_QPA_PLATFORM": "offscreen",
+        "JUPYTERHUB_API_TOKEN": "secret",
+        "JUPYTER_TOKEN": "secret",
+        "DBUS_SESSION_BUS_ADDRESS": "unix:path=/run/user/0/bus",
+        "DISPLAY": ":0",
+    }
+    env = desktop_env(base, 5, RuntimePaths(tmp_path), {"NAPARI_ASYNC": "1"})
+    assert env["DISPLAY"] == ":5"
+    assert env["QT_QPA_PLATFORM"] == "xcb"
+    assert env["XAUTHORITY"] == str(tmp_path / "Xauthority")
+    assert "JUPYTERHUB_API_TOKEN" not in env and "JUPYTER_TOKEN" not in env
+    assert "DBUS_SESSION_BUS_ADDRESS" not in env
+    assert env["NAPARI_ASYNC"] == "1"
+    assert env["XDG_DATA_DIRS"].startswith(str(tmp_path / "share"))
+    assert env["PATH"] == "/usr/bin"
+
+
+def test_start_script_quotes_hostile_paths(tmp_path):
+    odd = tmp_path / "my images" / "it's; $(touch pwned).tif"
+    out = tmp_path / "args.txt"
+    argv = [sys.executable, "-c", f"import sys; open({str(out)!r}, 'w').write('\\n'.join(sys.argv[1:]))", str(odd)]
+    script = tmp_path / "start"
+    script.write_text(start_script(argv, tmp_path / "log"))
+    script.chmod(0o755)
+    subprocess.run([str(script)], check=True, cwd=tmp_path)
+    assert out.read_text() == str(odd)
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_resolve_napari_in_server_env_uses_the_helper():
+    launch_ = resolve_napari([], sys.executable, ["/data/cells.tif"], [])
+    assert launch_.available
+    assert launch_.argv == [sys.executable, str(launch.NAPARI_HELPER), "/data/cells.tif"]
+
+
+def test_resolve_napari_bad_python_says_what_to_do(tmp_path):
+    result = resolve_napari([], str(tmp_path / "nope" / "python"), [], [])
+    assert not result.available
+    assert "napari_python" in result.message
+
+
+def test_resolve_napari_missing_everywhere(monkeypatch):
+    monkeypatch.setattr(launch.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setenv("PATH", "/nonexistent")
+    result = resolve_napari([], "", [], [])
+    assert not result.available
+    assert "pip install 'napari[pyqt6]'" in result.message
+
+
+def test_resolve_napari_custom_command_and_wrapper(monkeypatch):
+    result = resolve_napari(["sh", "-c", "true"], "", ["a.tif"], ["no-such-vglrun"])
+    assert result.argv == ["sh", "-c", "true", "a.tif"], "a wrapper not on PATH is skipped"
+    result = resolve_napari(["sh"], "", [], ["env"])
+    assert result.argv == ["env", "sh"]
+    assert not resolve_napari(["no-such-napari"], "", [], []).available
+
+
+def test_shebang_python(tmp_path):
+    script = tmp_path / "napari"
+    script.write_text("#!/opt/napari env/bin/python3 -s\n")
+    assert shebang_python(script) is None, "a path with a space is not a clean shebang"
+    script.write_text("#!/opt/envs/napari/bin/python3\nimport napari\n")
+    assert shebang_python(script) == "/opt/envs/napari/bin/python3"
+    script.write_text("#!/bin/sh\n")
+    assert shebang_python(script) is None
+
+
+@pytest.fixture
+def unused_display():
+    """A high display number with no lock, socket or server."""
+    for _ in range(50):
+        number = random.randint(6000, 8999)
+        if display_state(number) == "free":
+            yield number
+            clean_stale_display(number)
+            return
+    pytest.fail("no free display number found")
+
+
+def test_stale_lock_of_dead_server_is_cleaned(unused_display):
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    x_lock_path(unused_display).write_text(f"{dead.pid:>10}\n")
+    assert display_state(unused_display) == "stale"
+    assert unused_display in launch.candidate_displays(unused_display, 1)
+    assert not x_lock_path(unused_display).exists()
+
+
+def test_live_lock_is_respected(unused_display):
+    x_lock_path(unused_display).write_text(f"{os.getpid():>10}\n")
+    assert display_state(unused_display) == "taken"
+    assert launch.candidate_displays(unused_display, 1) == []
+    assert x_lock_path(unused_display).exists()
+
+
+def test_desktop_entry_points_at_start_script(tmp_path):
+    entry = launch.desktop_entry(tmp_path / "start-napari", Path("/icons/napari.svg"))
+    assert f"Exec={tmp_path / 'start-napari'}" in entry
+    assert "Name=napari" in entry
