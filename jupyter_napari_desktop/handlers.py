@@ -173,6 +173,10 @@ class DesktopSocketHandler(DesktopMixin, RawSocketHandler):
                 + url_path_join(self.base_url, NAMESPACE)
                 + "/ in the browser instead",
             )
+        origin = self.request.headers.get("Origin")
+        if origin is not None and not self.check_origin(origin):
+            # Checked before anything starts: a foreign page must not even start a desktop.
+            raise web.HTTPError(403, "Cross-origin websocket refused")
         try:
             await self.manager.ensure_running()
         except DesktopError as err:
