@@ -33,11 +33,6 @@ def jp_server_config(desktop_options, tmp_path, monkeypatch):
     )
 
 
-@pytest.fixture(autouse=True)
-def _serving(http_server_client):
-    """Every test here talks to the server over its real port."""
-
-
 @pytest.fixture
 def manager(jp_serverapp):
     return jp_serverapp.web_app.settings["napari_desktop_manager"]

@@ -20,6 +20,11 @@ from tests.integration.conftest import needs_xvnc
 pytestmark = pytest.mark.integration
 
 
+@pytest.fixture(autouse=True)
+def _serving(http_server_client):
+    """Every test here talks to the in-process server over its real port."""
+
+
 def url(port, base, path):
     return f"http://localhost:{port}{base}{path}"
 
