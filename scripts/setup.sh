@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Set up jupyter-napari-desktop on a fresh Debian/Ubuntu machine, from this checkout.
+#
+# Usage: scripts/setup.sh [--test]
+#
+#   (no option)  system packages (binder/apt.txt), Node.js if missing, and a virtual
+#                environment .venv with JupyterLab, napari (PyQt6) and this package.
+#   --test       also what the tests need: Chromium (Debian's, for Playwright),
+#                the test and lint tools, and jupyter-remote-desktop-proxy (coexistence test).
+#
+# Safe to run again. Run as root or as a user who may use sudo.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "${here}"
+with_tests=0
+case "${1:-}" in
+"") ;;
+--test) with_tests=1 ;;
+-h | --help)
+    sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    exit 0
+    ;;
+*)
+    echo "setup: unknown option '$1'; use --test or nothing" >&2
+    exit 2
+    ;;
+esac
+
+sudo_cmd=()
+if [[ "$(id -u)" != 0 ]]; then
+    sudo_cmd=(sudo)
+fi
+
+echo "== system packages (binder/apt.txt)"
+bash scripts/install-system-deps.sh
+
+extra=()
+command -v node >/dev/null || extra+=(nodejs npm)
+command -v python3 >/dev/null || extra+=(python3)
+python3 -c 'import venv, ensurepip' 2>/dev/null || extra+=(python3-venv)
+if [[ "${with_tests}" == 1 ]]; then
+    command -v chromium >/dev/null || extra+=(chromium)
+    command -v convert >/dev/null || extra+=(imagemagick)
+    command -v xdotool >/dev/null || extra+=(xdotool)
+fi
+if ((${#extra[@]})); then
+    echo "== build and test tools: ${extra[*]}"
+    "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${extra[@]}"
+fi
+
+echo "== Python environment (.venv)"
+[[ -x .venv/bin/python ]] || python3 -m venv .venv
+.venv/bin/python -m pip install --quiet --upgrade pip
+if [[ "${with_tests}" == 1 ]]; then
+    .venv/bin/python -m pip install --quiet -e ".[napari,test,lint]" jupyter-remote-desktop-proxy==3.0.1
+    echo "== JavaScript tools (labextension, npm ci)"
+    (cd labextension && npm ci --no-audit --no-fund)
+else
+    .venv/bin/python -m pip install --quiet -e ".[napari]"
+fi
+.venv/bin/jupyter server extension list 2>&1 | grep -q "jupyter_napari_desktop.*enabled" || {
+    echo "setup: the server extension is not enabled; see 'jupyter server extension list'" >&2
+    exit 1
+}
+echo "== done. Check the desktop's requirements any time with: .venv/bin/jupyter napari-desktop doctor"
