@@ -87,20 +87,23 @@ function levelSelect(
   return { wrapper, select };
 }
 
-/** Load desktop.css from next to this script unless the server linked it. */
+/** Load desktop.css from next to this script unless the page links it already. */
 function ensureStylesheet(): void {
-  const href = new URL('desktop.css', import.meta.url).href;
+  const script = new URL(import.meta.url);
+  const css = new URL('desktop.css', script);
   const links = document.querySelectorAll<HTMLLinkElement>(
     'link[rel="stylesheet"]'
   );
   for (const link of links) {
-    if (link.href === href) {
+    // Compare without the query: the server adds ?v=<version> to both.
+    if (new URL(link.href, document.baseURI).pathname === css.pathname) {
       return;
     }
   }
+  css.search = script.search;
   const link = document.createElement('link');
   link.rel = 'stylesheet';
-  link.href = href;
+  link.href = css.href;
   document.head.appendChild(link);
 }
 
