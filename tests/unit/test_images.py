@@ -148,13 +148,17 @@ def hadolint(path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
 
 def test_each_image_has_a_dockerfile():
     found = {p.parent.name for p in (REPO / "docker").glob("*/Dockerfile")}
-    assert found == set(IMAGES), f"docker/*/Dockerfile: expected {sorted(IMAGES)}, found {sorted(found)}"
+    assert found == set(IMAGES), (
+        f"docker/*/Dockerfile: expected {sorted(IMAGES)}, found {sorted(found)}"
+    )
 
 
 @pytest.mark.parametrize("image", IMAGES)
 def test_dockerfile_passes_hadolint(image):
     result = hadolint(DOCKERFILES[image])
-    assert result.returncode == 0, f"hadolint on docker/{image}/Dockerfile:\n{result.stdout}{result.stderr}"
+    assert result.returncode == 0, (
+        f"hadolint on docker/{image}/Dockerfile:\n{result.stdout}{result.stderr}"
+    )
 
 
 def test_hadolint_fails_on_warnings(tmp_path):
@@ -176,7 +180,8 @@ def test_desktop_base_image_is_a_dated_docker_stacks_tag():
 
 
 @pytest.mark.parametrize(
-    ("image", "parent"), [("napari", "jupyter-napari-desktop:desktop"), ("napari-gpu", "jupyter-napari-desktop:napari")]
+    ("image", "parent"),
+    [("napari", "jupyter-napari-desktop:desktop"), ("napari-gpu", "jupyter-napari-desktop:napari")],
 )
 def test_images_are_layered(image, parent):
     path = DOCKERFILES[image]
@@ -209,7 +214,9 @@ def test_desktop_installs_this_package_from_the_build_context():
                 context_copies.append((flags, paths[-1]))
     assert context_copies, "docker/desktop: no `COPY . <dir>` of the build context"
     flags, dest = context_copies[0]
-    assert "--chown=${NB_UID}:${NB_GID}" in flags, f"COPY . {dest} should be owned by the notebook user"
+    assert "--chown=${NB_UID}:${NB_GID}" in flags, (
+        f"COPY . {dest} should be owned by the notebook user"
+    )
     builds = [cmd for run in runs(path) for cmd in pip_commands(run) if dest in cmd]
     assert builds, f"docker/desktop: nothing runs pip install/wheel on {dest}"
     # The final stage must install what was built there (directly or as a wheel).
@@ -313,11 +320,13 @@ def test_server_extension_has_the_traits_the_images_set():
     config = pytest.importorskip("jupyter_napari_desktop.config")
     traits = config.NapariDesktop.class_traits(config=True)
     for name in ("prestart", "session", "napari_wrapper"):
-        assert name in traits, f"NapariDesktop.{name} is set by docker/ and binder/ but is not a trait"
+        assert name in traits, (
+            f"NapariDesktop.{name} is set by docker/ and binder/ but is not a trait"
+        )
 
 
 def test_dockerignore_keeps_local_outputs_out_of_the_context():
-    docker_build = pytest.importorskip("docker.utils.build", reason="docker-py comes with repo2docker")
+    docker_build = pytest.importorskip("docker.utils.build", reason="docker-py (with repo2docker)")
     for ignore_file in (REPO / ".dockerignore", REPO / "binder" / ".dockerignore"):
         patterns = [
             line.strip()
@@ -327,7 +336,8 @@ def test_dockerignore_keeps_local_outputs_out_of_the_context():
         included = docker_build.exclude_paths(str(REPO), patterns)
         for needed in ("pyproject.toml", "binder/apt.txt", "scripts/install-system-deps.sh"):
             assert needed in included, f"{ignore_file.name} leaves out {needed}"
-        for left_out in (".venv", ".git", "labextension/node_modules", "jupyter_napari_desktop/labextension"):
+        built = ("labextension/node_modules", "jupyter_napari_desktop/labextension")
+        for left_out in (".venv", ".git", *built):
             assert not any(p == left_out or p.startswith(left_out + "/") for p in included), (
                 f"{ignore_file.relative_to(REPO)} lets {left_out} into the build context"
             )
@@ -362,7 +372,11 @@ def test_every_listed_package_is_installed_here():
 
 def run_script(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        ["bash", str(INSTALL_SCRIPT), *args], capture_output=True, text=True, timeout=60, check=False
+        ["bash", str(INSTALL_SCRIPT), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 
@@ -396,8 +410,10 @@ def test_install_script_does_nothing_when_all_are_installed():
         pytest.skip("dpkg-query not found: not a Debian/Ubuntu machine")
     result = run_script("--check")
     if result.returncode == 1:
-        pytest.fail(f"packages missing here, see test_every_listed_package_is_installed_here:\n{result.stderr}")
-    assert result.returncode == 0 and "are installed" in result.stdout, result.stdout + result.stderr
+        pytest.fail(f"packages missing here (see the test above):\n{result.stderr}")
+    assert result.returncode == 0 and "are installed" in result.stdout, (
+        result.stdout + result.stderr
+    )
 
 
 # --- Binder (repo2docker) -----------------------------------------------------------------
@@ -425,7 +441,9 @@ def test_repo2docker_installs_the_shared_apt_list(rendered_dockerfile):
     installs = [run for run in runs(rendered_dockerfile) if "apt-get install" in run]
     listed = set(apt_packages())
     matching = [run for run in installs if listed <= set(run.split())]
-    assert matching, f"no apt-get install in the rendered Dockerfile has all of binder/apt.txt: {installs}"
+    assert matching, (
+        f"no apt-get install in the rendered Dockerfile has all of binder/apt.txt: {installs}"
+    )
 
 
 def test_repo2docker_installs_this_package(rendered_dockerfile):
@@ -433,7 +451,8 @@ def test_repo2docker_installs_this_package(rendered_dockerfile):
     assert any("binder/requirements.txt" in run for run in runs(rendered_dockerfile))
     post_build = REPO / "binder" / "postBuild"
     assert os.access(post_build, os.X_OK), "binder/postBuild is not executable"
-    commands = [line.strip() for line in post_build.read_text().splitlines() if not line.lstrip().startswith("#")]
+    lines = post_build.read_text().splitlines()
+    commands = [line.strip() for line in lines if not line.lstrip().startswith("#")]
     assert "pip install --no-cache-dir ." in commands, "binder/postBuild must install this checkout"
     assert not any(re.search(r"pip install .*(jupyter-napari-desktop|git\+)", c) for c in commands)
 
@@ -441,16 +460,21 @@ def test_repo2docker_installs_this_package(rendered_dockerfile):
 def test_repo2docker_uses_a_python_napari_supports(rendered_dockerfile):
     version = (REPO / "binder" / "runtime.txt").read_text().strip()
     match = re.fullmatch(r"python-3\.(\d+)", version)
-    assert match and int(match.group(1)) >= 11, f"binder/runtime.txt: {version!r}; napari needs 3.11+"
+    assert match and int(match.group(1)) >= 11, (
+        f"binder/runtime.txt: {version!r}; napari needs 3.11+"
+    )
     # repo2docker escapes the names of the files it copies in ("." -> "-2e", "-" -> "-2d").
-    text = re.sub(r"-2([def])", lambda m: {"d": "-", "e": ".", "f": "/"}[m.group(1)], rendered_dockerfile.read_text())
-    assert f"environment.py-3.{match.group(1)}-linux" in text, "repo2docker ignored binder/runtime.txt"
+    unescape = {"d": "-", "e": ".", "f": "/"}
+    text = re.sub(r"-2([def])", lambda m: unescape[m.group(1)], rendered_dockerfile.read_text())
+    assert f"environment.py-3.{match.group(1)}-linux" in text, "runtime.txt was not used"
 
 
 def test_rendered_dockerfile_passes_hadolint(rendered_dockerfile):
     ignores = [arg for rule in RENDERED_IGNORED_RULES for arg in ("--ignore", rule)]
     result = hadolint(rendered_dockerfile, *ignores)
-    assert result.returncode == 0, f"hadolint on repo2docker's Dockerfile:\n{result.stdout}{result.stderr}"
+    assert result.returncode == 0, (
+        f"hadolint on repo2docker's Dockerfile:\n{result.stdout}{result.stderr}"
+    )
 
 
 # --- CI workflow ----------------------------------------------------------------------------
@@ -462,6 +486,8 @@ def test_images_workflow_builds_in_order():
     triggers = workflow[True] if True in workflow else workflow["on"]  # YAML 1.1 reads `on` as True
     assert "tags" in triggers["push"]
     steps = [step for job in workflow["jobs"].values() for step in job["steps"]]
-    builds = [s["with"] for s in steps if str(s.get("uses", "")).startswith("docker/build-push-action")]
+    builds = [
+        s["with"] for s in steps if str(s.get("uses", "")).startswith("docker/build-push-action")
+    ]
     assert [b["file"] for b in builds] == [f"docker/{name}/Dockerfile" for name in IMAGES]
     assert "desktop-" in builds[1]["build-args"] and "napari-" in builds[2]["build-args"]
