@@ -53,7 +53,7 @@ echo "== Python environment (.venv)"
 [[ -x .venv/bin/python ]] || python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 if [[ "${with_tests}" == 1 ]]; then
-    .venv/bin/python -m pip install --quiet -e ".[napari,test,lint]" jupyter-remote-desktop-proxy==3.0.1
+    .venv/bin/python -m pip install --quiet -e ".[napari,test,lint]"
     echo "== JavaScript tools (labextension, npm ci)"
     (cd labextension && npm ci --no-audit --no-fund)
 else

@@ -1,0 +1,137 @@
+"""What a person sees: JupyterLab's launcher, the napari card, napari drawing an image."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from tests.browser.conftest import colour_shares
+from tests.helpers import descendants, wait_for
+
+pytestmark = pytest.mark.browser
+
+
+def open_lab(context, lab):
+    page = context.new_page()
+    page.goto(f"{lab.url}lab?token={lab.token}")
+    page.wait_for_selector(".jp-LauncherCard", timeout=90_000)
+    return page
+
+
+def click_card(context, page, title_part: str):
+    """Click the launcher card whose tooltip contains ``title_part``; return the new tab."""
+    card = page.locator(f".jp-LauncherCard[title*='{title_part}']").first
+    with context.expect_page(timeout=30_000) as new_tab:
+        card.click()
+    tab = new_tab.value
+    tab.wait_for_load_state()
+    return tab
+
+
+def wait_state(tab, state: str, timeout: float) -> None:
+    tab.wait_for_function(
+        "s => window.napariDesktop && window.napariDesktop.state === s",
+        arg=state,
+        timeout=timeout * 1000,
+        polling=250,
+    )
+
+
+def wait_for_pattern(tab, timeout: float) -> bytes:
+    """Screenshots of the VNC canvas until all four quadrant colours are visible."""
+    canvas = tab.locator("#jp-NapariDesktop-root canvas").first
+    deadline = time.monotonic() + timeout
+    shares: dict[str, float] = {}
+    while time.monotonic() < deadline:
+        png = canvas.screenshot()
+        shares = colour_shares(png)
+        if min(shares.values()) > 0.02:
+            return png
+        time.sleep(0.25)
+    raise AssertionError(f"napari's test image never appeared in the canvas: {shares}")
+
+
+def test_launcher_shows_napari_and_desktop_cards(context, lab, artifacts):
+    page = open_lab(context, lab)
+    labels = page.locator(".jp-LauncherCard-label").all_inner_texts()
+    page.screenshot(path=str(artifacts / "lab-launcher.png"))
+    assert "napari" in labels
+    desktop_labels = [label for label in labels if "Desktop" in label]
+    assert any(label in ("Desktop", "napari Desktop") for label in desktop_labels)
+    assert len(desktop_labels) == len(set(desktop_labels)), f"indistinguishable cards: {labels}"
+
+
+def test_napari_card_draws_the_test_image(context, lab, artifacts):
+    page = open_lab(context, lab)
+    clicked = time.monotonic()
+    tab = click_card(context, page, "napari in a browser desktop")
+    assert "napari-desktop/?app=napari" in tab.url
+    wait_state(tab, "connected", 60)
+    png = wait_for_pattern(tab, 90)
+    elapsed = time.monotonic() - clicked
+    (artifacts / "napari-card.png").write_bytes(png)
+    tab.screenshot(path=str(artifacts / "napari-page.png"))
+    print(f"click on napari -> test image drawn: {elapsed:.1f} s")
+    status = tab.evaluate(
+        "fetch('api/status', {credentials: 'same-origin'}).then(r => r.json())"
+    )
+    assert status["napari"]["running"] is True
+
+
+def test_desktop_card_shows_xfce(context, lab, artifacts):
+    page = open_lab(context, lab)
+    tab = click_card(context, page, "A browser desktop")
+    assert "app=desktop" in tab.url
+    wait_state(tab, "connected", 60)
+    display = tab.evaluate("fetch('api/status').then(r => r.json()).then(s => s.display)")
+    env = desktop_x_env(lab, display)
+    tree = wait_for(lambda: x_window_names(env), 60, "XFCE's windows on the X server")
+    assert "xfce4-panel" in tree and "Desktop" in tree, tree[:2000]
+    time.sleep(1)
+    tab.locator("#jp-NapariDesktop-root canvas").first.screenshot(path=str(artifacts / "desktop-card.png"))
+
+
+def test_tab_reconnects_after_the_vnc_server_dies(context, lab, artifacts):
+    page = open_lab(context, lab)
+    tab = click_card(context, page, "napari in a browser desktop")
+    wait_state(tab, "connected", 60)
+    xvnc = [pid for pid in descendants(lab.proc.pid) if comm(pid) == "Xvnc"]
+    assert len(xvnc) == 1
+    os.kill(xvnc[0], signal.SIGKILL)
+    wait_state(tab, "connected", 60)
+    assert [pid for pid in descendants(lab.proc.pid) if comm(pid) == "Xvnc"] != xvnc
+    png = wait_for_pattern(tab, 90)
+    (artifacts / "after-reconnect.png").write_bytes(png)
+
+
+def comm(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/comm") as handle:
+            return handle.read().strip()
+    except OSError:
+        return ""
+
+
+def desktop_x_env(lab, display: str) -> dict[str, str]:
+    """DISPLAY and XAUTHORITY of the running desktop, read from its napari process."""
+    for pid in descendants(lab.proc.pid):
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as handle:
+                pairs = dict(
+                    item.split(b"=", 1) for item in handle.read().split(b"\0") if b"=" in item
+                )
+        except OSError:
+            continue
+        if pairs.get(b"DISPLAY", b"").decode() == display and b"XAUTHORITY" in pairs:
+            return {**os.environ, "DISPLAY": display, "XAUTHORITY": pairs[b"XAUTHORITY"].decode()}
+    raise AssertionError(f"no process of the desktop on {display}")
+
+
+def x_window_names(env: dict[str, str]) -> str:
+    done = subprocess.run(["xwininfo", "-root", "-tree"], env=env, capture_output=True, text=True)
+    text = done.stdout
+    return text if "xfce4-panel" in text and '"Desktop"' in text else ""
