@@ -30,7 +30,7 @@ class NapariDesktopApp(ExtensionApp):
         self.manager = DesktopManager(config, self.log)
         self.settings["napari_desktop_manager"] = self.manager
         atexit.register(self.manager.stop_now)
-        if config.prestart:
+        if config.prestart and self.serverapp is not None:
             self.serverapp.io_loop.add_callback(self._prestart)
 
     async def _prestart(self) -> None:

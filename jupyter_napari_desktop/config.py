@@ -226,8 +226,7 @@ class NapariDesktop(Configurable):
         value = proposal["value"].strip()
         if not value:
             raise bad_value(
-                "vnc_server",
-                proposal["value"], "a command name such as 'Xvnc' or an absolute path"
+                "vnc_server", proposal["value"], "a command name such as 'Xvnc' or an absolute path"
             )
         return str(value)
 

@@ -76,7 +76,10 @@ def check_xcb_libraries() -> Check:
     missing = [pkg for lib, pkg in QT_XCB_LIBS.items() if lib not in out]
     if missing:
         return Check(
-            "Qt xcb libraries", False, "missing: " + ", ".join(missing), f"{APT} {' '.join(missing)}"
+            "Qt xcb libraries",
+            False,
+            "missing: " + ", ".join(missing),
+            f"{APT} {' '.join(missing)}",
         )
     return Check("Qt xcb libraries", True, f"{len(QT_XCB_LIBS)} libraries found")
 
@@ -167,7 +170,9 @@ def check_napari(config: NapariDesktop, env: Optional[dict[str, str]]) -> Check:
     tail = err.strip().splitlines()[-3:]
     fix = f"{launch.python} -m pip install 'napari[pyqt6]'"
     if "xcb" in err and env is not None:
-        fix = "install Qt's xcb libraries: " + f"{APT} " + " ".join(sorted(set(QT_XCB_LIBS.values())))
+        fix = (
+            "install Qt's xcb libraries: " + f"{APT} " + " ".join(sorted(set(QT_XCB_LIBS.values())))
+        )
     return Check("napari", False, " | ".join(tail), fix)
 
 

@@ -51,7 +51,8 @@ class DesktopMixin:
 
     @property
     def manager(self) -> DesktopManager:
-        return self.settings["napari_desktop_manager"]  # type: ignore[no-any-return]
+        manager: DesktopManager = self.settings["napari_desktop_manager"]
+        return manager
 
 
 def render(template: Path, values: dict[str, str]) -> str:
@@ -141,7 +142,9 @@ class StartHandler(DesktopMixin, APIHandler):
         try:
             body = json.loads(self.request.body)
         except ValueError:
-            raise web.HTTPError(400, "the request body must be JSON, e.g. {\"app\": \"napari\"}") from None
+            raise web.HTTPError(
+                400, 'the request body must be JSON, e.g. {"app": "napari"}'
+            ) from None
         if not isinstance(body, dict):
             raise web.HTTPError(400, "the request body must be a JSON object")
         return body

@@ -120,9 +120,7 @@ class DesktopManager:
         """The supervisor lives, its state says ready and the VNC socket accepts."""
         if self.proc is None or self.proc.poll() is not None or self.paths is None:
             return False
-        return self.read_state().get("phase") == "ready" and socket_accepts(
-            self.paths.vnc_socket
-        )
+        return self.read_state().get("phase") == "ready" and socket_accepts(self.paths.vnc_socket)
 
     def napari_running(self) -> bool:
         if not self.paths:
@@ -193,7 +191,7 @@ class DesktopManager:
             argv,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
-            stderr=open(paths.log, "ab"),  # noqa: SIM115 - the child keeps it
+            stderr=open(paths.log, "ab"),
             start_new_session=True,
             close_fds=True,
         )

@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     # Images that set QT_QPA_PLATFORM=offscreen for headless Qt would give an invisible window.
     os.environ["QT_QPA_PLATFORM"] = "xcb"
     write_pid()
-    import napari  # noqa: PLC0415 - imported late: the pid is written before the slow import
+    import napari
 
     viewer = napari.Viewer()
     window = viewer.window._qt_window

@@ -100,7 +100,7 @@ class Supervisor:
     def __init__(self, spec: SupervisorSpec) -> None:
         self.spec = spec
         self.paths = RuntimePaths(Path(spec.root))
-        self.log: IO[bytes] = open(self.paths.log, "ab", buffering=0)  # noqa: SIM115
+        self.log: IO[bytes] = open(self.paths.log, "ab", buffering=0)
         self.display: Optional[int] = None
         self.xvnc: Optional[subprocess.Popen[bytes]] = None
         self.session: Optional[subprocess.Popen[bytes]] = None
@@ -130,7 +130,7 @@ class Supervisor:
             stderr=self.log,
             env=env,
             cwd=str(self.home) if self.home.is_dir() else "/",
-            preexec_fn=unblock_signals,  # noqa: PLW1509 - single-threaded process
+            preexec_fn=unblock_signals,
         )
 
     def log_tail(self, lines: int = 15) -> str:

@@ -76,9 +76,7 @@ def test_napari_card_draws_the_test_image(context, lab, artifacts):
     (artifacts / "napari-card.png").write_bytes(png)
     tab.screenshot(path=str(artifacts / "napari-page.png"))
     print(f"click on napari -> test image drawn: {elapsed:.1f} s")
-    status = tab.evaluate(
-        "fetch('api/status', {credentials: 'same-origin'}).then(r => r.json())"
-    )
+    status = tab.evaluate("fetch('api/status', {credentials: 'same-origin'}).then(r => r.json())")
     assert status["napari"]["running"] is True
 
 
@@ -92,7 +90,9 @@ def test_desktop_card_shows_xfce(context, lab, artifacts):
     tree = wait_for(lambda: x_window_names(env), 60, "XFCE's windows on the X server")
     assert "xfce4-panel" in tree and "Desktop" in tree, tree[:2000]
     time.sleep(1)
-    tab.locator("#jp-NapariDesktop-root canvas").first.screenshot(path=str(artifacts / "desktop-card.png"))
+    tab.locator("#jp-NapariDesktop-root canvas").first.screenshot(
+        path=str(artifacts / "desktop-card.png")
+    )
 
 
 def test_tab_reconnects_after_the_vnc_server_dies(context, lab, artifacts):

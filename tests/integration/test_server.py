@@ -78,7 +78,9 @@ async def test_api_refuses_without_token(jp_serverapp, jp_http_port, jp_base_url
 
 
 async def test_api_start_refuses_without_token(jp_serverapp, jp_http_port, jp_base_url, manager):
-    response = await raw_fetch(jp_http_port, jp_base_url, "napari-desktop/api/start", method="POST", body="{}")
+    response = await raw_fetch(
+        jp_http_port, jp_base_url, "napari-desktop/api/start", method="POST", body="{}"
+    )
     assert response.code == 403
     assert manager.proc is None, "nothing may start for an anonymous request"
 
@@ -115,7 +117,9 @@ async def test_start_rejects_bad_json(jp_fetch):
 
 
 @needs_xvnc
-async def test_real_rfb_through_websocket_and_private_files(jp_serverapp, jp_http_port, jp_base_url, manager):
+async def test_real_rfb_through_websocket_and_private_files(
+    jp_serverapp, jp_http_port, jp_base_url, manager
+):
     before = listening_tcp_ports()
     greeting = await rfb_greeting(jp_http_port, jp_base_url, token_header(jp_serverapp))
     assert greeting == b"RFB 003.008\n"
@@ -130,7 +134,9 @@ async def test_real_rfb_through_websocket_and_private_files(jp_serverapp, jp_htt
 
 
 @needs_xvnc
-async def test_many_aborted_connections_do_not_lock_out(jp_serverapp, jp_http_port, jp_base_url, manager):
+async def test_many_aborted_connections_do_not_lock_out(
+    jp_serverapp, jp_http_port, jp_base_url, manager
+):
     """TigerVNC's blacklist would refuse a host after 5 aborted handshakes."""
     headers = token_header(jp_serverapp)
     for _ in range(12):
@@ -142,22 +148,30 @@ async def test_many_aborted_connections_do_not_lock_out(jp_serverapp, jp_http_po
 
 
 @needs_xvnc
-async def test_cookie_websocket_from_other_origin_is_refused(jp_serverapp, jp_http_port, jp_base_url, manager):
+async def test_cookie_websocket_from_other_origin_is_refused(
+    jp_serverapp, jp_http_port, jp_base_url, manager
+):
     token = jp_serverapp.identity_provider.token
     login = await raw_fetch(jp_http_port, jp_base_url, f"login?{urlencode({'token': token})}")
     cookies = "; ".join(c.split(";", 1)[0] for c in login.headers.get_list("Set-Cookie"))
     assert "username-" in cookies, "logging in with the token sets a cookie"
     with pytest.raises(HTTPClientError) as info:
-        await rfb_greeting(jp_http_port, jp_base_url, {"Cookie": cookies, "Origin": "http://evil.example"})
+        await rfb_greeting(
+            jp_http_port, jp_base_url, {"Cookie": cookies, "Origin": "http://evil.example"}
+        )
     assert info.value.code == 403
     assert manager.proc is None, "a foreign page must not even start the desktop"
     own_origin = f"http://localhost:{jp_http_port}"
-    greeting = await rfb_greeting(jp_http_port, jp_base_url, {"Cookie": cookies, "Origin": own_origin})
+    greeting = await rfb_greeting(
+        jp_http_port, jp_base_url, {"Cookie": cookies, "Origin": own_origin}
+    )
     assert greeting == b"RFB 003.008\n"
 
 
 @needs_xvnc
-async def test_xvnc_killed_next_connection_gets_a_fresh_desktop(jp_serverapp, jp_http_port, jp_base_url, manager):
+async def test_xvnc_killed_next_connection_gets_a_fresh_desktop(
+    jp_serverapp, jp_http_port, jp_base_url, manager
+):
     headers = token_header(jp_serverapp)
     assert await rfb_greeting(jp_http_port, jp_base_url, headers) == b"RFB 003.008\n"
     state = manager.read_state()
@@ -206,5 +220,7 @@ async def test_under_a_jupyterhub_style_base_url(jp_serverapp, jp_fetch, jp_http
     assert "/user/alice/napari-desktop/static/build/desktop.js" in page
     greeting = await rfb_greeting(jp_http_port, "/user/alice/", token_header(jp_serverapp))
     assert greeting == b"RFB 003.008\n"
-    response = await raw_fetch(jp_http_port, "/", "napari-desktop/api/status", headers=token_header(jp_serverapp))
+    response = await raw_fetch(
+        jp_http_port, "/", "napari-desktop/api/status", headers=token_header(jp_serverapp)
+    )
     assert response.code == 404, "nothing is served outside the base URL"

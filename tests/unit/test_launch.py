@@ -114,7 +114,12 @@ def test_desktop_env_forces_x_and_drops_secrets(tmp_path):
 def test_start_script_quotes_hostile_paths(tmp_path):
     odd = tmp_path / "my images" / "it's; $(touch pwned).tif"
     out = tmp_path / "args.txt"
-    argv = [sys.executable, "-c", f"import sys; open({str(out)!r}, 'w').write('\\n'.join(sys.argv[1:]))", str(odd)]
+    argv = [
+        sys.executable,
+        "-c",
+        f"import sys; open({str(out)!r}, 'w').write('\\n'.join(sys.argv[1:]))",
+        str(odd),
+    ]
     script = tmp_path / "start"
     script.write_text(start_script(argv, tmp_path / "log"))
     script.chmod(0o755)
