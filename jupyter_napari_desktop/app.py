@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import atexit
 import sys
+from datetime import datetime, timezone
 
 from jupyter_server.extension.application import ExtensionApp
+from tornado.ioloop import PeriodicCallback
 from traitlets import TraitError
 
 from .config import NapariDesktop
 from .handlers import handlers
 from .manager import PREFIX, DesktopManager
+
+
+ACTIVITY_INTERVAL = 15  # seconds between reports of desktop input to the server
 
 
 class NapariDesktopApp(ExtensionApp):
@@ -32,6 +37,22 @@ class NapariDesktopApp(ExtensionApp):
         atexit.register(self.manager.stop_now)
         if config.prestart and self.serverapp is not None:
             self.serverapp.io_loop.add_callback(self._prestart)
+        self.activity = PeriodicCallback(self.report_input, ACTIVITY_INTERVAL * 1000)
+        self.activity.start()
+
+    def report_input(self) -> None:
+        """Report desktop input (not screen updates) as the server's activity.
+
+        JupyterHub's idle culler reads the server's last activity; jupyter-server-proxy would
+        count every frame sent to an open tab, so a desktop with a clock would never idle.
+        """
+        last = self.manager.last_input()
+        if last is None:
+            return
+        when = datetime.fromtimestamp(last, timezone.utc)
+        current = self.settings.get("api_last_activity")
+        if current is None or when > current:
+            self.serverapp.web_app.settings["api_last_activity"] = when  # type: ignore[union-attr]
 
     async def _prestart(self) -> None:
         try:
@@ -44,4 +65,5 @@ class NapariDesktopApp(ExtensionApp):
 
     async def stop_extension(self) -> None:
         self.log.info("%s stopping the desktop", PREFIX)
+        self.activity.stop()
         await self.manager.stop()

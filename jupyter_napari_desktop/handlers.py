@@ -105,12 +105,16 @@ class DesktopPageHandler(DesktopMixin, JupyterHandler):
 
 
 class InfoHandler(DesktopMixin, APIHandler):
+    _track_activity = False  # polled by pages: not a sign of a person
+
     @web.authenticated
     def get(self) -> None:
         self.finish({"version": __version__, "coexisting": installed_tools()})
 
 
 class StatusHandler(DesktopMixin, APIHandler):
+    _track_activity = False
+
     @web.authenticated
     def get(self) -> None:
         self.finish(self.manager.status())
@@ -167,6 +171,9 @@ class DesktopSocketHandler(DesktopMixin, RawSocketHandler):
     """
 
     name = "napari-desktop"
+
+    def _record_activity(self) -> None:
+        """Screen updates are not activity; input is reported from the X server (app.py)."""
 
     async def get(self, *args: Any, **kwargs: Any) -> None:
         if self.request.headers.get("Upgrade", "").lower() != "websocket":

@@ -122,6 +122,13 @@ class DesktopManager:
             return False
         return self.read_state().get("phase") == "ready" and socket_accepts(self.paths.vnc_socket)
 
+    def last_input(self) -> Optional[float]:
+        """Epoch seconds of the last keyboard/pointer input on the desktop, if known."""
+        if self.proc is None or self.proc.poll() is not None:
+            return None
+        value = self.read_state().get("last_input")
+        return float(value) if isinstance(value, (int, float)) else None
+
     def napari_running(self) -> bool:
         if not self.paths:
             return False

@@ -54,6 +54,7 @@ STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
 DESKTOP_MARKER = "X-NapariDesktop-Generated=true"
 XVNC_ATTEMPTS = 5
 TERM_GRACE = 2.0
+INPUT_POLL = 10.0  # seconds between reads of the X server's idle time
 
 
 def prctl(option: int, value: int) -> None:
@@ -108,6 +109,8 @@ class Supervisor:
         self.env: dict[str, str] = {}
         self.home = Path(os.path.expanduser("~"))
         self.reason = ""
+        self.state: dict[str, object] = {}
+        self.next_input_poll = 0.0
 
     # -- helpers ---------------------------------------------------------------------
     def note(self, text: str) -> None:
@@ -115,11 +118,33 @@ class Supervisor:
         self.log.write(f"[napari-desktop supervisor {stamp}] {text}\n".encode())
 
     def write_state(self, phase: str, **extra: object) -> None:
-        state = {"phase": phase, "supervisor_pid": os.getpid(), "display": self.display}
-        state.update(extra)
+        self.state.update(phase=phase, supervisor_pid=os.getpid(), display=self.display)
+        self.state.update(extra)
         tmp = self.paths.state.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state))
+        tmp.write_text(json.dumps(self.state))
         tmp.replace(self.paths.state)
+
+    def poll_input(self) -> None:
+        """Record the time of the last keyboard/pointer input (for idle culling)."""
+        now = time.monotonic()
+        if now < self.next_input_poll or self.reason:
+            return
+        self.next_input_poll = now + INPUT_POLL
+        try:
+            done = subprocess.run(
+                [sys.executable, "-m", "jupyter_napari_desktop.activity"],
+                env=self.env,
+                capture_output=True,
+                text=True,
+                timeout=5,
+                preexec_fn=unblock_signals,  # noqa: PLW1509 - single-threaded process
+            )
+            idle = float(done.stdout)
+        except (OSError, subprocess.TimeoutExpired, ValueError):
+            return
+        last = time.time() - idle
+        if abs(last - float(str(self.state.get("last_input", 0)))) > 1:
+            self.write_state("ready", last_input=last)
 
     def spawn(self, argv: list[str], env: Optional[dict[str, str]] = None) -> subprocess.Popen:
         self.note("starting: " + " ".join(argv))
@@ -253,6 +278,7 @@ class Supervisor:
             session=self.spec.session_kind,
             started=time.time(),
         )
+        self.poll_input()
         if self.spec.autostart_napari:
             self.start_napari()
 
@@ -283,6 +309,7 @@ class Supervisor:
             if info is None:
                 if os.getppid() != self.spec.parent_pid:
                     self.reason = "the Jupyter server is gone"
+                self.poll_input()
                 continue
             self.reap()
             if info.si_signo in STOP_SIGNALS:

@@ -102,8 +102,12 @@ def test_tab_reconnects_after_the_vnc_server_dies(context, lab, artifacts):
     xvnc = [pid for pid in descendants(lab.proc.pid) if comm(pid) == "Xvnc"]
     assert len(xvnc) == 1
     os.kill(xvnc[0], signal.SIGKILL)
+    wait_for(
+        lambda: [pid for pid in descendants(lab.proc.pid) if comm(pid) == "Xvnc"] not in ([], xvnc),
+        60,
+        "the page to reconnect and so start a fresh Xvnc",
+    )
     wait_state(tab, "connected", 60)
-    assert [pid for pid in descendants(lab.proc.pid) if comm(pid) == "Xvnc"] != xvnc
     png = wait_for_pattern(tab, 90)
     (artifacts / "after-reconnect.png").write_bytes(png)
 
