@@ -14,7 +14,6 @@ from .config import NapariDesktop
 from .handlers import handlers
 from .manager import PREFIX, DesktopManager
 
-
 ACTIVITY_INTERVAL = 15  # seconds between reports of desktop input to the server
 
 

@@ -137,7 +137,7 @@ class Supervisor:
                 capture_output=True,
                 text=True,
                 timeout=5,
-                preexec_fn=unblock_signals,  # noqa: PLW1509 - single-threaded process
+                preexec_fn=unblock_signals,
             )
             idle = float(done.stdout)
         except (OSError, subprocess.TimeoutExpired, ValueError):
