@@ -10,7 +10,14 @@ from typing import Any
 
 from ._version import __version__
 
-__all__ = ["__version__"]
+__all__ = ["__version__", "open_in_napari"]
+
+
+def open_in_napari(*paths: Any, **options: Any) -> list[str]:
+    """Open files as layers in the desktop's napari, from a notebook (see notebook.py)."""
+    from .notebook import open_in_napari as _open
+
+    return _open(*paths, **options)
 
 
 def _jupyter_server_extension_points() -> list[dict[str, Any]]:

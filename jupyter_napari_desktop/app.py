@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import os
 import sys
 from datetime import datetime, timezone
 
@@ -13,6 +14,7 @@ from traitlets import TraitError
 from .config import NapariDesktop
 from .handlers import handlers
 from .manager import PREFIX, DesktopManager
+from .notebook import SERVER_PID_ENV
 
 ACTIVITY_INTERVAL = 15  # seconds between reports of desktop input to the server
 
@@ -32,6 +34,8 @@ class NapariDesktopApp(ExtensionApp):
             self.log.critical("%s bad configuration: %s", PREFIX, err)
             sys.exit(f"{PREFIX} bad configuration: {err}")
         self.manager = DesktopManager(config, self.log)
+        # Kernels started by this server find it again for open_in_napari() (notebook.py).
+        os.environ[SERVER_PID_ENV] = str(os.getpid())
         self.settings["napari_desktop_manager"] = self.manager
         atexit.register(self.manager.stop_now)
         if config.prestart and self.serverapp is not None:

@@ -3,7 +3,7 @@
 - ``napari-desktop/``            the desktop page (``?app=napari`` or ``?app=desktop``)
 - ``napari-desktop/static/...``  its script and styles (noVNC bundled, no CDN)
 - ``napari-desktop/websockify``  websocket to the VNC unix socket (jupyter-server-proxy)
-- ``napari-desktop/api/...``     JSON: info, status, start, stop
+- ``napari-desktop/api/...``     JSON: info, status, start, open, restart, stop
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from tornado import web
 from ._version import __version__
 from .launch import DesktopError
 from .manager import PREFIX, DesktopManager, preflight
+from .napari_helper import LAYER_TYPES
+from .paths import PathRefused, resolve_in_root
 
 NAMESPACE = "napari-desktop"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -29,6 +31,7 @@ TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 TEMPLATE = TEMPLATE_DIR / "desktop.html"
 ERROR_TEMPLATE = TEMPLATE_DIR / "error.html"
 APPS = ("napari", "desktop")
+MAX_PATHS = 100
 COEXISTING_TOOLS = ("jupyter-remote-desktop-proxy",)
 
 
@@ -104,41 +107,12 @@ class DesktopPageHandler(DesktopMixin, JupyterHandler):
         self.finish(page.replace("<!--config-->", config_json))
 
 
-class InfoHandler(DesktopMixin, APIHandler):
-    _track_activity = False  # polled by pages: not a sign of a person
+class DesktopAPIHandler(DesktopMixin, APIHandler):
+    """JSON in, JSON out; errors as {"error": {"message", "fix"}} with a clear status."""
 
-    @web.authenticated
-    def get(self) -> None:
-        self.finish({"version": __version__, "coexisting": installed_tools()})
-
-
-class StatusHandler(DesktopMixin, APIHandler):
-    _track_activity = False
-
-    @web.authenticated
-    def get(self) -> None:
-        self.finish(self.manager.status())
-
-
-class StartHandler(DesktopMixin, APIHandler):
-    """Start the desktop (and napari for app=napari); answer with its status."""
-
-    @web.authenticated
-    async def post(self) -> None:
-        body = self.json_body()
-        app = body.get("app", "desktop")
-        if app not in APPS:
-            raise web.HTTPError(400, f"'app' must be one of {', '.join(APPS)}, not {app!r}")
-        try:
-            await self.manager.ensure_running()
-        except DesktopError as err:
-            self.log.warning("%s start refused: %s (%s)", PREFIX, err.message, err.fix)
-            self.set_status(503)
-            self.finish({"error": err.as_json()})
-            return
-        if app == "napari":
-            self.manager.start_napari()
-        self.finish(self.manager.status())
+    def fail(self, status: int, message: str, fix: str) -> None:
+        self.set_status(status)
+        self.finish({"error": {"message": message, "fix": fix}})
 
     def json_body(self) -> dict[str, Any]:
         if not self.request.body:
@@ -153,14 +127,129 @@ class StartHandler(DesktopMixin, APIHandler):
             raise web.HTTPError(400, "the request body must be a JSON object")
         return body
 
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        message = exc.log_message if isinstance(exc, web.HTTPError) and exc.log_message else ""
+        self.finish(
+            {
+                "error": {
+                    "message": message or self._reason,
+                    "fix": "see the API description in the README",
+                }
+            }
+        )
 
-class StopHandler(DesktopMixin, APIHandler):
+
+class InfoHandler(DesktopAPIHandler):
+    _track_activity = False  # polled by pages: not a sign of a person
+
+    @web.authenticated
+    def get(self) -> None:
+        self.finish({"version": __version__, "coexisting": installed_tools()})
+
+
+class StatusHandler(DesktopAPIHandler):
+    _track_activity = False
+
+    @web.authenticated
+    async def get(self) -> None:
+        self.finish(await self.manager.status())
+
+
+class StartHandler(DesktopAPIHandler):
+    """Start the desktop (and napari for app=napari); answer with its status."""
+
+    @web.authenticated
+    async def post(self) -> None:
+        body = self.json_body()
+        app = body.get("app", "desktop")
+        if app not in APPS:
+            raise web.HTTPError(400, f"'app' must be one of {', '.join(APPS)}, not {app!r}")
+        try:
+            await self.manager.ensure_running()
+        except DesktopError as err:
+            self.log.warning("%s start refused: %s (%s)", PREFIX, err.message, err.fix)
+            self.fail(503, err.message, err.fix)
+            return
+        if app == "napari":
+            self.manager.start_napari()
+        self.finish(await self.manager.status())
+
+
+class OpenHandler(DesktopAPIHandler):
+    """Open files of the server's root directory as layers in the desktop's napari."""
+
+    @web.authenticated
+    async def post(self) -> None:
+        body = self.json_body()
+        paths, plugin, layer_type = body.get("paths"), body.get("plugin"), body.get("layer_type")
+        if (
+            not isinstance(paths, list)
+            or not paths
+            or len(paths) > MAX_PATHS
+            or not all(isinstance(p, str) for p in paths)
+        ):
+            raise web.HTTPError(
+                400, f"'paths' must be a list of 1 to {MAX_PATHS} root-relative file paths"
+            )
+        if plugin is not None and (not isinstance(plugin, str) or len(plugin) > 200):
+            raise web.HTTPError(400, "'plugin' must be a napari plugin name or null")
+        if layer_type is not None and layer_type not in LAYER_TYPES:
+            raise web.HTTPError(400, f"'layer_type' must be one of {', '.join(LAYER_TYPES)}")
+        root = Path(self.settings.get("server_root_dir") or ".").expanduser()
+        allow_hidden = getattr(self.contents_manager, "allow_hidden", False)
+        resolved = []
+        for requested in paths:
+            try:
+                if not allow_hidden and any(
+                    part.startswith(".") for part in requested.split("/") if part not in ("", ".")
+                ):
+                    raise PathRefused(
+                        403,
+                        f"{requested!r} is hidden",
+                        "hidden files are not served (ContentsManager.allow_hidden)",
+                    )
+                resolved.append(resolve_in_root(root, requested))
+            except PathRefused as err:
+                self.log.info("%s open refused (%s): %s", PREFIX, err.status, err.message)
+                self.fail(err.status, err.message, err.fix)
+                return
+        try:
+            answer = await self.manager.open_in_napari(resolved, plugin, layer_type)
+        except DesktopError as err:
+            self.log.warning("%s open failed: %s\n%s", PREFIX, err.message, err.detail)
+            self.fail(503, err.message, err.fix)
+            return
+        if not answer.get("ok"):
+            self.fail(
+                422,
+                f"napari cannot read it: {answer.get('error')}",
+                "check the file, or name a reader plugin ('plugin') that can read it",
+            )
+            return
+        self.finish({"opened": answer.get("layers", []), "status": await self.manager.status()})
+
+
+class RestartHandler(DesktopAPIHandler):
+    """Restart the desktop; files opened through the API are opened again."""
+
+    @web.authenticated
+    async def post(self) -> None:
+        try:
+            await self.manager.restart()
+        except DesktopError as err:
+            self.fail(503, err.message, err.fix)
+            return
+        self.finish(await self.manager.status())
+
+
+class StopHandler(DesktopAPIHandler):
     """Stop the desktop and everything in it (files in the home directory stay)."""
 
     @web.authenticated
     async def post(self) -> None:
         await self.manager.stop()
-        self.finish(self.manager.status())
+        self.finish(await self.manager.status())
 
 
 class DesktopSocketHandler(DesktopMixin, RawSocketHandler):
@@ -212,4 +301,6 @@ def handlers() -> list[tuple[str, type, dict[str, Any]]]:
         (rf"/{NAMESPACE}/api/status", StatusHandler, {}),
         (rf"/{NAMESPACE}/api/start", StartHandler, {}),
         (rf"/{NAMESPACE}/api/stop", StopHandler, {}),
+        (rf"/{NAMESPACE}/api/open", OpenHandler, {}),
+        (rf"/{NAMESPACE}/api/restart", RestartHandler, {}),
     ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import secrets
 import shlex
 import shutil
 import socket
@@ -123,10 +124,25 @@ def runtime_parent(configured: str) -> Path:
     return Path(tempfile.gettempdir())
 
 
-def make_runtime_dir(parent: Path) -> RuntimePaths:
-    """Create a fresh private directory (0700) for one desktop."""
+def runtime_name() -> str:
+    """An unguessable directory name, chosen once per server so paths stay the same
+    across desktop restarts (kernels keep a valid XAUTHORITY)."""
+    return f"napari-desktop-{secrets.token_hex(8)}"
+
+
+def make_runtime_dir(parent: Path, name: str = "") -> RuntimePaths:
+    """Create a fresh, empty private directory (0700) for one desktop."""
     parent.mkdir(parents=True, exist_ok=True)
-    root = Path(tempfile.mkdtemp(prefix="napari-desktop-", dir=parent))
+    root = parent / (name or runtime_name())
+    if root.is_dir() and not root.is_symlink() and root.stat().st_uid == os.getuid():
+        shutil.rmtree(root)  # our own leftover from a desktop that was killed
+    try:
+        os.mkdir(root, 0o700)
+    except FileExistsError as err:
+        raise DesktopError(
+            f"{root} exists and is not ours",
+            "set c.NapariDesktop.runtime_dir to a private directory",
+        ) from err
     os.chmod(root, 0o700)
     paths = RuntimePaths(root)
     if len(str(paths.vnc_socket)) > 100:

@@ -28,13 +28,33 @@ from .launch import (
     make_runtime_dir,
     pid_alive,
     resolve_napari,
+    runtime_name,
     runtime_parent,
     session_argv,
     session_programs,
 )
+from .napari_client import NapariUnavailable, ask
 
 PREFIX = "[napari-desktop]"
 STOP_TIMEOUT = 4.0
+NAPARI_START_TIMEOUT = 120.0
+STATE_TIMEOUT = 2.0
+
+
+def tree_pss_mb(root: int) -> float:
+    """Proportional memory (PSS, MiB) of a process and all its descendants."""
+    from .supervisor import descendants
+
+    total_kb = 0
+    for pid in [root, *descendants(root)]:
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total_kb += int(line.split()[1])
+                    break
+        except (OSError, ValueError, IndexError):
+            continue
+    return round(total_kb / 1024, 1)
 
 
 def preflight(config: NapariDesktop) -> list[DesktopError]:
@@ -98,6 +118,9 @@ class DesktopManager:
         self.state: dict[str, Any] = {}
         self.started_at = 0.0
         self._lock = asyncio.Lock()
+        self._napari_lock = asyncio.Lock()
+        self.runtime_name = runtime_name()
+        self.opened: list[Path] = []  # files opened through the API, reopened on restart
 
     # -- queries ---------------------------------------------------------------------
     def napari_launch(self) -> NapariLaunch:
@@ -138,19 +161,35 @@ class DesktopManager:
             return False
         return pid_alive(pid)
 
-    def status(self) -> dict[str, Any]:
+    async def napari_state(self) -> Optional[dict[str, Any]]:
+        """Layers, dims and version from the running napari, or None."""
+        if not self.paths or not self.napari_running():
+            return None
+        try:
+            answer = await ask(self.paths.napari_socket, {"cmd": "state"}, STATE_TIMEOUT)
+        except NapariUnavailable:
+            return None
+        return answer if answer.get("ok") else None
+
+    async def status(self) -> dict[str, Any]:
+        """The JSON the API answers with (an explicit allow-list of fields)."""
         running = self.running()
         state = self.read_state() if running else {}
         launch = self.napari_launch()
+        napari = await self.napari_state() if running else None
         return {
             "running": running,
             "display": f":{state['display']}" if state.get("display") is not None else None,
             "session": state.get("session"),
             "uptime_s": round(time.time() - self.started_at, 1) if running else None,
+            "memory_mb": tree_pss_mb(self.proc.pid) if running and self.proc else None,
             "napari": {
                 "available": launch.available,
                 "running": running and self.napari_running(),
                 "message": launch.message or None,
+                "version": napari.get("version") if napari else None,
+                "layers": napari.get("layers", []) if napari else [],
+                "dims": napari.get("dims") if napari else None,
             },
         }
 
@@ -168,7 +207,7 @@ class DesktopManager:
 
     async def _start(self) -> None:
         c = self.config
-        paths = make_runtime_dir(runtime_parent(c.runtime_dir))
+        paths = make_runtime_dir(runtime_parent(c.runtime_dir), self.runtime_name)
         kind, argv = session_argv(c.session, c.xstartup, Path.home())
         launch = self.napari_launch()
         if not launch.available:
@@ -214,6 +253,7 @@ class DesktopManager:
                     state.get("display"),
                     self.proc.pid,
                 )
+                self._export_display(state["display"], paths)
                 return
             if state.get("phase") == "failed" or self.proc.poll() is not None:
                 break
@@ -252,11 +292,84 @@ class DesktopManager:
             self.log.info("%s previous desktop is gone (%s); starting a new one", PREFIX, reason)
             await self.stop()
 
+    def _export_display(self, display: int, paths: RuntimePaths) -> None:
+        """Kernels and terminals started from now on see the desktop (napari.Viewer() works)."""
+        os.environ.update(
+            {
+                "DISPLAY": f":{display}",
+                "XAUTHORITY": str(paths.xauthority),
+                "NAPARI_DESKTOP_RUNTIME_DIR": str(paths.root),
+                "QT_QPA_PLATFORM": "xcb",
+            }
+        )
+
     # -- napari ----------------------------------------------------------------------
     def start_napari(self) -> None:
         """Ask the supervisor to start napari unless it already runs."""
         if self.proc is not None and self.proc.poll() is None and not self.napari_running():
             os.kill(self.proc.pid, signal.SIGUSR1)
+
+    async def ensure_napari(self, timeout: float = NAPARI_START_TIMEOUT) -> Path:
+        """Start the desktop and napari if needed; return napari's socket once it answers."""
+        await self.ensure_running()
+        launch = self.napari_launch()
+        if not launch.available:
+            raise DesktopError("napari is not available in this desktop", launch.message)
+        async with self._napari_lock:
+            assert self.paths is not None
+            socket_path = self.paths.napari_socket
+            self.start_napari()
+            deadline = time.monotonic() + timeout
+            reason = f"napari did not start within {timeout:g} s"
+            while time.monotonic() < deadline:
+                try:
+                    await ask(socket_path, {"cmd": "state"}, STATE_TIMEOUT)
+                    return socket_path
+                except NapariUnavailable:
+                    pass
+                if not self.running():
+                    reason = "the desktop stopped while napari was starting"
+                    break
+                if not self.napari_running() and time.monotonic() > deadline - timeout + 5:
+                    reason = "napari exited while starting"  # after 5 s to write its pid
+                    break
+                await asyncio.sleep(0.25)
+        raise DesktopError(
+            reason,
+            "run 'jupyter napari-desktop doctor' to check napari and Qt; see the server log",
+            self._log_tail(),
+        )
+
+    async def open_in_napari(
+        self, paths: list[Path], plugin: Optional[str], layer_type: Optional[str]
+    ) -> dict[str, Any]:
+        """Open files (already checked to be inside the root) as layers in napari."""
+        socket_path = await self.ensure_napari()
+        request = {
+            "cmd": "open",
+            "paths": [str(p) for p in paths],
+            "plugin": plugin,
+            "layer_type": layer_type,
+        }
+        try:
+            answer = await ask(socket_path, request, NAPARI_START_TIMEOUT)
+        except NapariUnavailable as err:
+            raise DesktopError(str(err), "try again; see the server log") from err
+        if answer.get("ok"):
+            self.opened.extend(p for p in paths if p not in self.opened)
+        return answer
+
+    async def restart(self) -> None:
+        """Stop and start again; reopen what was opened through the API."""
+        reopen = list(self.opened)
+        await self.stop()
+        await self.ensure_running()
+        if reopen:
+            existing = [p for p in reopen if p.exists()]
+            if existing:
+                await self.open_in_napari(existing, None, None)
+        elif self.config.autostart_napari:
+            self.start_napari()
 
     # -- stop ------------------------------------------------------------------------
     async def stop(self) -> None:

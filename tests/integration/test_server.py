@@ -181,7 +181,10 @@ async def test_xvnc_killed_next_connection_gets_a_fresh_desktop(
     assert not alive({state["session_pid"]}), "the session went with the dead X server"
     assert await rfb_greeting(jp_http_port, jp_base_url, headers) == b"RFB 003.008\n"
     assert manager.proc.pid != supervisor
-    assert not old_root.exists(), "the dead desktop's private directory is removed"
+    assert manager.paths.root == old_root, "same private path: kernels keep a valid XAUTHORITY"
+    assert manager.read_state()["supervisor_pid"] == manager.proc.pid, (
+        "fresh state, not the dead one"
+    )
     assert manager.read_state()["display"] == state["display"], "display number reused"
 
 

@@ -1,0 +1,39 @@
+"""Server-side client of the napari helper's socket (see napari_helper.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+MAX_ANSWER = 8 << 20
+
+
+class NapariUnavailable(Exception):
+    """napari's socket is not there or does not answer."""
+
+
+async def ask(socket_path: Path, request: dict[str, Any], timeout: float) -> dict[str, Any]:
+    """Send one JSON request, return the JSON answer; NapariUnavailable on any failure."""
+    try:
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_unix_connection(str(socket_path), limit=MAX_ANSWER), timeout
+        )
+    except (OSError, asyncio.TimeoutError) as err:
+        raise NapariUnavailable(f"napari does not answer on {socket_path}: {err}") from err
+    try:
+        writer.write(json.dumps(request).encode() + b"\n")
+        await writer.drain()
+        line = await asyncio.wait_for(reader.readline(), timeout)
+    except (OSError, asyncio.TimeoutError, ValueError) as err:
+        raise NapariUnavailable(f"napari did not answer in {timeout:g} s: {err}") from err
+    finally:
+        writer.close()
+    try:
+        answer = json.loads(line)
+    except ValueError as err:
+        raise NapariUnavailable(f"napari sent a bad answer: {line[:200]!r}") from err
+    if not isinstance(answer, dict):
+        raise NapariUnavailable("napari sent a bad answer")
+    return answer
