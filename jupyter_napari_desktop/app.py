@@ -6,6 +6,7 @@ import atexit
 import os
 import sys
 from datetime import datetime, timezone
+from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
 from tornado.ioloop import PeriodicCallback
@@ -34,8 +35,7 @@ class NapariDesktopApp(ExtensionApp):
             self.log.critical("%s bad configuration: %s", PREFIX, err)
             sys.exit(f"{PREFIX} bad configuration: {err}")
         self.manager = DesktopManager(config, self.log)
-        # Kernels started by this server find it again for open_in_napari() (notebook.py).
-        os.environ[SERVER_PID_ENV] = str(os.getpid())
+        self._give_kernels_the_desktop()
         self.settings["napari_desktop_manager"] = self.manager
         atexit.register(self.manager.stop_now)
         if config.prestart and self.serverapp is not None:
@@ -56,6 +56,24 @@ class NapariDesktopApp(ExtensionApp):
         current = self.settings.get("api_last_activity")
         if current is None or when > current:
             self.serverapp.web_app.settings["api_last_activity"] = when  # type: ignore[union-attr]
+
+    def _give_kernels_the_desktop(self) -> None:
+        """Kernels get the desktop's DISPLAY/XAUTHORITY (when it runs) and this server's pid
+        (for open_in_napari). Only kernels: other extensions' processes are left alone."""
+        sessions = getattr(self.serverapp, "session_manager", None)
+        original = getattr(sessions, "get_kernel_env", None)
+        if sessions is None or original is None:
+            self.log.warning("%s kernels will not see the desktop: no session manager", PREFIX)
+            return
+        manager = self.manager
+
+        def get_kernel_env(*args: Any, **kwargs: Any) -> dict[str, str]:
+            env = dict(original(*args, **kwargs))
+            env[SERVER_PID_ENV] = str(os.getpid())
+            env.update(manager.kernel_env())
+            return env
+
+        sessions.get_kernel_env = get_kernel_env
 
     async def _prestart(self) -> None:
         try:

@@ -253,7 +253,6 @@ class DesktopManager:
                     state.get("display"),
                     self.proc.pid,
                 )
-                self._export_display(state["display"], paths)
                 return
             if state.get("phase") == "failed" or self.proc.poll() is not None:
                 break
@@ -292,16 +291,17 @@ class DesktopManager:
             self.log.info("%s previous desktop is gone (%s); starting a new one", PREFIX, reason)
             await self.stop()
 
-    def _export_display(self, display: int, paths: RuntimePaths) -> None:
-        """Kernels and terminals started from now on see the desktop (napari.Viewer() works)."""
-        os.environ.update(
-            {
-                "DISPLAY": f":{display}",
-                "XAUTHORITY": str(paths.xauthority),
-                "NAPARI_DESKTOP_RUNTIME_DIR": str(paths.root),
-                "QT_QPA_PLATFORM": "xcb",
-            }
-        )
+    def kernel_env(self) -> dict[str, str]:
+        """Environment for kernels started now: the running desktop's display, so
+        ``napari.Viewer()`` and ``%gui qt`` in a notebook show their windows there."""
+        if not self.running() or self.paths is None:
+            return {}
+        return {
+            "DISPLAY": f":{self.read_state()['display']}",
+            "XAUTHORITY": str(self.paths.xauthority),
+            "NAPARI_DESKTOP_RUNTIME_DIR": str(self.paths.root),
+            "QT_QPA_PLATFORM": "xcb",
+        }
 
     # -- napari ----------------------------------------------------------------------
     def start_napari(self) -> None:

@@ -176,3 +176,30 @@ class JupyterProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+
+
+def processes_with_home(home: Path) -> set[int]:
+    """Pids whose environment has HOME=home: what a test's server left running."""
+    wanted = f"HOME={home}".encode()
+    found = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            environ = Path(f"/proc/{entry}/environ").read_bytes()
+        except OSError:
+            continue
+        if wanted in environ.split(b"\0"):
+            found.add(int(entry))
+    return found
+
+
+def kill_leftovers(home: Path) -> set[int]:
+    """SIGKILL what a test's server left behind (the reference tool leaves orphans)."""
+    left = alive(processes_with_home(home))
+    for pid in left:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return left

@@ -8,7 +8,7 @@ import importlib.metadata
 import pytest
 import websockets
 
-from tests.helpers import JupyterProcess
+from tests.helpers import JupyterProcess, alive, kill_leftovers, processes_with_home
 from tests.integration.conftest import needs_xvnc
 
 pytestmark = [pytest.mark.integration, needs_xvnc]
@@ -31,6 +31,17 @@ def lab(tmp_path):
     server = JupyterProcess(tmp_path, {"session": "minimal", "autostart_napari": False})
     yield server.start()
     server.stop()
+    ours = [pid for pid in alive(processes_with_home(server.home)) if "napari" in cmdline(pid)]
+    kill_leftovers(server.home)  # jupyter-remote-desktop-proxy's session outlives the server
+    assert not ours, "none of our processes outlive the server"
+
+
+def cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            return handle.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
 
 
 async def greeting(server: JupyterProcess, path: str) -> bytes:

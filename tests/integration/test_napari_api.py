@@ -48,7 +48,7 @@ async def error(jp_fetch, endpoint, body):
     return info.value.code, answer["error"]
 
 
-async def test_open_status_errors_and_restart(jp_fetch, files, manager):
+async def test_open_status_errors_and_restart(jp_fetch, jp_serverapp, files, manager):
     opened = await post(jp_fetch, "open", {"paths": ["data/cells stack ß.tif"]})
     assert opened["opened"] == ["cells stack ß"]
     napari = opened["status"]["napari"]
@@ -85,8 +85,13 @@ async def test_open_status_errors_and_restart(jp_fetch, files, manager):
         "restart reopens what was opened through the API"
     )
     assert restarted["display"] == old_display
-    assert os.environ["DISPLAY"] == old_display, "kernels started now get the desktop's DISPLAY"
-    assert os.environ["XAUTHORITY"] == str(manager.paths.xauthority)
+    kernel_env = jp_serverapp.session_manager.get_kernel_env("nb.ipynb")
+    assert kernel_env["DISPLAY"] == old_display, "kernels started now get the desktop's DISPLAY"
+    assert kernel_env["XAUTHORITY"] == str(manager.paths.xauthority)
+    assert kernel_env["JUPYTER_NAPARI_DESKTOP_SERVER_PID"] == str(os.getpid())
+    assert "DISPLAY" not in os.environ or os.environ["DISPLAY"] != old_display, (
+        "the server's own environment (and other extensions' processes) is left alone"
+    )
 
     stopped = await post(jp_fetch, "stop", {})
     assert stopped["running"] is False and stopped["napari"]["running"] is False
