@@ -63,7 +63,12 @@ def preflight(config: NapariDesktop) -> list[DesktopError]:
     if not shutil.which(config.vnc_server):
         problems.append(
             DesktopError(
-                f"The VNC server {config.vnc_server!r} was not found on PATH",
+                f"The VNC server {config.vnc_server!r} "
+                + (
+                    "is not an executable file"
+                    if "/" in config.vnc_server
+                    else "was not found on PATH"
+                ),
                 "install tigervnc-standalone-server (Debian/Ubuntu: sudo apt-get install "
                 "tigervnc-standalone-server) or set c.NapariDesktop.vnc_server",
             )
