@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -89,6 +90,10 @@ def test_desktop_card_shows_xfce(context, lab, artifacts):
     env = desktop_x_env(lab, display)
     tree = wait_for(lambda: x_window_names(env), 60, "XFCE's windows on the X server")
     assert "xfce4-panel" in tree and "Desktop" in tree, tree[:2000]
+    launcher = lab.home / "Desktop" / "napari.desktop"
+    assert "Name=napari" in launcher.read_text(), "napari's icon is on the desktop"
+    menu = list(Path(env["XAUTHORITY"]).parent.glob("share/applications/*napari*.desktop"))
+    assert menu, "napari is in the application menu"
     time.sleep(1)
     tab.locator("#jp-NapariDesktop-root canvas").first.screenshot(
         path=str(artifacts / "desktop-card.png")
