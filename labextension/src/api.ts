@@ -7,7 +7,12 @@
 import type {
   DesktopApp,
   IApiError,
+  IDesktopStatus,
+  INapariDims,
+  INapariLayer,
+  INapariState,
   INapariStatus,
+  IOpenResponse,
   IServerInfo,
   IStartResponse
 } from './tokens';
@@ -140,4 +145,152 @@ export function parseApiError(
 /** Whether `value` names one of the apps the desktop page can start. */
 export function isDesktopApp(value: unknown): value is DesktopApp {
   return value === 'napari' || value === 'desktop';
+}
+
+/** The title of the desktop's JupyterLab tab and page for `app`. */
+export function viewTitle(app: DesktopApp): string {
+  return app === 'napari' ? 'napari' : 'Desktop';
+}
+
+/**
+ * The URL of the desktop page for `app`.
+ *
+ * @param baseUrl - the Jupyter base URL, for example "/" or "/user/ada/"
+ */
+export function desktopPageUrl(baseUrl: string, app: DesktopApp): string {
+  const base = baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`;
+  return `${base}napari-desktop/?app=${app}`;
+}
+
+function stringOrNull(value: unknown): string | null {
+  return typeof value === 'string' && value.length > 0 ? value : null;
+}
+
+function numberOrNull(value: unknown): number | null {
+  return typeof value === 'number' && Number.isFinite(value) ? value : null;
+}
+
+function numbers(value: unknown): number[] {
+  return Array.isArray(value)
+    ? value.filter(
+        (n): n is number => typeof n === 'number' && Number.isFinite(n)
+      )
+    : [];
+}
+
+function parseLayers(value: unknown): INapariLayer[] {
+  if (!Array.isArray(value)) {
+    return [];
+  }
+  const layers: INapariLayer[] = [];
+  for (const item of value) {
+    if (isRecord(item) && typeof item.name === 'string') {
+      layers.push({
+        name: item.name,
+        type: typeof item.type === 'string' ? item.type : '',
+        shape: numbers(item.shape)
+      });
+    }
+  }
+  return layers;
+}
+
+function parseDims(value: unknown): INapariDims | null {
+  if (!isRecord(value)) {
+    return null;
+  }
+  const currentStep = numbers(value.current_step);
+  const ndim = numberOrNull(value.ndim) ?? currentStep.length;
+  return { ndim, currentStep };
+}
+
+function parseNapariState(data: unknown): INapariState {
+  const record = isRecord(data) ? data : {};
+  return {
+    ...parseNapariStatus(data),
+    version: stringOrNull(record.version),
+    layers: parseLayers(record.layers),
+    dims: parseDims(record.dims)
+  };
+}
+
+/**
+ * Parse GET `napari-desktop/api/status` (and the answers of POST open,
+ * restart and stop, which are the same status).
+ *
+ * Lenient: a missing or mistyped field reads as "not known" (null, false,
+ * empty), unknown fields are ignored, so older and newer servers both work.
+ *
+ * @throws Error naming the value when the answer is not a JSON object.
+ */
+export function parseDesktopStatus(data: unknown): IDesktopStatus {
+  if (!isRecord(data)) {
+    throw new Error(
+      `napari-desktop/api/status answered ${JSON.stringify(data)}; expected a JSON object`
+    );
+  }
+  return {
+    running: data.running === true,
+    display: stringOrNull(data.display),
+    session: stringOrNull(data.session),
+    uptimeS: numberOrNull(data.uptime_s),
+    memoryMb: numberOrNull(data.memory_mb),
+    napari: parseNapariState(data.napari)
+  };
+}
+
+/**
+ * Parse a successful (HTTP 200) answer of POST `napari-desktop/api/open`:
+ * `{"opened": [layer names], "status": {...}}`. A bare status (as restart
+ * and stop answer) is read too.
+ *
+ * @throws Error naming the value when the answer is not a JSON object.
+ */
+export function parseOpenResponse(data: unknown): IOpenResponse {
+  if (!isRecord(data)) {
+    throw new Error(
+      `napari-desktop/api/open answered ${JSON.stringify(data)}; expected a JSON object`
+    );
+  }
+  const opened: string[] = [];
+  for (const item of Array.isArray(data.opened) ? data.opened : []) {
+    const name = isRecord(item) ? item.name : item;
+    if (typeof name === 'string') {
+      opened.push(name);
+    }
+  }
+  let status: IDesktopStatus | null = null;
+  if (isRecord(data.status)) {
+    status = parseDesktopStatus(data.status);
+  } else if ('running' in data) {
+    status = parseDesktopStatus(data);
+  }
+  return { opened, status };
+}
+
+/**
+ * The message and fix of anything a request or a command threw.
+ *
+ * Uses the `details` of a request error (see request.ts), else the error's
+ * own message, else its text.
+ */
+export function errorDetails(error: unknown): IApiError {
+  if (isRecord(error) || error instanceof Error) {
+    const details = (error as { details?: unknown }).details;
+    if (
+      isRecord(details) &&
+      typeof details.message === 'string' &&
+      details.message.length > 0
+    ) {
+      return {
+        message: details.message,
+        fix: typeof details.fix === 'string' ? details.fix : ''
+      };
+    }
+    const message = (error as { message?: unknown }).message;
+    if (typeof message === 'string' && message.length > 0) {
+      return { message, fix: '' };
+    }
+  }
+  return { message: String(error), fix: '' };
 }

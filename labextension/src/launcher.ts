@@ -1,16 +1,17 @@
 /**
- * Launcher cards and palette commands that open the browser desktop.
+ * Launcher cards and palette commands that show the browser desktop.
  *
- * Both commands open `napari-desktop/?app=<app>` in a new browser tab; the
- * page there starts the desktop and connects to it.
+ * Both commands show `napari-desktop/?app=<app>` where the `openIn` setting
+ * says (a new browser tab by default, or a JupyterLab tab); the page there
+ * starts the desktop and connects to it.
  */
 import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { ICommandPalette, showErrorMessage } from '@jupyterlab/apputils';
-import { PageConfig, URLExt } from '@jupyterlab/coreutils';
+import { ICommandPalette } from '@jupyterlab/apputils';
 import { ILauncher } from '@jupyterlab/launcher';
+import { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 import { IDisposable } from '@lumino/disposable';
 
 import { desktopLabel, parseServerInfo } from './api';
@@ -19,61 +20,56 @@ import { requestAPI } from './request';
 import {
   CommandIDs,
   DesktopApp,
+  INapariDesktopViews,
   LAUNCHER_CATEGORY,
   LAUNCHER_PLUGIN_ID,
-  PALETTE_CATEGORY,
-  URL_NAMESPACE
+  PALETTE_CATEGORY
 } from './tokens';
 
-/** The URL of the desktop page for `app`. */
-function desktopPageUrl(app: DesktopApp): string {
-  return (
-    URLExt.join(PageConfig.getBaseUrl(), `${URL_NAMESPACE}/`) + `?app=${app}`
-  );
-}
-
-/** Open the desktop page in a new browser tab; say so in a dialog if blocked. */
-function openDesktopPage(app: DesktopApp): void {
-  const url = desktopPageUrl(app);
-  const opened = window.open(url, '_blank');
-  if (opened === null) {
-    void showErrorMessage(
-      'Could not open a new browser tab',
-      `The browser blocked the new tab for ${url}. ` +
-        'Allow pop-ups for this site, or open that address yourself.'
-    );
-    return;
+/** The arguments of the open commands: `reuse` brings a shown desktop forward. */
+const OPEN_ARGS_SCHEMA = {
+  type: 'object',
+  properties: {
+    reuse: {
+      type: 'boolean',
+      description:
+        'Bring an already shown desktop to the front instead of showing it again'
+    }
   }
-  // The desktop page does not need to reach back into JupyterLab.
-  opened.opener = null;
-}
+} as const;
 
 const plugin: JupyterFrontEndPlugin<void> = {
   id: LAUNCHER_PLUGIN_ID,
   description:
-    'Adds launcher cards and commands that open napari in a browser desktop.',
+    'Adds launcher cards and commands that show napari in a browser desktop.',
   autoStart: true,
+  requires: [INapariDesktopViews],
   optional: [ILauncher, ICommandPalette],
   activate: (
     app: JupyterFrontEnd,
+    views: INapariDesktopViews,
     launcher: ILauncher | null,
     palette: ICommandPalette | null
   ): void => {
     const { commands } = app;
     let desktopCommandLabel = desktopLabel(null);
+    const show = (desktopApp: DesktopApp, args: ReadonlyPartialJSONObject) =>
+      views.show(desktopApp, { reuse: args.reuse === true });
 
     commands.addCommand(CommandIDs.openNapari, {
       label: 'napari',
       caption: 'napari in a browser desktop (jupyter-napari-desktop)',
       icon: napariIcon,
-      execute: () => openDesktopPage('napari')
+      describedBy: { args: OPEN_ARGS_SCHEMA },
+      execute: args => show('napari', args)
     });
     commands.addCommand(CommandIDs.openDesktop, {
       label: () => desktopCommandLabel,
       caption:
         'A browser desktop with napari available (jupyter-napari-desktop)',
       icon: desktopIcon,
-      execute: () => openDesktopPage('desktop')
+      describedBy: { args: OPEN_ARGS_SCHEMA },
+      execute: args => show('desktop', args)
     });
 
     for (const command of [CommandIDs.openNapari, CommandIDs.openDesktop]) {

@@ -21,7 +21,8 @@ export class NapariDesktopRequestError extends Error {
 /**
  * Call `napari-desktop/api/<endPoint>` on the Jupyter server.
  *
- * Authentication and the XSRF header come from ServerConnection.
+ * Authentication and the XSRF header come from ServerConnection. A `body`
+ * that is not a string is sent as JSON.
  *
  * @returns the parsed JSON body (null for an empty body)
  * @throws NapariDesktopRequestError when the server cannot be reached or answers
@@ -29,14 +30,26 @@ export class NapariDesktopRequestError extends Error {
  */
 export async function requestAPI(
   endPoint: string,
-  init: RequestInit = {}
+  init: Omit<RequestInit, 'body'> & { body?: unknown } = {}
 ): Promise<unknown> {
   const settings = ServerConnection.makeSettings();
   const url = URLExt.join(settings.baseUrl, API_NAMESPACE, endPoint);
+  const { body, ...rest } = init;
+  const request: RequestInit = { ...rest };
+  if (body !== undefined) {
+    const headers = new Headers(rest.headers);
+    if (typeof body === 'string') {
+      request.body = body;
+    } else {
+      request.body = JSON.stringify(body);
+      headers.set('Content-Type', 'application/json');
+    }
+    request.headers = headers;
+  }
 
   let response: Response;
   try {
-    response = await ServerConnection.makeRequest(url, init, settings);
+    response = await ServerConnection.makeRequest(url, request, settings);
   } catch (error) {
     console.warn(`[napari-desktop] request to ${url} failed`, error);
     throw new NapariDesktopRequestError(0, parseApiError(0, null, url));

@@ -1,22 +1,46 @@
 /**
- * Ids, names and the shapes of the server's JSON API.
+ * Ids, names, service tokens and the shapes of the server's JSON API.
  *
- * This module has no side effects and imports nothing, so both the JupyterLab
- * plugin and the desktop page (desktop/desktop.ts) can use it.
+ * No side effects: the only value import is Lumino's Token class. The desktop
+ * page (desktop/desktop.ts) and the pure helper modules import types only
+ * from here, so neither Lumino nor JupyterLab ends up in the page's bundle.
  */
+import { Token } from '@lumino/coreutils';
+import type { ISignal } from '@lumino/signaling';
 
 /** The npm package name; plugin ids are `<npm-name>:<feature>`. */
 export const PACKAGE_NAME = 'jupyter-napari-desktop';
 
-/** The plugin that adds the launcher cards and palette commands. */
+/** The plugin that adds the launcher cards and the open-napari/open-desktop commands. */
 export const LAUNCHER_PLUGIN_ID = `${PACKAGE_NAME}:launcher`;
+
+/** The plugin that reads the user's settings (schema/settings.json). */
+export const SETTINGS_PLUGIN_ID = `${PACKAGE_NAME}:settings`;
+
+/** The plugin that shows the desktop: a browser tab or a JupyterLab tab. */
+export const PANEL_PLUGIN_ID = `${PACKAGE_NAME}:panel`;
+
+/** The plugin behind "Open in napari" (command, file browser menu and button). */
+export const OPEN_PLUGIN_ID = `${PACKAGE_NAME}:open`;
+
+/** The plugin with the restart and stop commands. */
+export const LIFECYCLE_PLUGIN_ID = `${PACKAGE_NAME}:lifecycle`;
+
+/** The plugin that shows the desktop's state in the status bar. */
+export const STATUS_PLUGIN_ID = `${PACKAGE_NAME}:status`;
 
 /** Command ids, `napari-desktop:<verb>`. */
 export const CommandIDs = {
-  /** Open the browser desktop with napari started in it, in a new browser tab. */
+  /** Show the desktop with napari started in it (where: the `openIn` setting). */
   openNapari: 'napari-desktop:open-napari',
-  /** Open the plain browser desktop (napari available), in a new browser tab. */
-  openDesktop: 'napari-desktop:open-desktop'
+  /** Show the plain desktop, napari available (where: the `openIn` setting). */
+  openDesktop: 'napari-desktop:open-desktop',
+  /** Open files or folders as layers in the desktop's napari. */
+  openInNapari: 'napari-desktop:open-in-napari',
+  /** Stop and start the desktop again, after a confirmation. */
+  restart: 'napari-desktop:restart',
+  /** Stop the desktop, after a confirmation. */
+  stop: 'napari-desktop:stop'
 } as const;
 
 /** The server's URL namespace, relative to the Jupyter base URL. */
@@ -33,6 +57,9 @@ export const PALETTE_CATEGORY = 'napari';
 
 /** What the desktop page starts: napari in the desktop, or the desktop alone. */
 export type DesktopApp = 'napari' | 'desktop';
+
+/** Where the desktop is shown: a new browser tab, or a tab inside JupyterLab. */
+export type OpenIn = 'browser-tab' | 'lab-tab';
 
 /** GET `napari-desktop/api/info`. */
 export interface IServerInfo {
@@ -63,6 +90,61 @@ export interface IStartResponse {
   napari: INapariStatus;
 }
 
+/** One layer of the running napari viewer. */
+export interface INapariLayer {
+  name: string;
+  /** napari's layer kind: "image", "labels", "points", ... */
+  type: string;
+  shape: number[];
+}
+
+/** The viewer's dimensions. */
+export interface INapariDims {
+  ndim: number;
+  currentStep: number[];
+}
+
+/** The napari part of the desktop status. */
+export interface INapariState extends INapariStatus {
+  /** napari's version, null when napari is not running. */
+  version: string | null;
+  layers: INapariLayer[];
+  dims: INapariDims | null;
+}
+
+/**
+ * GET `napari-desktop/api/status`; also the answer of POST open, restart
+ * and stop.
+ */
+export interface IDesktopStatus {
+  running: boolean;
+  /** The X display, for example ":1"; null when stopped. */
+  display: string | null;
+  /** "xfce" or "minimal"; null when stopped. */
+  session: string | null;
+  uptimeS: number | null;
+  memoryMb: number | null;
+  napari: INapariState;
+}
+
+/** The JSON body of POST `napari-desktop/api/open`. */
+export interface IOpenRequest {
+  /** Paths relative to the Jupyter server's root, as the file browser has them. */
+  paths: string[];
+  /** The napari reader plugin to use, for example "napari-tifffile". */
+  plugin?: string;
+  /** The layer kind to open as, for example "labels". */
+  layer_type?: string;
+}
+
+/** Successful (HTTP 200) POST `napari-desktop/api/open`. */
+export interface IOpenResponse {
+  /** The names of the new layers. */
+  opened: string[];
+  /** The desktop status after opening, null if the server sent none. */
+  status: IDesktopStatus | null;
+}
+
 /** The `error` object of any failed (non-200) API answer. */
 export interface IApiError {
   /** What failed, with the value. */
@@ -70,3 +152,51 @@ export interface IApiError {
   /** How to fix it. */
   fix: string;
 }
+
+/** The user's settings (schema/settings.json). */
+export interface ISettingsValues {
+  /** Where the desktop is shown. */
+  openIn: OpenIn;
+  /** Whether the file browser's context menu has "Open in napari". */
+  contextMenu: boolean;
+}
+
+/** The current settings, defaults until the settings registry answers. */
+export interface INapariDesktopSettings extends Readonly<ISettingsValues> {
+  /** Emitted when the user changes a setting (and when they are first read). */
+  readonly changed: ISignal<INapariDesktopSettings, void>;
+}
+
+/** The settings service, provided by SETTINGS_PLUGIN_ID. */
+export const INapariDesktopSettings = new Token<INapariDesktopSettings>(
+  `${PACKAGE_NAME}:INapariDesktopSettings`,
+  'The napari desktop settings: where the desktop opens, context menu item.'
+);
+
+/** How to show the desktop. */
+export interface IShowOptions {
+  /**
+   * Bring an already shown desktop to the front as it is (for "Open in
+   * napari" and the status bar) instead of showing it for `app`.
+   */
+  reuse?: boolean;
+}
+
+/** The places the desktop is shown in: browser tabs opened from here, or a JupyterLab tab. */
+export interface INapariDesktopViews {
+  /**
+   * Show the desktop page for `app` where the `openIn` setting says.
+   *
+   * Call it from a user action (a click, a command): browsers only allow
+   * new tabs then.
+   */
+  show(app: DesktopApp, options?: IShowOptions): void;
+  /** Close every desktop view opened from this JupyterLab (before a stop). */
+  closeAll(): void;
+}
+
+/** The desktop views service, provided by PANEL_PLUGIN_ID. */
+export const INapariDesktopViews = new Token<INapariDesktopViews>(
+  `${PACKAGE_NAME}:INapariDesktopViews`,
+  'Shows the napari desktop in a browser tab or a JupyterLab tab.'
+);
