@@ -32,6 +32,7 @@ TEMPLATE = TEMPLATE_DIR / "desktop.html"
 ERROR_TEMPLATE = TEMPLATE_DIR / "error.html"
 APPS = ("napari", "desktop")
 MAX_PATHS = 100
+STOPPED_MESSAGE = "The desktop was stopped (Stop desktop)"
 COEXISTING_TOOLS = ("jupyter-remote-desktop-proxy",)
 
 
@@ -165,6 +166,10 @@ class StartHandler(DesktopAPIHandler):
         app = body.get("app", "desktop")
         if app not in APPS:
             raise web.HTTPError(400, f"'app' must be one of {', '.join(APPS)}, not {app!r}")
+        if body.get("reconnect") and self.manager.stopped_on_purpose:
+            self.fail(409, STOPPED_MESSAGE, "click 'Try again' to start it again")
+            return
+        self.manager.stopped_on_purpose = False
         try:
             await self.manager.ensure_running()
         except DesktopError as err:
@@ -235,6 +240,7 @@ class RestartHandler(DesktopAPIHandler):
 
     @web.authenticated
     async def post(self) -> None:
+        self.manager.stopped_on_purpose = False
         try:
             await self.manager.restart()
         except DesktopError as err:
@@ -249,6 +255,7 @@ class StopHandler(DesktopAPIHandler):
     @web.authenticated
     async def post(self) -> None:
         await self.manager.stop()
+        self.manager.stopped_on_purpose = True  # open pages must not start it again by themselves
         self.finish(await self.manager.status())
 
 
@@ -276,6 +283,8 @@ class DesktopSocketHandler(DesktopMixin, RawSocketHandler):
         if origin is not None and not self.check_origin(origin):
             # Checked before anything starts: a foreign page must not even start a desktop.
             raise web.HTTPError(403, "Cross-origin websocket refused")
+        if self.manager.stopped_on_purpose and not self.manager.running():
+            raise web.HTTPError(409, STOPPED_MESSAGE)
         try:
             await self.manager.ensure_running()
         except DesktopError as err:

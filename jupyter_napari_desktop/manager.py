@@ -126,6 +126,7 @@ class DesktopManager:
         self._napari_lock = asyncio.Lock()
         self.runtime_name = runtime_name()
         self.opened: list[Path] = []  # files opened through the API, reopened on restart
+        self.stopped_on_purpose = False  # by Stop desktop: reconnecting pages do not restart it
 
     # -- queries ---------------------------------------------------------------------
     def napari_launch(self) -> NapariLaunch:

@@ -82,7 +82,8 @@ class Service:
             try:
                 layers = self.viewer.open(path, plugin=plugin, layer_type=layer_type)
             except Exception as err:  # noqa: BLE001 - napari's reason goes back to the user
-                return {"ok": False, "error": f"{Path(path).name}: {err}", "opened": names}
+                reason = str(err).replace("Scroll up to see the full stack trace.", "").strip()
+                return {"ok": False, "error": f"{Path(path).name}: {reason}", "opened": names}
             names.extend(layer.name for layer in layers)
         self.raise_window()
         return {"ok": True, "layers": names}

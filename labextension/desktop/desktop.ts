@@ -318,8 +318,15 @@ async function readBody(response: Response): Promise<unknown> {
   }
 }
 
-/** POST `<apiUrl>start`: start the desktop (or check it still runs). */
-async function postStart(config: IDesktopConfig): Promise<StartResult> {
+/**
+ * POST `<apiUrl>start`: start the desktop (or check it still runs). A reconnect does not
+ * start a desktop the user stopped on purpose: the server answers 409 and the page shows
+ * "Try again".
+ */
+async function postStart(
+  config: IDesktopConfig,
+  reconnect: boolean
+): Promise<StartResult> {
   const url = apiEndpoint(config.apiUrl, 'start');
   const controller = new AbortController();
   const timer = window.setTimeout(() => controller.abort(), START_TIMEOUT_MS);
@@ -333,7 +340,7 @@ async function postStart(config: IDesktopConfig): Promise<StartResult> {
           'Content-Type': 'application/json',
           'X-XSRFToken': config.xsrfToken
         },
-        body: JSON.stringify({ app: config.app }),
+        body: JSON.stringify({ app: config.app, reconnect }),
         signal: controller.signal
       });
     } catch (error) {
@@ -483,7 +490,7 @@ class DesktopSession {
         ? 'Starting the desktop…'
         : `Reconnecting (attempt ${this._attempt})…`
     );
-    const result = await postStart(this._config);
+    const result = await postStart(this._config, state === 'reconnecting');
     if (generation !== this._generation) {
       return; // Superseded by a restart while waiting.
     }

@@ -95,3 +95,9 @@ async def test_open_status_errors_and_restart(jp_fetch, jp_serverapp, files, man
 
     stopped = await post(jp_fetch, "stop", {})
     assert stopped["running"] is False and stopped["napari"]["running"] is False
+    code, err = await error(jp_fetch, "start", {"app": "napari", "reconnect": True})
+    assert code == 409, "an open page reconnecting must not start a desktop stopped on purpose"
+    assert "stopped" in err["message"]
+    assert manager.proc is None
+    started = await post(jp_fetch, "start", {"app": "desktop"})
+    assert started["running"] is True, "an explicit start (Try again, a card) starts it"
