@@ -59,7 +59,8 @@ if [[ "${with_tests}" == 1 ]]; then
 else
     .venv/bin/python -m pip install --quiet -e ".[napari]"
 fi
-.venv/bin/jupyter server extension list 2>&1 | grep -q "jupyter_napari_desktop.*enabled" || {
+extensions="$(.venv/bin/jupyter server extension list 2>&1)"
+grep -q "jupyter_napari_desktop.*enabled" <<<"${extensions}" || {
     echo "setup: the server extension is not enabled; see 'jupyter server extension list'" >&2
     exit 1
 }
