@@ -1,0 +1,763 @@
+"""A real JupyterHub on 127.0.0.1 with real Unix users, for tests and the scale benchmark.
+
+- ``ensure_user_venv``: a virtual environment the test users can execute, made from Debian's
+  ``/usr/bin/python3`` (the project's own ``.venv`` may live under ``/root``), with
+  ``jupyterhub`` (for ``jupyterhub-singleuser``) and this checkout installed editable.
+- ``UnixUser``: ``useradd`` with a home in a temporary folder; ``remove()`` ends the user's
+  processes (by pid), deletes the account, its home and its files in /tmp.
+- ``HubProcess``: ``jupyterhub`` (from the running Python) with configurable-http-proxy from
+  ``tests/hub/node_modules``, LocalProcessSpawner, the example config
+  ``deploy/jupyterhub/jupyterhub_config.py`` plus test overrides, and an admin service token
+  for the REST API.
+- ``RFB``: the first bytes of a VNC session over the desktop websocket, pointer events and
+  update requests, enough to prove the desktop answers and to time round trips.
+
+Everything here needs root (useradd, setuid spawns); the callers skip without it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import grp
+import hashlib
+import json
+import os
+import pwd
+import secrets
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+EXAMPLE_CONFIG = ROOT / "deploy" / "jupyterhub" / "jupyterhub_config.py"
+USER_VENV = Path(os.environ.get("NAPARI_DESKTOP_HUB_VENV", HERE / ".venv-user"))
+SYSTEM_PYTHON = Path("/usr/bin/python3")
+USER_COMMENT = "jupyter-napari-desktop hub test user"
+SERVICE = "napari-desktop-test"
+# RFB encodings (RFC 6143 and the community registry)
+RAW, COPYRECT, TIGHT, DESKTOP_SIZE, LAST_RECT = 0, 1, 7, -223, -224
+
+
+# -- what the machine has ------------------------------------------------------------------
+def chp_command() -> Optional[str]:
+    """configurable-http-proxy: tests/hub/node_modules (npm ci --prefix tests/hub), else PATH."""
+    local = HERE / "node_modules" / ".bin" / "configurable-http-proxy"
+    if local.exists() and shutil.which("node"):
+        return str(local)
+    return shutil.which("configurable-http-proxy")
+
+
+def jupyterhub_version() -> Optional[str]:
+    try:
+        from importlib.metadata import PackageNotFoundError, version
+    except ImportError:  # pragma: no cover - Python 3.8
+        return None
+    try:
+        return version("jupyterhub")
+    except PackageNotFoundError:
+        return None
+
+
+def missing_requirements() -> list[str]:
+    """Why a real hub cannot run here (empty when it can)."""
+    missing = []
+    if os.geteuid() != 0:
+        missing.append("not root (creating Unix users and spawning as them needs root)")
+    for tool in ("useradd", "userdel"):
+        if not shutil.which(tool):
+            missing.append(f"{tool} not found (Debian package passwd)")
+    if jupyterhub_version() is None:
+        missing.append(f"jupyterhub is not installed in {sys.prefix} (pip install jupyterhub)")
+    if chp_command() is None:
+        missing.append(
+            "configurable-http-proxy not found: run 'npm ci --prefix tests/hub' "
+            "(needs node and npm)"
+        )
+    if not SYSTEM_PYTHON.exists():
+        missing.append(f"{SYSTEM_PYTHON} not found (apt-get install python3 python3-venv)")
+    if not shutil.which("Xvnc"):
+        missing.append("Xvnc not found (apt-get install tigervnc-standalone-server)")
+    return missing
+
+
+def others_can_reach(path: Path) -> Optional[Path]:
+    """The first folder on the way to ``path`` that other users cannot enter, or None."""
+    for folder in [path, *path.parents]:
+        if folder.exists() and not os.stat(folder).st_mode & 0o001:
+            return folder
+    return None
+
+
+# -- the users' Python -----------------------------------------------------------------------
+def user_venv_stamp(napari: bool) -> str:
+    text = (ROOT / "pyproject.toml").read_text()
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    return f"jupyterhub=={jupyterhub_version()} pyproject={digest} napari={int(napari)}\n"
+
+
+def ensure_user_venv(
+    path: Path = USER_VENV, napari: bool = False, log: Callable[[str], None] = print
+) -> Path:
+    """A venv from /usr/bin/python3 with jupyterhub and this checkout (editable); reused while
+    pyproject.toml and the hub's jupyterhub version stay the same. Returns its python."""
+    python = path / "bin" / "python"
+    stamp = path / ".napari-desktop-stamp"
+    want = user_venv_stamp(napari)
+    have = stamp.read_text() if stamp.exists() else ""
+    if have == want or (not napari and have == user_venv_stamp(True)):
+        return python
+    blocked = others_can_reach(path.parent)
+    if blocked is not None:
+        raise RuntimeError(
+            f"{blocked} is not searchable by other users, so the test users cannot run the "
+            f"venv in {path}; set NAPARI_DESKTOP_HUB_VENV to a path under a folder with o+x "
+            "(e.g. /opt/napari-desktop-hub-venv) or move the checkout"
+        )
+    log(f"creating the test users' venv {path} from {SYSTEM_PYTHON} (PyPI, about a minute)")
+    if path.exists() and not (path / "pyvenv.cfg").exists():
+        raise RuntimeError(f"{path} exists and is not a venv; remove it")
+    if not python.exists():
+        subprocess.run([str(SYSTEM_PYTHON), "-m", "venv", str(path)], check=True)
+    target = f"{ROOT}[napari]" if napari else str(ROOT)
+    subprocess.run(
+        [
+            *(str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"),
+            *(f"jupyterhub=={jupyterhub_version()}", "-e", target),
+        ],
+        check=True,
+    )
+    stamp.write_text(want)
+    os.chmod(path, 0o755)
+    return python
+
+
+# -- Unix users ------------------------------------------------------------------------------
+@dataclass
+class UnixUser:
+    name: str
+    home: Path
+    uid: int = 0
+    gid: int = 0
+
+    @classmethod
+    def create(cls, name: str, base: Path) -> UnixUser:
+        home = base / name
+        subprocess.run(
+            [
+                *("useradd", "--create-home", "--home-dir", str(home), "--user-group"),
+                *("--shell", "/bin/sh", "--comment", USER_COMMENT, name),
+            ],
+            check=True,
+            capture_output=True,
+        )
+        entry = pwd.getpwnam(name)
+        return cls(name, home, entry.pw_uid, entry.pw_gid)
+
+    def processes(self) -> list[int]:
+        return processes_of(self.uid)
+
+    def remove(self) -> list[str]:
+        """End the user's processes (by pid), delete the account, its home and /tmp files.
+        Returns what could not be removed."""
+        problems = []
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            for pid in self.processes():
+                try:
+                    os.kill(pid, sig)
+                except ProcessLookupError:
+                    pass
+            deadline = time.monotonic() + 5
+            while self.processes() and time.monotonic() < deadline:
+                time.sleep(0.1)
+        if self.processes():
+            problems.append(f"{self.name}: processes left {self.processes()}")
+        remove_tmp_files(self.uid)
+        done = subprocess.run(["userdel", self.name], capture_output=True, text=True)
+        if done.returncode not in (0, 6):  # 6: no such user
+            problems.append(f"userdel {self.name}: {done.stderr.strip()}")
+        try:
+            grp.getgrnam(self.name)
+        except KeyError:
+            pass
+        else:
+            subprocess.run(["groupdel", self.name], capture_output=True)
+        shutil.rmtree(self.home, ignore_errors=True)
+        return problems
+
+
+def processes_of(uid: int) -> list[int]:
+    """Pids of the processes whose real uid is ``uid``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            status = Path(f"/proc/{entry}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("Uid:"):
+                if int(line.split()[1]) == uid:
+                    found.append(int(entry))
+                break
+    return found
+
+
+def remove_tmp_files(uid: int) -> None:
+    """The user's desktop leftovers in /tmp (private dirs, X locks and sockets)."""
+    for folder in (Path("/tmp"), Path("/tmp/.X11-unix")):
+        for path in folder.iterdir():
+            try:
+                if path.lstat().st_uid != uid:
+                    continue
+            except OSError:
+                continue
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+
+
+def sweep_stale_users() -> list[str]:
+    """Remove test users left by an earlier run that was killed (recognised by the comment)."""
+    removed = []
+    for entry in pwd.getpwall():
+        if entry.pw_gecos == USER_COMMENT:
+            UnixUser(entry.pw_name, Path(entry.pw_dir), entry.pw_uid, entry.pw_gid).remove()
+            removed.append(entry.pw_name)
+    return removed
+
+
+# -- the hub ---------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def parse_time(text: Optional[str]) -> Optional[float]:
+    if not text:
+        return None
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc).timestamp()
+
+
+@dataclass
+class HubProcess:
+    """``jupyterhub`` with CHP on 127.0.0.1, LocalProcessSpawner and the example config."""
+
+    workdir: Path
+    users: list[str]
+    user_python: Path
+    napari_desktop: dict[str, Any] = field(default_factory=dict)
+    hub_config: str = ""
+    activity_interval: int = 5
+    culler_token: str = field(default_factory=lambda: secrets.token_hex(32))
+    port: int = field(default_factory=free_port)
+    hub_port: int = field(default_factory=free_port)
+    proxy_api_port: int = field(default_factory=free_port)
+    token: str = field(default_factory=lambda: secrets.token_hex(32))
+    proxy_token: str = field(default_factory=lambda: secrets.token_hex(32))
+    proc: Optional[subprocess.Popen[bytes]] = None
+    tokens: dict[str, str] = field(default_factory=dict)  # user name -> API token
+    unix_users: list[UnixUser] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / "jupyterhub.log"
+
+    def write_config(self) -> Path:
+        """The example config, then this test's ports, users, services and user config."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.workdir, 0o755)
+        user_config = self.workdir / "user_config.json"
+        user_config.write_text(
+            json.dumps(
+                {
+                    "ServerApp": {"jpserver_extensions": {"jupyter_napari_desktop": True}},
+                    "NapariDesktop": {"first_display": 40, **self.napari_desktop},
+                },
+                indent=1,
+            )
+        )
+        os.chmod(user_config, 0o644)
+        venv_bin = self.user_python.parent
+        services = [{"name": SERVICE, "api_token": self.token}]
+        roles = [
+            {
+                "name": SERVICE,
+                "scopes": ["admin:users", "admin:servers", "tokens", "read:users:activity"],
+                "services": [SERVICE],
+            }
+        ]
+        # The example's idle-culler service, with a token instead of a command: the test starts
+        # the culler itself, when it wants to, with the example's role (its scopes).
+        culler = {"name": "idle-culler", "api_token": self.culler_token}
+        text = f"""# Written by tests/hub/hubtools.py: the example config plus this test's settings.
+load_subconfig({str(EXAMPLE_CONFIG)!r})
+c.JupyterHub.services = [s for s in c.JupyterHub.services if s["name"] != "idle-culler"]
+c.JupyterHub.services.append({culler!r})
+c.JupyterHub.services.append({services[0]!r})
+c.JupyterHub.load_roles.extend({roles!r})
+c.JupyterHub.bind_url = {self.url + "/"!r}
+c.JupyterHub.hub_ip = "127.0.0.1"
+c.JupyterHub.hub_port = {self.hub_port}
+c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{self.proxy_api_port}"
+c.ConfigurableHTTPProxy.auth_token = {self.proxy_token!r}
+c.ConfigurableHTTPProxy.command = [{chp_command()!r}]
+c.ConfigurableHTTPProxy.pid_file = {str(self.workdir / "proxy.pid")!r}
+c.JupyterHub.db_url = "sqlite:///{self.workdir / "jupyterhub.sqlite"}"
+c.JupyterHub.cookie_secret_file = {str(self.workdir / "cookie_secret")!r}
+c.JupyterHub.pid_file = {str(self.workdir / "jupyterhub.pid")!r}
+c.JupyterHub.authenticator_class = "shared-password"
+c.SharedPasswordAuthenticator.user_password = {secrets.token_hex(16)!r}
+c.Authenticator.allowed_users = set({sorted(self.users)!r})
+c.JupyterHub.last_activity_interval = {self.activity_interval}
+c.Spawner.cmd = [{str(venv_bin / "jupyterhub-singleuser")!r}]
+c.Spawner.args = ["--config={user_config}"]
+c.Spawner.env_keep = ["LANG", "LC_ALL"]
+c.Spawner.environment.update({{
+    "PATH": "{venv_bin}:/usr/local/bin:/usr/bin:/bin",
+    "JUPYTERHUB_ACTIVITY_INTERVAL": "{self.activity_interval}",
+}})
+c.Spawner.start_timeout = 120
+c.Spawner.http_timeout = 120
+{self.hub_config}
+"""
+        path = self.workdir / "jupyterhub_config.py"
+        path.write_text(text)
+        return path
+
+    def start(self, timeout: float = 60) -> HubProcess:
+        config = self.write_config()
+        env = dict(os.environ)
+        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "jupyterhub", "-f", str(config)],
+            stdin=subprocess.DEVNULL,
+            stdout=self.log_path.open("ab"),
+            stderr=subprocess.STDOUT,
+            cwd=self.workdir,
+            env=env,
+            start_new_session=True,
+        )
+        wait_for(self.answers, timeout, f"jupyterhub to answer (log: {self.log_path})")
+        return self
+
+    def answers(self) -> bool:
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            raise AssertionError(f"jupyterhub exited early:\n{self.log()}")
+        try:
+            status, _ = self.api("GET", "/hub/api/")
+        except OSError:
+            return False
+        return status == 200
+
+    def log(self, chars: int = 6000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-chars:]
+        except OSError:
+            return ""
+
+    def api(self, method: str, path: str, body: object = None, token: Optional[str] = None):
+        """(status, JSON or text) of a request to the hub (through the proxy)."""
+        return http(method, self.url + path, token or self.token, body)
+
+    def spawn(self, user: str) -> None:
+        status, answer = self.api("POST", f"/hub/api/users/{user}/server")
+        if status not in (201, 202):
+            raise AssertionError(f"spawn {user}: {status} {answer}\n{self.log()}")
+
+    def server(self, user: str) -> Optional[dict[str, Any]]:
+        status, model = self.api("GET", f"/hub/api/users/{user}")
+        assert status == 200, (status, model)
+        servers = model.get("servers") or {}
+        return servers.get("")
+
+    def wait_ready(self, user: str, timeout: float = 120) -> dict[str, Any]:
+        def ready():
+            server = self.server(user)
+            return server if server and server.get("ready") else None
+
+        return wait_for(ready, timeout, f"{user}'s server to be ready (log: {self.log_path})")
+
+    def user_token(self, user: str) -> str:
+        status, answer = self.api(
+            "POST", f"/hub/api/users/{user}/tokens", {"note": "hub test", "expires_in": 3600}
+        )
+        assert status in (200, 201), (status, answer)
+        return str(answer["token"])
+
+    def proxy_routes(self) -> dict[str, Any]:
+        status, routes = http(
+            "GET", f"http://127.0.0.1:{self.proxy_api_port}/api/routes", self.proxy_token
+        )
+        assert status == 200, (status, routes)
+        return dict(routes)
+
+    def start_culler(self, timeout: int, every: int) -> subprocess.Popen[bytes]:
+        """jupyterhub-idle-culler as the example's 'idle-culler' service (its token, its role)."""
+        env = dict(os.environ, JUPYTERHUB_API_TOKEN=self.culler_token)
+        return subprocess.Popen(
+            [
+                *(sys.executable, "-m", "jupyterhub_idle_culler"),
+                f"--url=http://127.0.0.1:{self.hub_port}/hub/api",
+                *(f"--timeout={timeout}", f"--cull-every={every}"),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=(self.workdir / "idle-culler.log").open("ab"),
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+
+    def proxy_pid(self) -> Optional[int]:
+        try:
+            return int((self.workdir / "proxy.pid").read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+    def stop(self, timeout: float = 30) -> None:
+        """SIGTERM the hub (it stops the servers and the proxy), then the proxy by its pid."""
+        proxy = self.proxy_pid()
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if proxy is not None and is_running(proxy) and "node" in process_name(proxy):
+            os.kill(proxy, signal.SIGTERM)
+
+
+def is_running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def process_name(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+def http(method: str, url: str, token: Optional[str], body: object = None, timeout: float = 60):
+    """(status, JSON or text) of one request with ``Authorization: token``; no redirects."""
+    status, answer, _ = http_full(method, url, token, body, timeout)
+    return status, answer
+
+
+def http_full(
+    method: str, url: str, token: Optional[str], body: object = None, timeout: float = 60
+) -> tuple[int, Any, dict[str, str]]:
+    """(status, JSON or text, headers with lower-case names) of one request; redirects are
+    not followed."""
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+            return None
+
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"token {token}"
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
+    opener = urllib.request.build_opener(NoRedirect)
+    try:
+        with opener.open(request, timeout=timeout) as response:
+            status, raw, headers = response.status, response.read(), response.headers
+    except urllib.error.HTTPError as err:
+        status, raw, headers = err.code, err.read(), err.headers
+    try:
+        answer = json.loads(raw or b"null")
+    except ValueError:
+        answer = raw.decode(errors="replace")
+    return status, answer, {key.lower(): value for key, value in headers.items()}
+
+
+def wait_for(condition: Callable[[], Any], timeout: float, what: str, step: float = 0.2) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+
+
+# -- desktops as root sees them --------------------------------------------------------------
+@dataclass
+class DesktopFiles:
+    """One user's desktop: its private directory and X display, found from /tmp as root."""
+
+    root: Path
+    display: int
+    state: dict[str, Any]
+
+    @property
+    def vnc_socket(self) -> Path:
+        return self.root / "vnc.sock"
+
+    @property
+    def napari_socket(self) -> Path:
+        return self.root / "napari.sock"
+
+    @property
+    def xauthority(self) -> Path:
+        return self.root / "Xauthority"
+
+
+def desktop_of(uid: int, parent: Path = Path("/tmp")) -> Optional[DesktopFiles]:
+    """The running desktop (state 'ready') whose private directory belongs to ``uid``."""
+    for path in parent.glob("napari-desktop-*"):
+        try:
+            if path.stat().st_uid != uid:
+                continue
+            state = json.loads((path / "state.json").read_text())
+        except (OSError, ValueError):
+            continue
+        if state.get("phase") == "ready" and state.get("display") is not None:
+            return DesktopFiles(path, int(state["display"]), state)
+    return None
+
+
+def napari_state(desktop: DesktopFiles, timeout: float = 5) -> Optional[dict[str, Any]]:
+    """napari's answer to {"cmd": "state"} on its helper socket (root may connect), or None."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.settimeout(timeout)
+            conn.connect(str(desktop.napari_socket))
+            conn.sendall(b'{"cmd": "state"}\n')
+            data = b""
+            while not data.endswith(b"\n"):
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        return dict(json.loads(data))
+    except (OSError, ValueError):
+        return None
+
+
+def pss_kib(pids: list[int]) -> int:
+    """Sum of Pss over ``pids`` (kB, from /proc/PID/smaps_rollup)."""
+    total = 0
+    for pid in pids:
+        try:
+            text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if line.startswith("Pss:"):
+                total += int(line.split()[1])
+                break
+    return total
+
+
+def mem_available_kib() -> int:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1])
+    return 0
+
+
+# -- RFB over the hub ------------------------------------------------------------------------
+class RFB:
+    """A VNC client over the desktop websocket (binary messages), security type None."""
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+        self.buffer = bytearray()
+        self.width = self.height = 0
+        self.greeting = b""
+
+    @classmethod
+    async def open(cls, url: str, token: str, timeout: float = 60) -> RFB:
+        from websockets.asyncio.client import connect
+
+        ws = await connect(
+            url,
+            additional_headers={"Authorization": f"token {token}"},
+            max_size=None,
+            compression=None,
+            ping_interval=None,
+            open_timeout=timeout,
+        )
+        client = cls(ws)
+        client.greeting = await asyncio.wait_for(client.read(12), timeout)
+        return client
+
+    async def read(self, count: int) -> bytes:
+        while len(self.buffer) < count:
+            message = await self.ws.recv()
+            self.buffer.extend(message if isinstance(message, bytes) else message.encode())
+        data = bytes(self.buffer[:count])
+        del self.buffer[:count]
+        return data
+
+    async def send(self, data: bytes) -> None:
+        await self.ws.send(data)
+
+    async def handshake(self, tight: bool = False) -> None:
+        """Version, security None, ClientInit; 32-bit pixels; Raw only, or what noVNC asks
+        TigerVNC for (Tight with JPEG quality 6 and compression 2, CopyRect, LastRect)."""
+        if not self.greeting.startswith(b"RFB "):
+            raise AssertionError(f"not an RFB server: {self.greeting!r}")
+        await self.send(b"RFB 003.008\n")
+        (count,) = await self.read(1)
+        if count == 0:
+            (length,) = struct.unpack(">I", await self.read(4))
+            raise AssertionError(f"VNC refused: {await self.read(length)!r}")
+        types = await self.read(count)
+        assert 1 in types, f"security type None offered: {list(types)}"
+        await self.send(b"\x01")
+        assert await self.read(4) == b"\0\0\0\0", "security result OK"
+        await self.send(b"\x01")  # ClientInit, shared
+        self.width, self.height = struct.unpack(">HH", await self.read(4))
+        await self.read(16)
+        (length,) = struct.unpack(">I", await self.read(4))
+        await self.read(length)
+        await self.send(
+            struct.pack(">B3x", 0)
+            + struct.pack(">BBBBHHHBBB3x", 32, 24, 0, 1, 255, 255, 255, 16, 8, 0)
+        )
+        encodings = [TIGHT, COPYRECT, RAW, -32 + 6, -256 + 2, LAST_RECT] if tight else [RAW]
+        await self.send(
+            struct.pack(">BxH", 2, len(encodings))
+            + b"".join(struct.pack(">i", e) for e in encodings)
+        )
+
+    async def request(self, x: int, y: int, w: int, h: int, incremental: bool = False) -> None:
+        await self.send(struct.pack(">BBHHHH", 3, int(incremental), x, y, w, h))
+
+    async def pointer(self, x: int, y: int, buttons: int = 0) -> None:
+        await self.send(struct.pack(">BBHH", 5, buttons, x, y))
+
+    async def key(self, keysym: int) -> None:
+        """Press and release one key (X keysym, e.g. 0xFF53 Right)."""
+        await self.send(struct.pack(">BBxxI", 4, 1, keysym) + struct.pack(">BBxxI", 4, 0, keysym))
+
+    async def read_update(self) -> list[tuple[int, int, int, int]]:
+        """Read server messages until one FramebufferUpdate is complete; its rectangles."""
+        while True:
+            (kind,) = await self.read(1)
+            if kind == 0:
+                return await self._update()
+            if kind == 1:
+                _, _, count = struct.unpack(">BHH", await self.read(5))
+                await self.read(6 * count)
+            elif kind == 2:
+                continue
+            elif kind == 3:
+                (length,) = struct.unpack(">3xI", await self.read(7))
+                await self.read(length)
+            else:
+                raise AssertionError(f"unexpected RFB server message {kind}")
+
+    async def _update(self) -> list[tuple[int, int, int, int]]:
+        (count,) = struct.unpack(">xH", await self.read(3))
+        rects = []
+        index = 0
+        while count == 0xFFFF or index < count:
+            index += 1
+            x, y, w, h, encoding = struct.unpack(">HHHHi", await self.read(12))
+            if encoding == LAST_RECT:
+                break
+            if encoding == RAW:
+                await self.read(w * h * 4)
+            elif encoding == COPYRECT:
+                await self.read(4)
+            elif encoding == TIGHT:
+                await self._tight(w, h)
+            elif encoding != DESKTOP_SIZE:
+                raise AssertionError(f"unexpected encoding {encoding}")
+            rects.append((x, y, w, h))
+        return rects
+
+    async def _compact_length(self) -> int:
+        length = shift = 0
+        for _ in range(3):
+            (byte,) = await self.read(1)
+            length |= (byte & 0x7F) << shift
+            shift += 7
+            if not byte & 0x80:
+                break
+        return length
+
+    async def _tight(self, w: int, h: int) -> None:
+        """Skip one Tight rectangle (TPIXEL = 3 bytes for 32 bpp, depth 24)."""
+        (control,) = await self.read(1)
+        kind = control >> 4
+        if kind == 0x8:  # fill
+            await self.read(3)
+            return
+        if kind == 0x9:  # JPEG
+            await self.read(await self._compact_length())
+            return
+        if kind > 0x9:
+            raise AssertionError(f"unexpected Tight compression {control:#x}")
+        row, rows = w * 3, h
+        if kind & 0x4:  # explicit filter
+            (filter_id,) = await self.read(1)
+            if filter_id == 1:  # palette
+                (colors,) = await self.read(1)
+                colors += 1
+                await self.read(colors * 3)
+                row = (w + 7) // 8 if colors == 2 else w
+        size = row * rows
+        await self.read(size if size < 12 else await self._compact_length())
+
+    async def round_trip(self, size: int = 64) -> float:
+        """Seconds from a full update request of a ``size`` square to its last byte."""
+        start = time.perf_counter()
+        await self.request(0, 0, min(size, self.width), min(size, self.height))
+        await self.read_update()
+        return time.perf_counter() - start
+
+    async def close(self) -> None:
+        try:
+            await asyncio.wait_for(self.ws.close(), 5)
+        except (asyncio.TimeoutError, OSError):
+            pass
+
+
+def websocket_url(hub: HubProcess, user: str) -> str:
+    return f"ws://127.0.0.1:{hub.port}/user/{user}/napari-desktop/websockify"
+
+
+def run_as(user: UnixUser, code: str, args: list[str], timeout: float = 30) -> dict[str, Any]:
+    """Run Python ``code`` with ``args`` as ``user`` (setuid child, no extra groups, a bare
+    environment); its JSON stdout."""
+    done = subprocess.run(
+        [str(SYSTEM_PYTHON), "-c", code, *args],
+        user=user.uid,
+        group=user.gid,
+        extra_groups=[],
+        env={"PATH": "/usr/bin:/bin", "HOME": str(user.home), "LANG": "C.UTF-8"},
+        cwd=str(user.home),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if done.returncode != 0:
+        raise AssertionError(f"as {user.name}: exit {done.returncode}\n{done.stderr}")
+    return dict(json.loads(done.stdout))
