@@ -5,8 +5,9 @@
 #
 #   (no option)  system packages (binder/apt.txt), Node.js if missing, and a virtual
 #                environment .venv with JupyterLab, napari (PyQt6) and this package.
-#   --test       also what the tests need: Chromium (Debian's, for Playwright),
-#                the test and lint tools, and jupyter-remote-desktop-proxy (coexistence test).
+#   --test       also what the tests need: Chromium (Debian's, for Playwright), the test
+#                and lint tools, jupyter-remote-desktop-proxy (coexistence test), JupyterHub
+#                with configurable-http-proxy and, as root, the hub test users' venv.
 #
 # Safe to run again. Run as root or as a user who may use sudo.
 set -euo pipefail
@@ -40,6 +41,8 @@ command -v node >/dev/null || extra+=(nodejs npm)
 command -v python3 >/dev/null || extra+=(python3)
 python3 -c 'import venv, ensurepip' 2>/dev/null || extra+=(python3-venv)
 if [[ "${with_tests}" == 1 ]]; then
+    # The JupyterHub test's users run a venv made from the system Python.
+    /usr/bin/python3 -c 'import venv, ensurepip' 2>/dev/null || extra+=(python3-venv)
     command -v chromium >/dev/null || extra+=(chromium)
     command -v convert >/dev/null || extra+=(imagemagick)
     command -v xdotool >/dev/null || extra+=(xdotool)
@@ -54,8 +57,13 @@ echo "== Python environment (.venv)"
 .venv/bin/python -m pip install --quiet --upgrade pip
 if [[ "${with_tests}" == 1 ]]; then
     .venv/bin/python -m pip install --quiet -e ".[napari,test,lint]"
-    echo "== JavaScript tools (labextension, npm ci)"
+    echo "== JavaScript tools (labextension; configurable-http-proxy for the hub test)"
     (cd labextension && npm ci --no-audit --no-fund)
+    npm ci --prefix tests/hub --no-audit --no-fund
+    if [[ "$(id -u)" == 0 ]]; then
+        echo "== the JupyterHub test users' venv (from /usr/bin/python3)"
+        .venv/bin/python -c 'from tests.hub.hubtools import ensure_user_venv; ensure_user_venv()'
+    fi
 else
     .venv/bin/python -m pip install --quiet -e ".[napari]"
 fi

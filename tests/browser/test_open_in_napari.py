@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.test_lab import desktop_x_env
 from tests.helpers import wait_for
@@ -185,9 +186,11 @@ def test_toolbar_button_and_the_context_menu_setting(context, lab, artifacts):
     )
     button.wait_for(timeout=30_000)
     page.locator(".jp-DirListing-content").click(position={"x": 100, "y": 300})
-    assert button.is_disabled(), "nothing is selected: the button is off"
-    page.locator(".jp-DirListing-item", has_text=name).first.click()
-    assert button.is_enabled()
+    expect(button).to_be_disabled(timeout=10_000)  # nothing is selected: the button is off
+    item = page.locator(".jp-DirListing-item", has_text=name).first
+    item.wait_for(timeout=30_000)
+    item.click()
+    expect(button).to_be_enabled(timeout=10_000)
     with context.expect_page(timeout=30_000):
         button.click()
     wait_for(lambda: "third image" in layer_names(lab), 150, "the layer in napari's status")

@@ -41,7 +41,19 @@ from typing import Any, Callable, Optional
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 EXAMPLE_CONFIG = ROOT / "deploy" / "jupyterhub" / "jupyterhub_config.py"
-USER_VENV = Path(os.environ.get("NAPARI_DESKTOP_HUB_VENV", HERE / ".venv-user"))
+
+
+def default_user_venv() -> Path:
+    """In the checkout when other users can enter it, else under /opt."""
+    if os.environ.get("NAPARI_DESKTOP_HUB_VENV"):
+        return Path(os.environ["NAPARI_DESKTOP_HUB_VENV"])
+    reachable = all(
+        not folder.exists() or os.stat(folder).st_mode & 0o001 for folder in [HERE, *HERE.parents]
+    )
+    return HERE / ".venv-user" if reachable else Path("/opt/napari-desktop-hub-venv")
+
+
+USER_VENV = default_user_venv()
 SYSTEM_PYTHON = Path("/usr/bin/python3")
 USER_COMMENT = "jupyter-napari-desktop hub test user"
 SERVICE = "napari-desktop-test"
@@ -100,10 +112,22 @@ def others_can_reach(path: Path) -> Optional[Path]:
 
 
 # -- the users' Python -----------------------------------------------------------------------
+def checkout_is_reachable() -> bool:
+    return others_can_reach(ROOT) is None
+
+
 def user_venv_stamp(napari: bool) -> str:
-    text = (ROOT / "pyproject.toml").read_text()
-    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
-    return f"jupyterhub=={jupyterhub_version()} pyproject={digest} napari={int(napari)}\n"
+    """Changes when the venv must be rebuilt: pyproject, jupyterhub, and (for a copied,
+    non-editable install) the package's own files."""
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes())
+    if not checkout_is_reachable():
+        for source in sorted((ROOT / "jupyter_napari_desktop").rglob("*.py")):
+            digest.update(source.read_bytes())
+    mode = "editable" if checkout_is_reachable() else "copy"
+    return (
+        f"jupyterhub=={jupyterhub_version()} pyproject={digest.hexdigest()[:16]} "
+        f"napari={int(napari)} {mode}\n"
+    )
 
 
 def ensure_user_venv(
@@ -130,13 +154,14 @@ def ensure_user_venv(
     if not python.exists():
         subprocess.run([str(SYSTEM_PYTHON), "-m", "venv", str(path)], check=True)
     target = f"{ROOT}[napari]" if napari else str(ROOT)
-    subprocess.run(
-        [
-            *(str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"),
-            *(f"jupyterhub=={jupyterhub_version()}", "-e", target),
-        ],
-        check=True,
-    )
+    # Editable when the test users can read the checkout; else a copy in the venv (CI may
+    # clone under /root, which other users cannot enter), refreshed when the sources change.
+    pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    if checkout_is_reachable():
+        subprocess.run([*pip, f"jupyterhub=={jupyterhub_version()}", "-e", target], check=True)
+    else:
+        subprocess.run([*pip, f"jupyterhub=={jupyterhub_version()}", target], check=True)
+        subprocess.run([*pip, "--force-reinstall", "--no-deps", target], check=True)
     stamp.write_text(want)
     os.chmod(path, 0o755)
     return python
