@@ -11,16 +11,10 @@ from pathlib import Path
 import pytest
 
 from tests.browser.conftest import colour_shares
+from tests.browser.pages import open_lab, wait_state
 from tests.helpers import descendants, wait_for
 
 pytestmark = pytest.mark.browser
-
-
-def open_lab(context, lab):
-    page = context.new_page()
-    page.goto(f"{lab.url}lab?token={lab.token}")
-    page.wait_for_selector(".jp-LauncherCard", timeout=90_000)
-    return page
 
 
 def click_card(context, page, title_part: str):
@@ -31,15 +25,6 @@ def click_card(context, page, title_part: str):
     tab = new_tab.value
     tab.wait_for_load_state()
     return tab
-
-
-def wait_state(tab, state: str, timeout: float) -> None:
-    tab.wait_for_function(
-        "s => window.napariDesktop && window.napariDesktop.state === s",
-        arg=state,
-        timeout=timeout * 1000,
-        polling=250,
-    )
 
 
 def wait_for_pattern(tab, timeout: float) -> bytes:

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.pages import open_lab, wait_state
 from tests.browser.test_lab import desktop_x_env
 from tests.helpers import wait_for
 
@@ -62,14 +63,6 @@ def wait_for_colours(canvas, colours, timeout: float, minimum: float = 0.05) -> 
     raise AssertionError(f"colours {colours} never covered the canvas: shares {shares}")
 
 
-def open_lab(context, lab):
-    page = context.new_page()
-    page.goto(f"{lab.url}lab?token={lab.token}")
-    page.wait_for_selector(".jp-LauncherCard", timeout=90_000)
-    page.wait_for_selector(".jp-NapariDesktop-statusItem", timeout=30_000)
-    return page
-
-
 def context_menu_open(page, name: str) -> None:
     """Right-click ``name`` in the file browser and choose Open in napari."""
     page.locator(".jp-DirListing-item", has_text=name).first.click(button="right")
@@ -80,15 +73,6 @@ def layer_names(lab) -> list[str]:
     code, status = lab.request("GET", "napari-desktop/api/status")
     assert code == 200, status
     return [layer["name"] for layer in (status.get("napari") or {}).get("layers", [])]
-
-
-def wait_state(frame, state: str, timeout: float) -> None:
-    frame.wait_for_function(
-        "s => window.napariDesktop && window.napariDesktop.state === s",
-        arg=state,
-        timeout=timeout * 1000,
-        polling=250,
-    )
 
 
 def put_settings(lab, values: dict) -> None:
