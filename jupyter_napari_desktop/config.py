@@ -66,7 +66,8 @@ class NapariDesktop(Configurable):
         help="""Which desktop session runs inside the VNC server.
         'xfce' (default): a full XFCE desktop (dbus-launch xfce4-session) with screen lock and
         power management turned off, napari in the application menu and on the desktop.
-        'minimal': only a window manager (xfwm4) and napari; about a third of XFCE's memory, for
+        'minimal': only a window manager (openbox, or xfwm4 if openbox is missing) and
+        napari; about a quarter of XFCE's idle memory, for
         workshops on small machines. A script in `xstartup` or ~/.vnc/xstartup wins over this.""",
     )
 

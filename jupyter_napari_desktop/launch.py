@@ -319,6 +319,9 @@ def session_argv(session: str, xstartup: str, home: Path) -> tuple[str, list[str
     if own is not None:
         return "user-xstartup", [str(own)]
     if session == "minimal":
+        # openbox: about 9 MiB; xfwm4 alone loads GTK and xfconf (about 50 MiB) - the fallback.
+        if shutil.which("openbox"):
+            return "minimal", ["openbox", "--sm-disable"]
         return "minimal", ["xfwm4", "--compositor=off", "--sm-client-disable"]
     return "xfce", ["dbus-launch", "--exit-with-session", "xfce4-session"]
 
@@ -333,7 +336,7 @@ def session_programs(kind: str, argv: list[str]) -> list[tuple[str, str]]:
             ("xfce4-panel", "xfce4-panel"),
         ]
     if kind == "minimal":
-        return [("xfwm4", "xfwm4")]
+        return [(argv[0], argv[0])]
     return []
 
 
