@@ -293,6 +293,8 @@ class DesktopSocketHandler(DesktopMixin, RawSocketHandler):
         await super().get(*args, **kwargs)
 
     async def open(self, *args: Any, **kwargs: Any) -> None:
+        # Small RFB messages (pointer, key, little updates) must not wait for Nagle's algorithm.
+        self.set_nodelay(True)
         await self.proxy_open("localhost", 0, "")
 
     async def http_get(self, *args: Any) -> None:  # pragma: no cover - refused in get()
