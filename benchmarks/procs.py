@@ -8,6 +8,9 @@ import time
 from pathlib import Path
 from typing import Callable, Optional
 
+from jupyter_napari_desktop.supervisor import descendants
+
+__all__ = ["descendants"]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -20,33 +23,6 @@ def wait_for(condition: Callable[[], object], timeout: float, what: str, step: f
             return value
         time.sleep(step)
     raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}")
-
-
-def parents() -> dict[int, int]:
-    """pid -> parent pid of every process now."""
-    found = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        found[int(entry)] = int(stat[stat.rfind(")") + 2 :].split()[1])
-    return found
-
-
-def descendants(root: int) -> list[int]:
-    """Every pid below ``root`` (breadth first)."""
-    children: dict[int, list[int]] = {}
-    for pid, ppid in parents().items():
-        children.setdefault(ppid, []).append(pid)
-    found, queue = [], [root]
-    while queue:
-        for child in children.get(queue.pop(0), []):
-            found.append(child)
-            queue.append(child)
-    return found
 
 
 def comm(pid: int) -> str:
