@@ -8,23 +8,14 @@ pattern. Times are differences of those stamps (one clock, milliseconds).
 from __future__ import annotations
 
 import asyncio
-import shutil
 import time
 from typing import Optional
+
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
 
 from .images import PAGE_PROBE
 from .servers import JupyterServer
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 CLICK_PROBE = (
     "document.addEventListener('click', () => { window.__benchClickAt = Date.now(); }, true);"
 )

@@ -6,26 +6,16 @@ from pathlib import Path
 
 import numpy as np
 
-# The known test pattern napari must draw: four quadrants of pure colours (as tests/browser).
-QUADRANTS = {"red": (255, 0, 0), "green": (0, 255, 0), "blue": (0, 0, 255), "yellow": (255, 255, 0)}
+# The known test pattern napari must draw: the browser tests' four quadrants of pure colours.
+from tests.browser.conftest import QUADRANTS, write_pattern
+
+__all__ = ["QUADRANTS", "write_pattern"]
 # A colour counts when |r-R|+|g-G|+|b-B| is below this (JPEG at quality 6 shifts colours).
 TOLERANCE = 60
 # The pattern is on screen when every quadrant colour covers this share of the pixels.
 PATTERN_SHARE = 0.02
 # The desktop is drawn when this share of the pixels is not (nearly) black.
 DRAWN_SHARE = 0.5
-
-
-def write_pattern(path: Path) -> Path:
-    import imageio.v3 as iio
-
-    image = np.zeros((256, 256, 3), np.uint8)
-    image[:128, :128] = QUADRANTS["red"]
-    image[:128, 128:] = QUADRANTS["green"]
-    image[128:, :128] = QUADRANTS["blue"]
-    image[128:, 128:] = QUADRANTS["yellow"]
-    iio.imwrite(path, image)
-    return path
 
 
 def write_stack(path: Path, planes: int, size: int = 512, seed: int = 6) -> Path:
