@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path, PurePosixPath
+
+KINDS = {
+    stat.S_IFIFO: "a named pipe",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+}
 
 
 class PathRefused(Exception):
@@ -16,11 +24,14 @@ class PathRefused(Exception):
         self.fix = fix
 
 
-def resolve_in_root(root: Path, requested: str) -> Path:
+def resolve_in_root(root: Path, requested: str, allow_hidden: bool = True) -> Path:
     """Turn a root-relative API path (as in JupyterLab's file browser) into a real path.
 
-    Refused with 403: absolute paths, ``..`` segments, NUL bytes, and symlinks whose target
-    is outside the root. A path that does not exist is refused with 404.
+    Refused with 400: empty paths and NUL bytes. 403: absolute paths, ``..`` segments
+    (outside the root), symlinks whose target is outside the root, and hidden names
+    (``.x``) unless ``allow_hidden``. 404: a path that does not exist. 422: anything that
+    is not a regular file or a folder (a named pipe, device or socket would block the
+    reader that opens it), checked on the real target before napari sees it.
     """
     root = root.resolve()
     if not requested or "\0" in requested:
@@ -36,7 +47,15 @@ def resolve_in_root(root: Path, requested: str) -> Path:
         )
     if ".." in pure.parts:
         raise PathRefused(
-            403, f"{requested!r} leaves the Jupyter root directory", "remove '..' from the path"
+            403,
+            f"{requested!r} is outside the Jupyter root directory ('..')",
+            "remove '..' from the path: only files under the root directory are served",
+        )
+    if not allow_hidden and any(part.startswith(".") for part in pure.parts if part != "."):
+        raise PathRefused(
+            403,
+            f"{requested!r} is hidden",
+            "hidden files are not served (ContentsManager.allow_hidden)",
         )
     candidate = root.joinpath(*pure.parts)
     if not os.path.lexists(candidate):
@@ -48,6 +67,17 @@ def resolve_in_root(root: Path, requested: str) -> Path:
             f"{requested!r} points outside the Jupyter root directory",
             "copy the file into the Jupyter root directory",
         )
-    if not real.exists():
-        raise PathRefused(404, f"{requested!r} is a broken link", "check the link's target")
+    try:
+        mode = real.stat().st_mode
+    except OSError:
+        raise PathRefused(
+            404, f"{requested!r} is a broken link", "check the link's target"
+        ) from None
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        kind = KINDS.get(stat.S_IFMT(mode), "not a regular file")
+        raise PathRefused(
+            422,
+            f"{requested!r} is {kind}, not a file or folder napari can read",
+            "copy the data into a regular file and open that",
+        )
     return real

@@ -71,3 +71,47 @@ def test_notebook_paths_are_made_root_relative(root, monkeypatch):
     assert api_path(root / "plate.zarr", root) == "plate.zarr"
     with pytest.raises(NapariDesktopError, match="outside the Jupyter root"):
         api_path(root.parent / "secret.tif", root)
+
+
+def test_dotdot_is_outside_the_root_not_hidden(root):
+    for path in ("../secret.tif", "data/../../etc/passwd"):
+        err = refused_hidden(root, path)
+        assert err.status == 403
+        assert "outside the Jupyter root" in err.message and "hidden" not in err.message
+
+
+def refused_hidden(root, path):
+    with pytest.raises(PathRefused) as info:
+        resolve_in_root(root, path, allow_hidden=False)
+    return info.value
+
+
+def test_hidden_names_are_refused_unless_allowed(root):
+    (root / ".secret.tif").write_bytes(b"x")
+    err = refused_hidden(root, ".secret.tif")
+    assert err.status == 403 and "hidden" in err.message
+    assert resolve_in_root(root, ".secret.tif", allow_hidden=True).name == ".secret.tif"
+
+
+def test_pipes_sockets_and_devices_are_refused_before_napari_sees_them(root):
+    import socket
+    import stat
+
+    os.mkfifo(root / "pipe.tif")
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(root / "socket.tif"))
+    kinds = {"pipe.tif": "named pipe", "socket.tif": "socket"}
+    try:
+        os.mknod(root / "null.tif", 0o600 | stat.S_IFCHR, os.makedev(1, 3))
+        kinds["null.tif"] = "character device"
+    except PermissionError:
+        pass  # not root: pipes and sockets still show the rule
+    os.symlink(root / "pipe.tif", root / "link-to-pipe.tif")
+    kinds["link-to-pipe.tif"] = "named pipe"
+    try:
+        for name, kind in kinds.items():
+            err = refused(root, name)
+            assert err.status == 422, name
+            assert kind in err.message and name in err.message
+    finally:
+        listener.close()
