@@ -11,10 +11,10 @@ import asyncio
 import time
 from typing import Optional
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.support.jupyter import JupyterServer
+from tests.support.pattern import CHROMIUM, CHROMIUM_ARGS
 
 from .images import PAGE_PROBE
-from .servers import JupyterServer
 
 CLICK_PROBE = (
     "document.addEventListener('click', () => { window.__benchClickAt = Date.now(); }, true);"

@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import random
 import secrets
@@ -42,25 +43,24 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.hub.hubtools import (
-    RFB,
+from tests.support.hub import (
     USER_VENV,
     HubProcess,
     UnixUser,
     desktop_of,
     ensure_user_venv,
-    mem_available_kib,
     missing_requirements,
     napari_state,
-    pss_kib,
     sweep_stale_users,
-    wait_for,
     websocket_url,
 )
+from tests.support.procs import mem_available_kib, pss_kib
+from tests.support.rfb import KEY_LEFT, KEY_RIGHT, RFBClient
+from tests.support.stats import percentile
+from tests.support.waiting import wait_for
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SHAPE = [50, 512, 512]
-KEY_RIGHT, KEY_LEFT = 0xFF53, 0xFF51
 PROBE = 64  # side of the square read back at the centre of the screen (round trips)
 QUIET = 0.5  # s without updates after which the screen counts as drained
 
@@ -100,7 +100,7 @@ class Seat:
     def __init__(self, user: UnixUser) -> None:
         self.user = user
         self.token = ""
-        self.client: RFB | None = None
+        self.client: RFBClient | None = None
         self.times: dict[str, float] = {}
         self.desktop: Any = None
         self.forward = True
@@ -135,8 +135,14 @@ class Seat:
 
         await asyncio.to_thread(wait_for, holds_stack, 300, "napari holding the stack", 0.25)
         self.times["napari_with_stack_s"] = time.perf_counter() - t0
-        self.client = await RFB.open(websocket_url(hub, self.user.name), self.token)
-        await self.client.handshake(tight=True)
+        # Tight with JPEG (quality 6, compression 2) as noVNC asks; only the requests below.
+        self.client = await RFBClient.connect_websocket(
+            websocket_url(hub, self.user.name),
+            self.token,
+            continuous=False,
+            cursor_pseudo=False,
+            follow=False,
+        )
         # The pointer rests over napari's canvas, away from the probe square (no click: a
         # press and move would pan the image); napari's window has the keyboard focus.
         await self.client.pointer(self.client.width - 60, 120)
@@ -151,8 +157,8 @@ class Seat:
         """A full (non-incremental) update of the probe square: protocol round trip."""
         assert self.client is not None
         start = time.perf_counter()
-        await self.client.request(*self.probe_box(), incremental=False)
-        await asyncio.wait_for(self.client.read_update(), 30)
+        await self.client.request(False, self.probe_box())
+        await self.client.read_update(30)
         self.pending = False  # one update answers every outstanding request
         return time.perf_counter() - start
 
@@ -161,14 +167,14 @@ class Seat:
         wait up to ``timeout`` for it: its rectangles, or None when nothing came."""
         assert self.client is not None
         if not self.pending:
-            await self.client.request(0, 0, self.client.width, self.client.height, True)
+            await self.client.request(True)
             self.pending = True
         try:
-            rects = await asyncio.wait_for(self.client.read_update(), timeout)
+            update = await self.client.read_update(timeout)
         except asyncio.TimeoutError:
             return None
         self.pending = False
-        return rects
+        return update.rects
 
     async def press(self, timeout: float) -> float | None:
         """One slice step, seen as a browser tab sees it: from the key press until the
@@ -214,20 +220,20 @@ async def measure(seats: list[Seat], presses: int, timeout: float) -> dict[str, 
     results = await asyncio.gather(*(one(seat) for seat in seats))
     latencies = [value for lat, _ in results for value in lat]
     rtts = [value for _, rtt in results for value in rtt]
-    answered = sorted(value for value in latencies if value is not None)
-    missed = len(latencies) - len(answered)
+    missed = sum(value is None for value in latencies)
     # A press that never changed the screen counts as slower than any limit.
-    ranked = answered + [float("inf")] * missed
+    ranked = [math.inf if value is None else value for value in latencies]
 
-    def pct(values: list[float], q: float) -> float:
-        return values[min(len(values) - 1, int(q * len(values)))] if values else float("inf")
+    def pct(values: list[float], q: int) -> float:
+        found = percentile(list(values), q)
+        return math.inf if found is None else found
 
     return {
-        "latency_p50_s": pct(ranked, 0.5),
-        "latency_p95_s": pct(ranked, 0.95),
+        "latency_p50_s": pct(ranked, 50),
+        "latency_p95_s": pct(ranked, 95),
         "latency_missed": missed,
-        "rtt_p50_s": pct(sorted(rtts), 0.5),
-        "rtt_p95_s": pct(sorted(rtts), 0.95),
+        "rtt_p50_s": pct(rtts, 50),
+        "rtt_p95_s": pct(rtts, 95),
     }
 
 

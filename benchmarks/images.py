@@ -6,10 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-# The known test pattern napari must draw: the browser tests' four quadrants of pure colours.
-from tests.browser.conftest import QUADRANTS, write_pattern
+from tests.support.pattern import QUADRANTS, colour_shares, write_pattern
 
-__all__ = ["QUADRANTS", "write_pattern"]
+__all__ = ["write_pattern"]
 # A colour counts when |r-R|+|g-G|+|b-B| is below this (JPEG at quality 6 shifts colours).
 TOLERANCE = 60
 # The pattern is on screen when every quadrant colour covers this share of the pixels.
@@ -38,16 +37,10 @@ def write_stack(path: Path, planes: int, size: int = 512, seed: int = 6) -> Path
     return path
 
 
-def colour_shares(rgb: np.ndarray, step: int = 4) -> dict[str, float]:
-    pixels = rgb[::step, ::step].astype(np.int16)
-    return {
-        name: float((np.abs(pixels - np.array(colour)).sum(axis=2) < TOLERANCE).mean())
-        for name, colour in QUADRANTS.items()
-    }
-
-
-def shows_pattern(rgb: np.ndarray) -> bool:
-    return min(colour_shares(rgb).values()) > PATTERN_SHARE
+def shows_pattern(rgb: np.ndarray, step: int = 4) -> bool:
+    """napari's test pattern is on this RGB screen (every fourth pixel looked at)."""
+    shares = colour_shares(rgb[::step, ::step], tolerance=TOLERANCE)
+    return min(shares.values()) > PATTERN_SHARE
 
 
 def drawn_share(rgb: np.ndarray, step: int = 4) -> float:

@@ -19,10 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from tests.support import procs
+from tests.support.jupyter import ROOT, JupyterServer
+from tests.support.rfb import KEY_LEFT, KEY_RIGHT, RFBClient
+from tests.support.waiting import wait_for
+
 from . import browser as B
-from . import images, procs
-from .rfb import KEY_LEFT, KEY_RIGHT, RFBClient
-from .servers import ROOT, BareXvnc, JupyterServer
+from . import images
+from .servers import BareXvnc
 
 HELPER = ROOT / "jupyter_napari_desktop" / "napari_helper.py"
 # An update covering this share of the screen carries a napari canvas frame: the image
@@ -105,25 +109,31 @@ class Run:
         app: str = "lab",
         extensions: tuple[str, ...] = (),
     ):
-        python = self.napari_python if tool == "ours" else self.reference_python
-        server = JupyterServer(self.tmp(f"{tool}-{app}"), python, tool, options, app, extensions)
-        self.live.append(server.stop)
-        server.start()
+        ours = tool == "ours"
+        extra = {}
+        if extensions:
+            names = ("jupyter_napari_desktop", *extensions)
+            extra = {"ServerApp": {"jpserver_extensions": dict.fromkeys(names, True)}}
+        server = JupyterServer(
+            self.tmp(f"{tool}-{app}"),
+            {"first_display": 50, **(options or {})},
+            app=app,
+            extra_config=extra,
+            python=self.napari_python if ours else self.reference_python,
+            extension=ours,
+        )
+        self.live.append(server.stop_all)
+        server.start(timeout=120)
         return server
 
     def stop_server(self, server: JupyterServer) -> None:
-        server.stop()
-        if server.stop in self.live:
-            self.live.remove(server.stop)
+        server.stop_all()
+        if server.stop_all in self.live:
+            self.live.remove(server.stop_all)
 
     def spawn(self, argv: list[str], env: dict[str, str], name: str) -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=(self.work / f"{name}.log").open("ab"),
-            env=env,
-            cwd=env.get("HOME", "/"),
+        proc = procs.start_logged(
+            argv, self.work / f"{name}.log", stdout_too=False, env=env, cwd=env.get("HOME", "/")
         )
         self.live.append(lambda: procs.stop_tree(proc.pid, 5))
         return proc
@@ -162,7 +172,7 @@ def napari_pids(server: JupyterServer) -> list[int]:
 def kill_napari(server: JupyterServer) -> None:
     for pid in napari_pids(server):
         procs.stop_tree(pid, 5)
-    procs.wait_for(lambda: not napari_pids(server), 15, "napari to exit")
+    wait_for(lambda: not napari_pids(server), 15, "napari to exit")
 
 
 def window_shown(env: dict[str, str], name: str) -> bool:
@@ -279,7 +289,7 @@ async def ours_click_repeat(
         for index in range(warm):
             await tab.close()
             kill_napari(server)
-            procs.wait_for(
+            wait_for(
                 lambda: (
                     server.request("GET", "napari-desktop/api/status")[1]["napari"]["running"]
                     is False
@@ -309,7 +319,7 @@ async def ours_prestart_repeat(run: Run, geometry: str, repeat: int, out: dict[s
     server = run.start_server("ours", options)
     ctx = None
     try:
-        socket_path = procs.wait_for(
+        socket_path = wait_for(
             lambda: (path := server.vnc_socket()) and Path(path).exists() and path,
             60,
             "the prestarted desktop's VNC socket",
@@ -457,7 +467,7 @@ async def start_scene(run: Run, server: JupyterServer, geometry: str, name: str)
     argv = [str(run.napari_python), str(SCENE), str(run.stack100)]
     argv += ["--control", str(control), "--status", str(status)]
     proc = run.spawn(argv, server.x_env(), f"scene-{name}")
-    procs.wait_for(status.exists, 90, "the napari scene to run")
+    wait_for(status.exists, 90, "the napari scene to run")
     return Scene(name, server, proc, control, status)
 
 
@@ -745,7 +755,7 @@ async def memory(run: Run, geometry: str, variant: str) -> None:
                 raise RuntimeError(f"POST napari-desktop/api/start answered {status}")
         else:
             run.spawn([str(run.napari_python), str(HELPER), str(run.stack50)], env, "memory-napari")
-        procs.wait_for(lambda: window_shown(env, "napari"), 90, "napari's window", 0.5)
+        wait_for(lambda: window_shown(env, "napari"), 90, "napari's window", 0.5)
         await asyncio.sleep(run.plan.settle)
         result["napari_50x512x512"] = median_memory(server)
         napari = napari_pids(server)

@@ -21,3 +21,10 @@ def wait_state(frame, state: str, timeout: float) -> None:
         timeout=timeout * 1000,
         polling=250,
     )
+
+
+def desktop_x_env(lab, display: str) -> dict[str, str]:
+    """DISPLAY and XAUTHORITY of the running desktop (from its Xvnc's command line)."""
+    env = lab.x_env()
+    assert env["DISPLAY"] == display, (env["DISPLAY"], display)
+    return env

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import colour_shares
-from tests.browser.pages import open_lab, wait_state
-from tests.helpers import descendants, wait_for
+from tests.browser.pages import desktop_x_env, open_lab, wait_state
+from tests.support.pattern import png_colour_shares
+from tests.support.procs import XVNC_NAMES, comm, descendants
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -34,7 +35,7 @@ def wait_for_pattern(tab, timeout: float) -> bytes:
     shares: dict[str, float] = {}
     while time.monotonic() < deadline:
         png = canvas.screenshot()
-        shares = colour_shares(png)
+        shares = png_colour_shares(png)
         if min(shares.values()) > 0.02:
             return png
         time.sleep(0.25)
@@ -89,40 +90,17 @@ def test_tab_reconnects_after_the_vnc_server_dies(context, lab, artifacts):
     page = open_lab(context, lab)
     tab = click_card(context, page, "napari in a browser desktop")
     wait_state(tab, "connected", 60)
-    xvnc = [pid for pid in descendants(lab.proc.pid) if comm(pid) == "Xvnc"]
+    xvnc = [pid for pid in descendants(lab.proc.pid) if comm(pid) in XVNC_NAMES]
     assert len(xvnc) == 1
     os.kill(xvnc[0], signal.SIGKILL)
     wait_for(
-        lambda: [pid for pid in descendants(lab.proc.pid) if comm(pid) == "Xvnc"] not in ([], xvnc),
+        lambda: lab.xvnc() not in (None, xvnc[0]),
         60,
         "the page to reconnect and so start a fresh Xvnc",
     )
     wait_state(tab, "connected", 60)
     png = wait_for_pattern(tab, 90)
     (artifacts / "after-reconnect.png").write_bytes(png)
-
-
-def comm(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/comm") as handle:
-            return handle.read().strip()
-    except OSError:
-        return ""
-
-
-def desktop_x_env(lab, display: str) -> dict[str, str]:
-    """DISPLAY and XAUTHORITY of the running desktop, read from its napari process."""
-    for pid in descendants(lab.proc.pid):
-        try:
-            with open(f"/proc/{pid}/environ", "rb") as handle:
-                pairs = dict(
-                    item.split(b"=", 1) for item in handle.read().split(b"\0") if b"=" in item
-                )
-        except OSError:
-            continue
-        if pairs.get(b"DISPLAY", b"").decode() == display and b"XAUTHORITY" in pairs:
-            return {**os.environ, "DISPLAY": display, "XAUTHORITY": pairs[b"XAUTHORITY"].decode()}
-    raise AssertionError(f"no process of the desktop on {display}")
 
 
 def x_window_names(env: dict[str, str]) -> str:

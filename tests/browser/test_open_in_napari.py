@@ -7,7 +7,6 @@ the desktop page, the notification and dialog texts, the window on the X server.
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import subprocess
@@ -19,9 +18,9 @@ import numpy as np
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.pages import open_lab, wait_state
-from tests.browser.test_lab import desktop_x_env
-from tests.helpers import wait_for
+from tests.browser.pages import desktop_x_env, open_lab, wait_state
+from tests.support.pattern import png_colour_shares
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -42,21 +41,13 @@ def write_tiff(path: Path, left: tuple[int, int, int], right: tuple[int, int, in
     return path
 
 
-def share(png: bytes, rgb: tuple[int, int, int]) -> float:
-    """Share of the screenshot's pixels that are (nearly) ``rgb``."""
-    from PIL import Image
-
-    pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
-    return float((np.abs(pixels - rgb).sum(axis=2) < 30).mean())
-
-
 def wait_for_colours(canvas, colours, timeout: float, minimum: float = 0.05) -> bytes:
     """Screenshots of ``canvas`` until every colour covers ``minimum`` of it."""
     deadline = time.monotonic() + timeout
     shares: list[float] = []
     while time.monotonic() < deadline:
         png = canvas.screenshot()
-        shares = [share(png, rgb) for rgb in colours]
+        shares = list(png_colour_shares(png, {str(rgb): rgb for rgb in colours}).values())
         if min(shares) > minimum:
             return png
         time.sleep(0.25)

@@ -23,8 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.hub.hubtools import (
-    RFB,
+from tests.support.hub import (
     USER_VENV,
     HubProcess,
     UnixUser,
@@ -32,15 +31,15 @@ from tests.hub.hubtools import (
     ensure_user_venv,
     http,
     http_full,
-    is_running,
     missing_requirements,
     parse_time,
-    process_name,
     run_as,
     sweep_stale_users,
-    wait_for,
     websocket_url,
 )
+from tests.support.procs import XVNC_NAMES, alive, comm
+from tests.support.rfb import RFBClient, RFBError
+from tests.support.waiting import wait_for
 
 MISSING = missing_requirements()
 pytestmark = [
@@ -88,7 +87,7 @@ def hub():
         if server is not None:
             proxy = server.proxy_pid()
             server.stop()
-            if proxy is not None and is_running(proxy) and process_name(proxy) == "node":
+            if proxy is not None and alive(proxy) and comm(proxy) == "node":
                 problems.append(f"configurable-http-proxy (pid {proxy}) still runs")
         for user in users:
             left = user.processes()
@@ -99,14 +98,20 @@ def hub():
         assert not problems, "cleanup: " + "; ".join(problems)
 
 
+async def manual_client(hub: HubProcess, user: UnixUser) -> RFBClient:
+    """A VNC session through the hub that sends only what it is told (Raw pixels)."""
+    return await RFBClient.connect_websocket(
+        websocket_url(hub, user.name), hub.tokens[user.name], raw=True, follow=False
+    )
+
+
 @pytest.fixture(scope="module")
 def desktops(hub):
     """Both desktops started at the same time through the hub's proxy (same first display)."""
     a, b = hub.unix_users
 
     async def connect(user: UnixUser) -> tuple[bytes, int, int]:
-        client = await RFB.open(websocket_url(hub, user.name), hub.tokens[user.name])
-        await client.handshake()
+        client = await manual_client(hub, user)
         await client.round_trip()
         await client.close()
         return client.greeting, client.width, client.height
@@ -161,7 +166,9 @@ def test_a_user_cannot_reach_another_users_desktop(hub, desktops, direction):
         from websockets.exceptions import InvalidStatus
 
         try:
-            client = await RFB.open(websocket_url(hub, other.name), token, timeout=30)
+            client = await RFBClient.connect_websocket(
+                websocket_url(hub, other.name), token, timeout=30
+            )
         except InvalidStatus as refused:
             return int(refused.response.status_code)
         await client.close()
@@ -284,7 +291,7 @@ def test_two_desktops_never_share_a_display_or_a_lock(hub, desktops):
         lock = Path(f"/tmp/.X{desk.display}-lock")
         pid = int(lock.read_text().strip())
         assert pid == desk.state["xvnc_pid"], (lock, pid, desk.state)
-        assert process_name(pid) == "Xvnc", process_name(pid)
+        assert comm(pid) in XVNC_NAMES, comm(pid)
         assert Path(f"/proc/{pid}").stat().st_uid == user.uid, f"{lock}'s Xvnc runs as {user.name}"
         assert lock.stat().st_uid == user.uid
         sock = Path(f"/tmp/.X11-unix/X{desk.display}")
@@ -314,10 +321,8 @@ def test_idle_culling_counts_input_not_screen_updates(hub, desktops):
     async def scenario() -> dict:
         from websockets.exceptions import ConnectionClosed
 
-        viewer = await RFB.open(websocket_url(hub, a.name), hub.tokens[a.name])
-        worker = await RFB.open(websocket_url(hub, b.name), hub.tokens[b.name])
-        await viewer.handshake()
-        await worker.handshake()
+        viewer = await manual_client(hub, a)
+        worker = await manual_client(hub, b)
         start = time.time()
         culler = None
         times = {"start": start, "culler": None, "a_culled": None}
@@ -329,14 +334,14 @@ def test_idle_culling_counts_input_not_screen_updates(hub, desktops):
                 if viewing:
                     # A: what an open tab does, take screen updates (non-incremental: they come).
                     try:
-                        await viewer.request(0, 0, 512, 512)
-                        await asyncio.wait_for(viewer.read_update(), 10)
-                    except (ConnectionClosed, asyncio.TimeoutError, OSError):
+                        await viewer.request(False, (0, 0, 512, 512))
+                        await viewer.read_update(10)
+                    except (ConnectionClosed, RFBError, asyncio.TimeoutError, OSError):
                         viewing = False  # A's server was stopped
                 # B: a person moving the mouse, and the screen updates that follow.
                 await worker.pointer(100 + step % 200, 100 + step % 150)
-                await worker.request(0, 0, 256, 256)
-                await asyncio.wait_for(worker.read_update(), 10)
+                await worker.request(False, (0, 0, 256, 256))
+                await worker.read_update(10)
                 await asyncio.sleep(0.25)
                 if step % 8:
                     continue

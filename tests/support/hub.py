@@ -348,11 +348,9 @@ c.Spawner.http_timeout = 120
         config = self.write_config()
         env = dict(os.environ)
         env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-        self.proc = subprocess.Popen(
+        self.proc = procs.start_logged(
             [sys.executable, "-m", "jupyterhub", "-f", str(config)],
-            stdin=subprocess.DEVNULL,
-            stdout=self.log_path.open("ab"),
-            stderr=subprocess.STDOUT,
+            self.log_path,
             cwd=self.workdir,
             env=env,
             start_new_session=True,
@@ -415,15 +413,13 @@ c.Spawner.http_timeout = 120
     def start_culler(self, timeout: int, every: int) -> subprocess.Popen[bytes]:
         """jupyterhub-idle-culler as the example's 'idle-culler' service (its token, its role)."""
         env = dict(os.environ, JUPYTERHUB_API_TOKEN=self.culler_token)
-        return subprocess.Popen(
+        return procs.start_logged(
             [
                 *(sys.executable, "-m", "jupyterhub_idle_culler"),
                 f"--url=http://127.0.0.1:{self.hub_port}/hub/api",
                 *(f"--timeout={timeout}", f"--cull-every={every}"),
             ],
-            stdin=subprocess.DEVNULL,
-            stdout=(self.workdir / "idle-culler.log").open("ab"),
-            stderr=subprocess.STDOUT,
+            self.workdir / "idle-culler.log",
             env=env,
         )
 
