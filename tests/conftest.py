@@ -8,7 +8,7 @@ import pytest
 
 from tests.helpers import ARTIFACTS
 
-pytest_plugins = ["pytest_jupyter.jupyter_server"]
+pytest_plugins = ["pytest_jupyter.jupyter_server", "tests.support.layers"]
 
 
 @pytest.fixture
