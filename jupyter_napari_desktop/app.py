@@ -77,7 +77,7 @@ class NapariDesktopApp(ExtensionApp):
 
     async def _prestart(self) -> None:
         try:
-            await self.manager.ensure_running()
+            await self.manager.start()
         except Exception as err:  # noqa: BLE001 - prestart failures are logged, not fatal
             self.log.warning("%s prestart failed: %s", PREFIX, err)
 
@@ -87,4 +87,4 @@ class NapariDesktopApp(ExtensionApp):
     async def stop_extension(self) -> None:
         self.log.info("%s stopping the desktop", PREFIX)
         self.activity.stop()
-        await self.manager.stop()
+        await self.manager.shutdown()

@@ -21,7 +21,7 @@ from tornado import web
 
 from ._version import __version__
 from .launch import DesktopError
-from .manager import PREFIX, DesktopManager, preflight
+from .manager import PREFIX, DesktopManager, Refused, preflight
 from .napari_helper import LAYER_TYPES
 from .paths import PathRefused, resolve_in_root
 
@@ -32,7 +32,6 @@ TEMPLATE = TEMPLATE_DIR / "desktop.html"
 ERROR_TEMPLATE = TEMPLATE_DIR / "error.html"
 APPS = ("napari", "desktop")
 MAX_PATHS = 100
-STOPPED_MESSAGE = "The desktop was stopped (Stop desktop)"
 COEXISTING_TOOLS = ("jupyter-remote-desktop-proxy",)
 
 
@@ -115,6 +114,14 @@ class DesktopAPIHandler(DesktopMixin, APIHandler):
         self.set_status(status)
         self.finish({"error": {"message": message, "fix": fix}})
 
+    def refuse(self, err: DesktopError) -> None:
+        """409/504 for what the desktop's state refuses, 503 for what cannot start."""
+        status = err.status if isinstance(err, Refused) else 503
+        self.log.warning("%s %s: %s (%s)", PREFIX, status, err.message, err.fix)
+        if err.detail:
+            self.log.debug("%s %s", PREFIX, err.detail)
+        self.fail(status, err.message, err.fix)
+
     def json_body(self) -> dict[str, Any]:
         if not self.request.body:
             return {}
@@ -166,18 +173,11 @@ class StartHandler(DesktopAPIHandler):
         app = body.get("app", "desktop")
         if app not in APPS:
             raise web.HTTPError(400, f"'app' must be one of {', '.join(APPS)}, not {app!r}")
-        if body.get("reconnect") and self.manager.stopped_on_purpose:
-            self.fail(409, STOPPED_MESSAGE, "click 'Try again' to start it again")
-            return
-        self.manager.stopped_on_purpose = False
         try:
-            await self.manager.ensure_running()
+            await self.manager.start(app, reconnect=bool(body.get("reconnect")))
         except DesktopError as err:
-            self.log.warning("%s start refused: %s (%s)", PREFIX, err.message, err.fix)
-            self.fail(503, err.message, err.fix)
+            self.refuse(err)
             return
-        if app == "napari":
-            self.manager.start_napari()
         self.finish(await self.manager.status())
 
 
@@ -202,28 +202,19 @@ class OpenHandler(DesktopAPIHandler):
         if layer_type is not None and layer_type not in LAYER_TYPES:
             raise web.HTTPError(400, f"'layer_type' must be one of {', '.join(LAYER_TYPES)}")
         root = Path(self.settings.get("server_root_dir") or ".").expanduser()
-        allow_hidden = getattr(self.contents_manager, "allow_hidden", False)
+        allow_hidden = bool(getattr(self.contents_manager, "allow_hidden", False))
         resolved = []
         for requested in paths:
             try:
-                if not allow_hidden and any(
-                    part.startswith(".") for part in requested.split("/") if part not in ("", ".")
-                ):
-                    raise PathRefused(
-                        403,
-                        f"{requested!r} is hidden",
-                        "hidden files are not served (ContentsManager.allow_hidden)",
-                    )
-                resolved.append(resolve_in_root(root, requested))
+                resolved.append(resolve_in_root(root, requested, allow_hidden))
             except PathRefused as err:
                 self.log.info("%s open refused (%s): %s", PREFIX, err.status, err.message)
                 self.fail(err.status, err.message, err.fix)
                 return
         try:
-            answer = await self.manager.open_in_napari(resolved, plugin, layer_type)
+            answer = await self.manager.open(resolved, plugin, layer_type)
         except DesktopError as err:
-            self.log.warning("%s open failed: %s\n%s", PREFIX, err.message, err.detail)
-            self.fail(503, err.message, err.fix)
+            self.refuse(err)
             return
         if not answer.get("ok"):
             self.fail(
@@ -240,11 +231,10 @@ class RestartHandler(DesktopAPIHandler):
 
     @web.authenticated
     async def post(self) -> None:
-        self.manager.stopped_on_purpose = False
         try:
             await self.manager.restart()
         except DesktopError as err:
-            self.fail(503, err.message, err.fix)
+            self.refuse(err)
             return
         self.finish(await self.manager.status())
 
@@ -255,7 +245,6 @@ class StopHandler(DesktopAPIHandler):
     @web.authenticated
     async def post(self) -> None:
         await self.manager.stop()
-        self.manager.stopped_on_purpose = True  # open pages must not start it again by themselves
         self.finish(await self.manager.status())
 
 
@@ -283,13 +272,12 @@ class DesktopSocketHandler(DesktopMixin, RawSocketHandler):
         if origin is not None and not self.check_origin(origin):
             # Checked before anything starts: a foreign page must not even start a desktop.
             raise web.HTTPError(403, "Cross-origin websocket refused")
-        if self.manager.stopped_on_purpose and not self.manager.running():
-            raise web.HTTPError(409, STOPPED_MESSAGE)
         try:
-            await self.manager.ensure_running()
+            self.unix_socket = str(await self.manager.connect())
+        except Refused as err:
+            raise web.HTTPError(err.status, err.message) from None
         except DesktopError as err:
             raise web.HTTPError(503, f"{err.message}; fix: {err.fix}") from None
-        self.unix_socket = str(self.manager.vnc_socket)
         await super().get(*args, **kwargs)
 
     async def open(self, *args: Any, **kwargs: Any) -> None:

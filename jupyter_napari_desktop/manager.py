@@ -2,6 +2,10 @@
 
 One ``DesktopManager`` per Jupyter server, so one desktop per server. Everything that
 runs in the desktop is a descendant of the supervisor process (see ``supervisor.py``).
+
+The manager is the one owner of the desktop's state: start, stop, restart, the
+stop-on-purpose rule and what was opened in napari change only here, under one asyncio
+lock, so concurrent requests see one order of events. Handlers parse, call and answer.
 """
 
 from __future__ import annotations
@@ -33,12 +37,22 @@ from .launch import (
     session_argv,
     session_programs,
 )
-from .napari_client import NapariUnavailable, ask
+from .napari_client import NapariTimeout, NapariUnavailable, ask
 
 PREFIX = "[napari-desktop]"
 STOP_TIMEOUT = 4.0
 NAPARI_START_TIMEOUT = 120.0
 STATE_TIMEOUT = 2.0
+OPEN_TIMEOUT = 60.0  # seconds an open waits for napari's readers before answering 504
+STOPPED_MESSAGE = "The desktop was stopped (Stop desktop)"
+
+
+class Refused(DesktopError):
+    """A request the desktop's current state refuses, with the HTTP status to answer."""
+
+    def __init__(self, status: int, message: str, fix: str, detail: str = "") -> None:
+        super().__init__(message, fix, detail)
+        self.status = status
 
 
 def tree_pss_mb(root: int) -> float:
@@ -113,82 +127,99 @@ def kill_group(proc: subprocess.Popen[bytes]) -> None:
 
 
 class DesktopManager:
-    """Starts, watches and stops this server's desktop."""
+    """Starts, watches and stops this server's desktop; the one owner of its state."""
 
     def __init__(self, config: NapariDesktop, log: Optional[logging.Logger] = None) -> None:
         self.config = config
         self.log = log or logging.getLogger(__name__)
+        # Changed only with self._lock held (and by stop_now at interpreter exit).
         self.proc: Optional[subprocess.Popen[bytes]] = None
         self.paths: Optional[RuntimePaths] = None
-        self.state: dict[str, Any] = {}
         self.started_at = 0.0
-        self._lock = asyncio.Lock()
-        self._napari_lock = asyncio.Lock()
-        self.runtime_name = runtime_name()
+        self.generation = 0  # desktops started so far: a page sees that a fresh one runs
+        self.reason: Optional[str] = None  # why the last desktop ended or was replaced
         self.opened: list[Path] = []  # files opened through the API, reopened on restart
         self.stopped_on_purpose = False  # by Stop desktop: reconnecting pages do not restart it
+        self.open_timeout = OPEN_TIMEOUT
+        self._lock = asyncio.Lock()
+        self._reopen: Optional[asyncio.Task[None]] = None
+        self.runtime_name = runtime_name()
 
-    # -- queries ---------------------------------------------------------------------
+    # -- queries (no lock: they read one snapshot of proc and paths) -----------------
     def napari_launch(self) -> NapariLaunch:
         c = self.config
         return resolve_napari(c.napari_command, c.napari_python, c.napari_args, c.napari_wrapper)
 
     @property
     def vnc_socket(self) -> Optional[Path]:
-        return self.paths.vnc_socket if self.paths else None
+        paths = self.paths
+        return paths.vnc_socket if paths else None
 
-    def read_state(self) -> dict[str, Any]:
-        if not self.paths:
+    @staticmethod
+    def _read_state(paths: Optional[RuntimePaths]) -> dict[str, Any]:
+        if not paths:
             return {}
         try:
-            return dict(json.loads(self.paths.state.read_text()))
+            return dict(json.loads(paths.state.read_text()))
         except (OSError, ValueError):
             return {}
 
+    def read_state(self) -> dict[str, Any]:
+        return self._read_state(self.paths)
+
     def running(self) -> bool:
         """The supervisor lives, its state says ready and the VNC socket accepts."""
-        if self.proc is None or self.proc.poll() is not None or self.paths is None:
+        proc, paths = self.proc, self.paths
+        if proc is None or proc.poll() is not None or paths is None:
             return False
-        return self.read_state().get("phase") == "ready" and socket_accepts(self.paths.vnc_socket)
+        return self._read_state(paths).get("phase") == "ready" and socket_accepts(paths.vnc_socket)
 
     def last_input(self) -> Optional[float]:
         """Epoch seconds of the last keyboard/pointer input on the desktop, if known."""
-        if self.proc is None or self.proc.poll() is not None:
+        proc, paths = self.proc, self.paths
+        if proc is None or proc.poll() is not None:
             return None
-        value = self.read_state().get("last_input")
+        value = self._read_state(paths).get("last_input")
         return float(value) if isinstance(value, (int, float)) else None
 
     def napari_running(self) -> bool:
-        if not self.paths:
+        paths = self.paths
+        if not paths:
             return False
         try:
-            pid = int(self.paths.napari_pid.read_text())
+            pid = int(paths.napari_pid.read_text())
         except (OSError, ValueError):
             return False
         return pid_alive(pid)
 
     async def napari_state(self) -> Optional[dict[str, Any]]:
-        """Layers, dims and version from the running napari, or None."""
-        if not self.paths or not self.napari_running():
+        """Layers, dims, version and the read in progress from the running napari, or None."""
+        paths = self.paths
+        if not paths or not self.napari_running():
             return None
         try:
-            answer = await ask(self.paths.napari_socket, {"cmd": "state"}, STATE_TIMEOUT)
+            answer = await ask(paths.napari_socket, {"cmd": "state"}, STATE_TIMEOUT)
         except NapariUnavailable:
             return None
         return answer if answer.get("ok") else None
 
     async def status(self) -> dict[str, Any]:
         """The JSON the API answers with (an explicit allow-list of fields)."""
+        proc, paths = self.proc, self.paths
         running = self.running()
-        state = self.read_state() if running else {}
+        state = self._read_state(paths) if running else {}
         launch = self.napari_launch()
         napari = await self.napari_state() if running else None
+        reading = napari.get("reading") if napari else None
         return {
             "running": running,
             "display": f":{state['display']}" if state.get("display") is not None else None,
             "session": state.get("session"),
             "uptime_s": round(time.time() - self.started_at, 1) if running else None,
-            "memory_mb": tree_pss_mb(self.proc.pid) if running and self.proc else None,
+            "memory_mb": tree_pss_mb(proc.pid) if running and proc else None,
+            "generation": self.generation,
+            "reason": self.reason,
+            "stopped_on_purpose": self.stopped_on_purpose,
             "napari": {
                 "available": launch.available,
                 "running": running and self.napari_running(),
@@ -196,20 +227,135 @@ class DesktopManager:
                 "version": napari.get("version") if napari else None,
                 "layers": napari.get("layers", []) if napari else [],
                 "dims": napari.get("dims") if napari else None,
+                "reading": (
+                    {"paths": list(reading.get("paths", [])), "for_s": reading.get("for_s")}
+                    if isinstance(reading, dict)
+                    else None
+                ),
             },
         }
 
-    # -- start -----------------------------------------------------------------------
-    async def ensure_running(self) -> None:
-        """Start the desktop unless it runs; raise DesktopError with a fix if it cannot."""
+    # -- what the handlers call ------------------------------------------------------
+    async def start(self, app: str = "desktop", reconnect: bool = False) -> None:
+        """Start the desktop (and napari for app="napari"). A page reconnecting by itself
+        (``reconnect``) does not start a desktop that was stopped on purpose: Refused 409."""
         async with self._lock:
-            if self.running():
-                return
-            await self._cleanup_dead()
-            problems = preflight(self.config)
-            if problems:
-                raise problems[0]
-            await self._start()
+            if reconnect and self.stopped_on_purpose:
+                raise Refused(409, STOPPED_MESSAGE, "click 'Try again' to start it again")
+            self.stopped_on_purpose = False
+            await self._ensure_running()
+            if app == "napari":
+                self.start_napari()
+
+    async def connect(self) -> Path:
+        """The VNC socket for a new websocket, starting a fresh desktop if Xvnc died."""
+        async with self._lock:
+            if self.stopped_on_purpose:
+                raise Refused(409, STOPPED_MESSAGE, "click 'Try again' to start it again")
+            await self._ensure_running()
+            assert self.paths is not None
+            return self.paths.vnc_socket
+
+    async def stop(self) -> None:
+        """Stop on purpose (Stop desktop): open pages do not start it again by themselves."""
+        async with self._lock:
+            self.stopped_on_purpose = True
+            await self._stop("stopped (Stop desktop)")
+
+    async def restart(self) -> None:
+        """Stop and start again in one step; then reopen what was opened through the API."""
+        async with self._lock:
+            self.stopped_on_purpose = False
+            reopen = [p for p in self.opened if p.exists()]
+            await self._stop("restarted (Restart desktop)")
+            await self._ensure_running()
+            if not reopen and self.config.autostart_napari:
+                self.start_napari()
+        if reopen:
+            answer = await self.open(reopen, None, None)
+            if not answer.get("ok"):
+                self.log.warning("%s reopening after restart: %s", PREFIX, answer.get("error"))
+
+    async def open(
+        self, paths: list[Path], plugin: Optional[str], layer_type: Optional[str]
+    ) -> dict[str, Any]:
+        """Open files (already checked by paths.resolve_in_root) as layers in napari.
+
+        Answers napari's {"ok", "layers"|"error"}; raises Refused 409 while napari is still
+        reading an earlier open, Refused 504 when the read outlasts ``open_timeout`` (it goes
+        on in napari), DesktopError when the desktop or napari cannot start.
+        """
+        socket_path = await self._napari_socket()
+        request = {
+            "cmd": "open",
+            "paths": [str(p) for p in paths],
+            "plugin": plugin,
+            "layer_type": layer_type,
+        }
+        names = ", ".join(p.name for p in paths)
+        try:
+            answer = await ask(socket_path, request, self.open_timeout)
+        except NapariTimeout as err:
+            raise Refused(
+                504,
+                f"napari is still reading {names} after {self.open_timeout:g} s",
+                "the layer appears when the read ends (status shows napari.reading); if it "
+                "never ends (a hung network mount), Restart desktop",
+            ) from err
+        except NapariUnavailable as err:
+            raise DesktopError(
+                f"napari stopped answering: {err}", "try again; see the server log"
+            ) from err
+        if answer.get("busy"):
+            raise Refused(
+                409,
+                f"napari is busy reading {answer['busy']}",
+                "open it again when that read has finished (status shows napari.reading)",
+            )
+        if answer.get("ok"):
+            self.opened.extend(p for p in paths if p not in self.opened)
+        return answer
+
+    def kernel_env(self) -> dict[str, str]:
+        """Environment for kernels started now: the running desktop's display, so
+        ``napari.Viewer()`` and ``%gui qt`` in a notebook show their windows there."""
+        paths = self.paths
+        display = self._read_state(paths).get("display")
+        if not self.running() or paths is None or display is None:
+            return {}
+        return {
+            "DISPLAY": f":{display}",
+            "XAUTHORITY": str(paths.xauthority),
+            "NAPARI_DESKTOP_RUNTIME_DIR": str(paths.root),
+            "QT_QPA_PLATFORM": "xcb",
+        }
+
+    # -- start (lock held) -----------------------------------------------------------
+    async def _ensure_running(self) -> None:
+        """Start the desktop unless it runs; raise DesktopError with a fix if it cannot."""
+        assert self._lock.locked()
+        if self.running():
+            return
+        died = await self._cleanup_dead()
+        if self.running():
+            return
+        problems = preflight(self.config)
+        if problems:
+            raise problems[0]
+        await self._start()
+        reopen = [p for p in self.opened if p.exists()]
+        if died and reopen:
+            # Xvnc or the session died: the fresh desktop gets back what the API opened.
+            self._reopen = asyncio.ensure_future(self._reopen_files(reopen))
+
+    async def _reopen_files(self, paths: list[Path]) -> None:
+        try:
+            answer = await self.open(paths, None, None)
+        except DesktopError as err:
+            self.log.warning("%s could not reopen %s: %s", PREFIX, paths, err.message)
+            return
+        if not answer.get("ok"):
+            self.log.warning("%s reopening %s: %s", PREFIX, paths, answer.get("error"))
 
     async def _start(self) -> None:
         c = self.config
@@ -239,28 +385,31 @@ class DesktopManager:
         argv = [sys.executable, "-m", "jupyter_napari_desktop.supervisor", str(paths.spec)]
         self.log.info("%s starting the desktop (%s session): %s", PREFIX, kind, argv)
         # Started from the event loop's thread: PR_SET_PDEATHSIG follows the forking thread.
-        self.proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=open(paths.log, "ab"),
-            start_new_session=True,
-            close_fds=True,
-        )
-        self.paths = paths
+        with open(paths.log, "ab") as log:
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+                start_new_session=True,
+                close_fds=True,
+            )
+        self.proc, self.paths = proc, paths
         self.started_at = time.time()
+        self.generation += 1
         deadline = time.monotonic() + c.startup_timeout + 5
+        state: dict[str, Any] = {}
         while time.monotonic() < deadline:
-            state = self.read_state()
+            state = self._read_state(paths)
             if state.get("phase") == "ready":
                 self.log.info(
                     "%s desktop ready on display :%s (supervisor pid %s)",
                     PREFIX,
                     state.get("display"),
-                    self.proc.pid,
+                    proc.pid,
                 )
                 return
-            if state.get("phase") == "failed" or self.proc.poll() is not None:
+            if state.get("phase") == "failed" or proc.poll() is not None:
                 break
             await asyncio.sleep(0.05)
         await self._fail(state)
@@ -274,7 +423,7 @@ class DesktopManager:
             error.get("message", "no ready signal"),
             detail,
         )
-        await self.stop()
+        await self._stop("did not start")
         raise DesktopError(
             error.get("message") or "The desktop did not start in time",
             error.get("fix") or "see the Jupyter server log for the desktop log",
@@ -282,106 +431,94 @@ class DesktopManager:
         )
 
     def _log_tail(self, lines: int = 20) -> str:
-        if not self.paths:
+        paths = self.paths
+        if not paths:
             return ""
         try:
-            text = self.paths.log.read_text(errors="replace")
+            text = paths.log.read_text(errors="replace")
         except OSError:
             return ""
         return "\n".join(text.splitlines()[-lines:])
 
-    async def _cleanup_dead(self) -> None:
+    async def _cleanup_dead(self) -> bool:
         """Forget a desktop whose supervisor has exited (Xvnc died, user logged out)."""
-        if self.proc is not None or self.paths is not None:
-            reason = self.read_state().get("reason") or "exited"
-            self.log.info("%s previous desktop is gone (%s); starting a new one", PREFIX, reason)
-            await self.stop()
-
-    def kernel_env(self) -> dict[str, str]:
-        """Environment for kernels started now: the running desktop's display, so
-        ``napari.Viewer()`` and ``%gui qt`` in a notebook show their windows there."""
-        if not self.running() or self.paths is None:
-            return {}
-        return {
-            "DISPLAY": f":{self.read_state()['display']}",
-            "XAUTHORITY": str(self.paths.xauthority),
-            "NAPARI_DESKTOP_RUNTIME_DIR": str(self.paths.root),
-            "QT_QPA_PLATFORM": "xcb",
-        }
+        if self.proc is None and self.paths is None:
+            return False
+        state = self.read_state()
+        if self.proc is not None and self.proc.poll() is None and state.get("phase") == "ready":
+            # A busy Xvnc may refuse one probe (full backlog): ask again before replacing it.
+            for _ in range(8):
+                await asyncio.sleep(0.25)
+                if self.running():
+                    return False
+        state = self.read_state()
+        reason = state.get("reason") or (
+            "the desktop's supervisor exited"
+            if self.proc is None or self.proc.poll() is not None
+            else "the VNC server stopped answering"
+        )
+        self.log.info("%s previous desktop is gone (%s); starting a new one", PREFIX, reason)
+        await self._stop(str(reason))
+        return True
 
     # -- napari ----------------------------------------------------------------------
     def start_napari(self) -> None:
         """Ask the supervisor to start napari unless it already runs."""
-        if self.proc is not None and self.proc.poll() is None and not self.napari_running():
-            os.kill(self.proc.pid, signal.SIGUSR1)
+        proc = self.proc
+        if proc is not None and proc.poll() is None and not self.napari_running():
+            try:
+                os.kill(proc.pid, signal.SIGUSR1)
+            except ProcessLookupError:
+                pass
 
-    async def ensure_napari(self, timeout: float = NAPARI_START_TIMEOUT) -> Path:
-        """Start the desktop and napari if needed; return napari's socket once it answers."""
-        await self.ensure_running()
-        launch = self.napari_launch()
-        if not launch.available:
-            raise DesktopError("napari is not available in this desktop", launch.message)
-        async with self._napari_lock:
-            assert self.paths is not None
-            socket_path = self.paths.napari_socket
+    async def _napari_socket(self, timeout: float = NAPARI_START_TIMEOUT) -> Path:
+        """Start the desktop and napari if needed; return napari's socket once it answers.
+
+        The lock is held to start them, not while napari starts (that can take a while):
+        a stop in the meantime makes this fail with "the desktop stopped"."""
+        async with self._lock:
+            self.stopped_on_purpose = False
+            await self._ensure_running()
+            launch = self.napari_launch()
+            if not launch.available:
+                raise DesktopError("napari is not available in this desktop", launch.message)
+            paths = self.paths
+            assert paths is not None
             self.start_napari()
-            deadline = time.monotonic() + timeout
-            reason = f"napari did not start within {timeout:g} s"
-            while time.monotonic() < deadline:
-                try:
-                    await ask(socket_path, {"cmd": "state"}, STATE_TIMEOUT)
-                    return socket_path
-                except NapariUnavailable:
-                    pass
-                if not self.running():
-                    reason = "the desktop stopped while napari was starting"
-                    break
-                if not self.napari_running() and time.monotonic() > deadline - timeout + 5:
-                    reason = "napari exited while starting"  # after 5 s to write its pid
-                    break
-                await asyncio.sleep(0.25)
+        started = time.monotonic()
+        deadline = started + timeout
+        reason = f"napari did not start within {timeout:g} s"
+        while time.monotonic() < deadline:
+            try:
+                await ask(paths.napari_socket, {"cmd": "state"}, STATE_TIMEOUT)
+                return paths.napari_socket
+            except NapariUnavailable:
+                pass
+            if self.paths is not paths or not self.running():
+                reason = "the desktop stopped while napari was starting"
+                break
+            if not self.napari_running() and time.monotonic() > started + 5:
+                reason = "napari exited while starting"  # after 5 s to write its pid
+                break
+            await asyncio.sleep(0.25)
         raise DesktopError(
             reason,
             "run 'jupyter napari-desktop doctor' to check napari and Qt; see the server log",
             self._log_tail(),
         )
 
-    async def open_in_napari(
-        self, paths: list[Path], plugin: Optional[str], layer_type: Optional[str]
-    ) -> dict[str, Any]:
-        """Open files (already checked to be inside the root) as layers in napari."""
-        socket_path = await self.ensure_napari()
-        request = {
-            "cmd": "open",
-            "paths": [str(p) for p in paths],
-            "plugin": plugin,
-            "layer_type": layer_type,
-        }
-        try:
-            answer = await ask(socket_path, request, NAPARI_START_TIMEOUT)
-        except NapariUnavailable as err:
-            raise DesktopError(str(err), "try again; see the server log") from err
-        if answer.get("ok"):
-            self.opened.extend(p for p in paths if p not in self.opened)
-        return answer
-
-    async def restart(self) -> None:
-        """Stop and start again; reopen what was opened through the API."""
-        reopen = list(self.opened)
-        await self.stop()
-        await self.ensure_running()
-        if reopen:
-            existing = [p for p in reopen if p.exists()]
-            if existing:
-                await self.open_in_napari(existing, None, None)
-        elif self.config.autostart_napari:
-            self.start_napari()
-
     # -- stop ------------------------------------------------------------------------
-    async def stop(self) -> None:
-        """Stop the desktop and everything in it; remove its private directory."""
+    async def _stop(self, reason: str) -> None:
+        """Stop the desktop and everything in it; remove its private directory (lock held)."""
+        assert self._lock.locked()
         proc, paths = self.proc, self.paths
-        self.proc, self.paths = None, None
+        reopen = self._reopen
+        if reopen is not None and not reopen.done() and reopen is not asyncio.current_task():
+            reopen.cancel()
+        self._reopen = None
+        if proc is None and paths is None:
+            return
+        self.reason = reason
         if proc is not None and proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
             deadline = time.monotonic() + STOP_TIMEOUT
@@ -393,10 +530,16 @@ class DesktopManager:
             kill_group(proc)
         if paths is not None:
             shutil.rmtree(paths.root, ignore_errors=True)
+        self.proc, self.paths = None, None
+
+    async def shutdown(self) -> None:
+        """The Jupyter server stops: end the desktop."""
+        async with self._lock:
+            await self._stop("the Jupyter server stopped")
 
     def stop_now(self) -> None:
         """Synchronous stop for interpreter exit (no event loop)."""
-        proc = self.proc
+        proc, paths = self.proc, self.paths
         if proc is not None and proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
             try:
@@ -405,6 +548,6 @@ class DesktopManager:
                 self.log.warning("%s supervisor %s did not stop; killing it", PREFIX, proc.pid)
         if proc is not None:
             kill_group(proc)
-        if self.paths is not None:
-            shutil.rmtree(self.paths.root, ignore_errors=True)
+        if paths is not None:
+            shutil.rmtree(paths.root, ignore_errors=True)
         self.proc, self.paths = None, None

@@ -14,6 +14,10 @@ class NapariUnavailable(Exception):
     """napari's socket is not there or does not answer."""
 
 
+class NapariTimeout(NapariUnavailable):
+    """napari took the request but did not answer within the timeout (a slow read)."""
+
+
 async def ask(socket_path: Path, request: dict[str, Any], timeout: float) -> dict[str, Any]:
     """Send one JSON request, return the JSON answer; NapariUnavailable on any failure."""
     try:
@@ -26,7 +30,9 @@ async def ask(socket_path: Path, request: dict[str, Any], timeout: float) -> dic
         writer.write(json.dumps(request).encode() + b"\n")
         await writer.drain()
         line = await asyncio.wait_for(reader.readline(), timeout)
-    except (OSError, asyncio.TimeoutError, ValueError) as err:
+    except asyncio.TimeoutError as err:
+        raise NapariTimeout(f"napari did not answer in {timeout:g} s") from err
+    except (OSError, ValueError) as err:
         raise NapariUnavailable(f"napari did not answer in {timeout:g} s: {err}") from err
     finally:
         writer.close()

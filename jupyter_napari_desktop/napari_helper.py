@@ -12,10 +12,15 @@ directory (owner-only) for one JSON request per connection, answered with one JS
 
     {"cmd": "open", "paths": ["/abs/a.tif"], "plugin": null, "layer_type": null}
         -> {"ok": true, "layers": ["a"]}  or  {"ok": false, "error": "napari's reason"}
-    {"cmd": "state"}  -> {"ok": true, "version": "0.9.2", "layers": [...], "dims": {...}}
+        -> {"ok": false, "busy": "a.tif", "error": "napari is busy reading a.tif"} at once
+           while another open is still reading
+    {"cmd": "state"}  -> {"ok": true, "version": "0.9.2", "layers": [...], "dims": {...},
+                          "reading": {"paths": ["a.tif"], "for_s": 12.5} or null}
     {"cmd": "raise"}  -> {"ok": true}
 
-Requests are handled on the Qt thread (QLocalServer), so napari is only touched from there.
+Requests arrive on the Qt thread (QLocalServer), so napari is only touched from there. Files
+are read by the reader plugins in a worker thread (one read at a time) and become layers on
+the Qt thread, so a slow or never-ending read leaves the window and ``state`` responsive.
 """
 
 from __future__ import annotations
@@ -23,12 +28,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import stat
 import sys
+import threading
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Optional
 
 MAX_REQUEST = 1 << 20
 LAYER_TYPES = ("image", "labels", "points", "shapes", "surface", "tracks", "vectors")
+Reply = Callable[[dict[str, Any]], None]
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -52,49 +61,146 @@ def layer_info(layer: Any) -> dict[str, Any]:
     return {"name": layer.name, "type": type(layer).__name__.lower(), "shape": shape}
 
 
+def not_readable(path: str) -> Optional[str]:
+    """Why ``path`` must not be handed to a reader (a pipe or device would block it)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as err:
+        return f"{Path(path).name}: {err.strerror}"
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    return f"{Path(path).name} is not a regular file or folder"
+
+
+def napari_reason(err: BaseException) -> str:
+    return str(err).replace("Scroll up to see the full stack trace.", "").strip() or repr(err)
+
+
+def read_paths(paths: list[str], plugin: Optional[str]) -> list[tuple[str, Any]]:
+    """Run the reader plugins (worker thread): [(path, layer data list or exception)]."""
+    from napari.plugins.io import read_data_with_plugins
+
+    results: list[tuple[str, Any]] = []
+    for path in paths:
+        try:
+            data, _reader = read_data_with_plugins([path], plugin=plugin, stack=False)
+        except Exception as err:  # noqa: BLE001 - napari's reason goes back to the user
+            results.append((path, err))
+            break
+        results.append((path, list(data or [])))
+    return results
+
+
+def make_layers(path: str, items: list[Any], layer_type: Optional[str]) -> list[Any]:
+    """Layers from a reader's layer data tuples (Qt thread), named after the file by default."""
+    from napari.layers import Layer
+
+    if not items:
+        raise ValueError("no reader plugin could read it")
+    layers = []
+    for item in items:
+        if isinstance(item, Layer):
+            layers.append(item)
+            continue
+        data, meta, kind = (*tuple(item), None, None)[:3]
+        meta = dict(meta or {})
+        meta.setdefault("name", os.path.splitext(os.path.basename(path))[0])
+        layers.append(Layer.create(data, meta, layer_type or kind))
+    return layers
+
+
 class Service:
     """The JSON protocol; every method runs on the Qt thread."""
 
     def __init__(self, viewer: Any, napari_version: str) -> None:
+        from qtpy.QtCore import QObject, Signal
+
+        class Bridge(QObject):
+            done = Signal(object)
+
         self.viewer = viewer
         self.version = napari_version
+        self.reading: Optional[list[str]] = None
+        self.reading_since = 0.0
+        self.bridge = Bridge()  # lives on the Qt thread: emits from the worker are queued
+        self.bridge.done.connect(self.finish_open)
 
-    def handle(self, request: dict[str, Any]) -> dict[str, Any]:
+    def handle(self, request: dict[str, Any], reply: Reply) -> None:
         cmd = request.get("cmd")
         if cmd == "open":
-            return self.open(request)
-        if cmd == "state":
-            return self.state()
-        if cmd == "raise":
-            return self.raise_window()
-        return {"ok": False, "error": f"unknown command {cmd!r}"}
+            self.open(request, reply)
+        elif cmd == "state":
+            reply(self.state())
+        elif cmd == "raise":
+            reply(self.raise_window())
+        else:
+            reply({"ok": False, "error": f"unknown command {cmd!r}"})
 
-    def open(self, request: dict[str, Any]) -> dict[str, Any]:
+    def open(self, request: dict[str, Any], reply: Reply) -> None:
         paths = request.get("paths")
         plugin = request.get("plugin")
         layer_type = request.get("layer_type")
         if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
-            return {"ok": False, "error": "paths must be a list of strings"}
+            reply({"ok": False, "error": "paths must be a list of strings"})
+            return
         if layer_type is not None and layer_type not in LAYER_TYPES:
-            return {"ok": False, "error": f"layer_type must be one of {', '.join(LAYER_TYPES)}"}
-        names: list[str] = []
+            reply({"ok": False, "error": f"layer_type must be one of {', '.join(LAYER_TYPES)}"})
+            return
+        if self.reading is not None:
+            busy = ", ".join(Path(p).name for p in self.reading)
+            reply({"ok": False, "busy": busy, "error": f"napari is busy reading {busy}"})
+            return
         for path in paths:
+            reason = not_readable(path)
+            if reason:
+                reply({"ok": False, "error": reason, "opened": []})
+                return
+        self.reading, self.reading_since = list(paths), time.monotonic()
+
+        def work() -> None:
+            results = read_paths(paths, plugin)
+            self.bridge.done.emit((results, layer_type, reply))
+
+        threading.Thread(target=work, name="napari-desktop-read", daemon=True).start()
+
+    def finish_open(self, done: tuple[list[tuple[str, Any]], Optional[str], Reply]) -> None:
+        results, layer_type, reply = done
+        self.reading = None
+        names: list[str] = []
+        for path, items in results:
             try:
-                layers = self.viewer.open(path, plugin=plugin, layer_type=layer_type)
+                if isinstance(items, BaseException):
+                    raise items
+                layers = make_layers(path, items, layer_type)
+                for layer in layers:
+                    self.viewer.add_layer(layer)
             except Exception as err:  # noqa: BLE001 - napari's reason goes back to the user
-                reason = str(err).replace("Scroll up to see the full stack trace.", "").strip()
-                return {"ok": False, "error": f"{Path(path).name}: {reason}", "opened": names}
+                reply(
+                    {
+                        "ok": False,
+                        "error": f"{Path(path).name}: {napari_reason(err)}",
+                        "opened": names,
+                    }
+                )
+                return
             names.extend(layer.name for layer in layers)
         self.raise_window()
-        return {"ok": True, "layers": names}
+        reply({"ok": True, "layers": names})
 
     def state(self) -> dict[str, Any]:
         dims = self.viewer.dims
+        reading = None
+        if self.reading is not None:
+            reading = {
+                "paths": [Path(p).name for p in self.reading],
+                "for_s": round(time.monotonic() - self.reading_since, 1),
+            }
         return {
             "ok": True,
             "version": self.version,
             "layers": [layer_info(layer) for layer in self.viewer.layers],
             "dims": {"ndim": dims.ndim, "current_step": list(dims.current_step)},
+            "reading": reading,
         }
 
     def raise_window(self) -> dict[str, Any]:
@@ -124,22 +230,36 @@ def serve(service: Service, socket_path: Path) -> Any:
             if conn is None:
                 return
             buffer = bytearray()
+            answered: list[bool] = []
 
-            def on_ready(conn: Any = conn, buffer: bytearray = buffer) -> None:
+            def reply(answer: dict[str, Any], conn: Any = conn) -> None:
+                # A client that gave up (the server's timeout) has gone: nothing to answer.
+                try:
+                    conn.write(json.dumps(answer).encode() + b"\n")
+                    conn.flush()
+                    conn.disconnectFromServer()
+                except RuntimeError:
+                    pass
+
+            def on_ready(
+                conn: Any = conn,
+                buffer: bytearray = buffer,
+                answered: list[bool] = answered,
+                reply: Reply = reply,
+            ) -> None:
                 buffer.extend(bytes(conn.readAll()))
-                if b"\n" not in buffer and len(buffer) < MAX_REQUEST:
+                if answered or (b"\n" not in buffer and len(buffer) < MAX_REQUEST):
                     return
+                answered.append(True)
                 line = bytes(buffer).split(b"\n", 1)[0]
                 try:
                     request = json.loads(line)
                     if not isinstance(request, dict):
                         raise ValueError("request must be a JSON object")
-                    answer = service.handle(request)
                 except ValueError as err:
-                    answer = {"ok": False, "error": f"bad request: {err}"}
-                conn.write(json.dumps(answer).encode() + b"\n")
-                conn.flush()
-                conn.disconnectFromServer()
+                    reply({"ok": False, "error": f"bad request: {err}"})
+                    return
+                service.handle(request, reply)
 
             conn.readyRead.connect(on_ready)
             conn.disconnected.connect(conn.deleteLater)
