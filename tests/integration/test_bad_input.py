@@ -26,7 +26,7 @@ pytestmark = [pytest.mark.integration, needs_xvnc, pytest.mark.timeout(600)]
 pytest.importorskip("napari", reason="napari is installed by scripts/setup.sh")
 
 SLOW_READER = {
-    "slowreader/__init__.py": '''
+    "slowreader/__init__.py": """
         import time
         from pathlib import Path
 
@@ -45,7 +45,7 @@ SLOW_READER = {
             while not release.exists() and time.monotonic() < deadline:
                 time.sleep(0.05)
             return [(np.ones((16, 16), np.uint8), {"name": Path(path).stem}, "image")]
-    ''',
+    """,
     "slowreader/napari.yaml": """
         name: slow-reader
         display_name: Slow reader for tests
