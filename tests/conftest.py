@@ -1,14 +1,91 @@
-"""Fixtures shared by every test layer."""
+"""Fixtures shared by every test layer, and the rule that CI never passes on skipped layers."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.helpers import ARTIFACTS
 
 pytest_plugins = ["pytest_jupyter.jupyter_server", "tests.support.layers"]
+
+# Layers whose tests need Xvnc, napari, Chromium or JupyterHub (see tests/support/layers.py).
+# With CI=true a skip in them is a failure: a CI run missing a program must go red, not green.
+NEEDS_DESKTOP = ("integration", "browser", "hub")
+
+# The opt-out list: node ids (or a prefix of them) that may skip in CI, each with its reason.
+# Review an entry like code: it is a part of the product that CI no longer checks.
+ALLOWED_SKIPS: dict[str, str] = {}
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+def allowed_skip(nodeid: str) -> bool:
+    return any(nodeid == key or nodeid.startswith(key + "::") for key in ALLOWED_SKIPS)
+
+
+def skip_reason(longrepr: Any) -> str:
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    return str(longrepr)
+
+
+def ci_failure(nodeid: str, reason: str) -> str:
+    return (
+        f"{nodeid} was skipped with CI=true: {reason}\n"
+        "Tests that need Xvnc, napari, Chromium or JupyterHub must run in CI: install them "
+        "(scripts/setup.sh --test), or add the test to ALLOWED_SKIPS in tests/conftest.py "
+        "with the reason."
+    )
+
+
+def needs_desktop(item: pytest.Item) -> bool:
+    return any(item.get_closest_marker(name) for name in NEEDS_DESKTOP)
+
+
+def layer_of(path: Path, rootdir: Path) -> str:
+    """``integration`` for ``<rootdir>/tests/integration/test_x.py``, else ""."""
+    try:
+        parts = path.resolve().relative_to(rootdir.resolve() / "tests").parts
+    except ValueError:
+        return ""
+    return parts[0] if len(parts) > 1 else ""
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    outcome = yield
+    report = outcome.get_result()
+    if (
+        in_ci()
+        and report.skipped
+        and not hasattr(report, "wasxfail")
+        and needs_desktop(item)
+        and not allowed_skip(item.nodeid)
+    ):
+        report.outcome = "failed"
+        report.longrepr = ci_failure(item.nodeid, skip_reason(report.longrepr))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Any:
+    """A whole module skipped at import (``pytest.importorskip("napari")``)."""
+    outcome = yield
+    report = outcome.get_result()
+    if (
+        in_ci()
+        and report.skipped
+        and isinstance(collector, pytest.Module)
+        and layer_of(Path(collector.path), collector.config.rootpath) in NEEDS_DESKTOP
+        and not allowed_skip(collector.nodeid)
+    ):
+        report.outcome = "failed"
+        report.longrepr = ci_failure(collector.nodeid, skip_reason(report.longrepr))
 
 
 @pytest.fixture
