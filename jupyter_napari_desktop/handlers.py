@@ -8,12 +8,12 @@
 
 from __future__ import annotations
 
-import html
 import json
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+import jinja2
 from jupyter_server.base.handlers import APIHandler, AuthenticatedFileHandler, JupyterHandler
 from jupyter_server.utils import url_path_join
 from jupyter_server_proxy.rawsocket import RawSocketHandler
@@ -28,8 +28,10 @@ from .paths import PathRefused, resolve_in_root
 NAMESPACE = "napari-desktop"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
-TEMPLATE = TEMPLATE_DIR / "desktop.html"
-ERROR_TEMPLATE = TEMPLATE_DIR / "error.html"
+# Our own pages (autoescaped); the server's Jinja environment holds Jupyter's templates.
+TEMPLATES = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(TEMPLATE_DIR), autoescape=True, undefined=jinja2.StrictUndefined
+)
 APPS = ("napari", "desktop")
 MAX_PATHS = 100
 COEXISTING_TOOLS = ("jupyter-remote-desktop-proxy",)
@@ -58,16 +60,11 @@ class DesktopMixin:
         return manager
 
 
-def render(template: Path, values: dict[str, str]) -> str:
-    """Fill ``{{name}}`` slots; every value is HTML-escaped here."""
-    text = template.read_text()
-    for key, value in values.items():
-        text = text.replace("{{" + key + "}}", html.escape(value))
-    return text
-
-
 class DesktopPageHandler(DesktopMixin, JupyterHandler):
     """The desktop page, or a readable error page if the desktop cannot start here."""
+
+    def get_template(self, name: str) -> jinja2.Template:
+        return TEMPLATES.get_template(name)
 
     @web.authenticated
     def get(self) -> None:
@@ -82,13 +79,11 @@ class DesktopPageHandler(DesktopMixin, JupyterHandler):
         problems = preflight(self.manager.config)
         if problems:
             self.set_status(503)
-            items = "".join(
-                f"<li><p class='message'>{html.escape(p.message)}</p>"
-                f"<p class='fix'>Fix: {html.escape(p.fix)}</p></li>"
-                for p in problems
+            self.finish(
+                self.render_template(
+                    "error.html", page_title=title, static_base=static, problems=problems
+                )
             )
-            page = render(ERROR_TEMPLATE, {"title": title, "static": static})
-            self.finish(page.replace("<!--problems-->", items))
             return
         config = self.manager.config
         page_config = {
@@ -101,10 +96,14 @@ class DesktopPageHandler(DesktopMixin, JupyterHandler):
             "compression": config.compression,
             "version": __version__,
         }
-        # json.dumps of an object, with "<" escaped, is safe inside <script type=json>.
-        config_json = json.dumps(page_config).replace("<", "\\u003c")
-        page = render(TEMPLATE, {"title": title, "static": static, "version": __version__})
-        self.finish(page.replace("<!--config-->", config_json))
+        page = self.render_template(
+            "desktop.html",
+            page_title=title,
+            static_base=static,
+            asset_version=__version__,
+            page_config=page_config,
+        )
+        self.finish(page)
 
 
 class DesktopAPIHandler(DesktopMixin, APIHandler):
