@@ -290,7 +290,7 @@ def test_two_desktops_never_share_a_display_or_a_lock(hub, desktops):
         desk = files[user.name]
         lock = Path(f"/tmp/.X{desk.display}-lock")
         pid = int(lock.read_text().strip())
-        assert pid == desk.state["xvnc_pid"], (lock, pid, desk.state)
+        assert pid == desk.status["xvnc_pid"], (lock, pid, desk.status)
         assert comm(pid) in XVNC_NAMES, comm(pid)
         assert Path(f"/proc/{pid}").stat().st_uid == user.uid, f"{lock}'s Xvnc runs as {user.name}"
         assert lock.stat().st_uid == user.uid

@@ -481,10 +481,10 @@ def http_full(
 @dataclass
 class DesktopFiles(RuntimePaths):
     """One user's desktop, found from /tmp as root: the package's own paths in its private
-    directory, its X display and its state file."""
+    directory, its X display and its state file's content (``status``)."""
 
     display: int = 0
-    state: dict[str, Any] = field(default_factory=dict)
+    status: dict[str, Any] = field(default_factory=dict)
 
 
 def desktop_of(uid: int, parent: Path = Path("/tmp")) -> Optional[DesktopFiles]:
