@@ -102,23 +102,13 @@ class Run:
         self.errors.append(message)
         self.log("ERROR " + message)
 
-    def start_server(
-        self,
-        tool: str,
-        options: Optional[dict] = None,
-        app: str = "lab",
-        extensions: tuple[str, ...] = (),
-    ):
+    def start_server(self, tool: str, options: Optional[dict] = None, app: str = "lab"):
+        """A Jupyter server of ours (c.NapariDesktop ``options``) or of the reference."""
         ours = tool == "ours"
-        extra = {}
-        if extensions:
-            names = ("jupyter_napari_desktop", *extensions)
-            extra = {"ServerApp": {"jpserver_extensions": dict.fromkeys(names, True)}}
         server = JupyterServer(
             self.tmp(f"{tool}-{app}"),
             {"first_display": 50, **(options or {})},
             app=app,
-            extra_config=extra,
             python=self.napari_python if ours else self.reference_python,
             extension=ours,
         )
@@ -262,6 +252,21 @@ REFERENCE_KEYS = (
 )
 
 
+async def warm_clicks(
+    run: Run, ctx: Any, lab: Any, tab: Any, card: str, count: int, out: dict[str, list]
+) -> Any:
+    """Close the tab and click ``card`` again, ``count`` times, napari still running: the
+    click only reconnects. Returns the last tab."""
+    for index in range(count):
+        await tab.close()
+        await asyncio.sleep(1)
+        clicked, tab = await B.click_card(ctx, lab, card)
+        pattern = await B.probe(tab, "patternAt", 60)
+        out["warm_napari_running"].append(ms(pattern, clicked))
+        run.log(f"{card} warm running #{index + 1}: {ms(pattern, clicked)} s")
+    return tab
+
+
 async def ours_click_repeat(
     run: Run, geometry: str, repeat: int, warm: int, out: dict[str, list]
 ) -> None:
@@ -279,13 +284,7 @@ async def ours_click_repeat(
         out["cold_desktop_drawn"].append(ms(drawn, clicked))
         out.setdefault("remote_size", []).append(await B.remote_size(tab))
         run.log(f"ours {geometry} cold #{repeat + 1}: {ms(pattern, clicked)} s")
-        for index in range(warm):
-            await tab.close()
-            await asyncio.sleep(1)
-            clicked, tab = await B.click_card(ctx, lab, "ours-napari")
-            pattern = await B.probe(tab, "patternAt", 60)
-            out["warm_napari_running"].append(ms(pattern, clicked))
-            run.log(f"ours {geometry} warm running #{index + 1}: {ms(pattern, clicked)} s")
+        tab = await warm_clicks(run, ctx, lab, tab, "ours-napari", warm, out)
         for index in range(warm):
             await tab.close()
             kill_napari(server)
@@ -371,13 +370,7 @@ async def reference_click_repeat(
             f"reference {geometry} cold #{repeat + 1}: drawn {ms(drawn, clicked)} s"
             f" + napari {ms(pattern, spawned)} s"
         )
-        for index in range(warm):
-            await tab.close()
-            await asyncio.sleep(1)
-            clicked, tab = await B.click_card(ctx, lab, "reference")
-            pattern = await B.probe(tab, "patternAt", 60)
-            out["warm_napari_running"].append(ms(pattern, clicked))
-            run.log(f"reference {geometry} warm running #{index + 1}: {ms(pattern, clicked)} s")
+        tab = await warm_clicks(run, ctx, lab, tab, "reference", warm, out)
         for index in range(warm):
             procs.stop_tree(napari.pid, 5)
             napari.wait()
@@ -400,15 +393,6 @@ async def reference_click_repeat(
 
 
 # -- 2. and 3. streaming and input latency ---------------------------------------------
-# What-ifs: one change each to our desktop that is not in the package, measured beside it.
-WHAT_IF = {
-    # Xvnc's own default (and the reference's) is 60; ours passes c.NapariDesktop.frame_rate.
-    "ours_frame_rate_60": ({"frame_rate": 60}, ()),
-    # TCP_NODELAY on our websocket (see nodelay_extension.py).
-    "ours_nodelay": ({}, ("benchmarks.nodelay_extension",)),
-}
-
-
 @dataclass
 class Scene:
     """A running desktop with napari playing the stack on demand."""
@@ -436,9 +420,8 @@ async def start_desktop(run: Run, name: str, geometry: str) -> JupyterServer:
         await client.next_update(30, pixels_only=False)
         await client.close()
         return server
-    changes, extensions = WHAT_IF.get(name, ({}, ()))
-    options = {"geometry": geometry, "autostart_napari": False, **changes}
-    server = run.start_server("ours", options, app="server", extensions=extensions)
+    options = {"geometry": geometry, "autostart_napari": False}
+    server = run.start_server("ours", options, app="server")
     status, _ = server.request("POST", "napari-desktop/api/start", {"app": "desktop"})
     if status != 200:
         raise RuntimeError(f"{name}: POST napari-desktop/api/start answered {status}")

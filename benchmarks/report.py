@@ -2,37 +2,16 @@
 
 from __future__ import annotations
 
-import statistics
+import operator
 from pathlib import Path
 from typing import Any, Optional
+
+from tests.support.stats import percentile, summary
 
 MAIN_GEOMETRY = "1920x1080"
 
 
-# -- statistics ------------------------------------------------------------------------
-def summary(values: list[Optional[float]]) -> dict[str, Any]:
-    got = sorted(v for v in values if v is not None)
-    if not got:
-        return {"median": None, "min": None, "max": None, "n": 0, "failed": len(values)}
-    return {
-        "median": round(statistics.median(got), 3),
-        "min": got[0],
-        "max": got[-1],
-        "n": len(got),
-        "failed": len(values) - len(got),
-    }
-
-
-def percentile(values: list[Optional[float]], q: float) -> Optional[float]:
-    got = sorted(v for v in values if v is not None)
-    if not got:
-        return None
-    rank = q / 100 * (len(got) - 1)
-    low = int(rank)
-    high = min(low + 1, len(got) - 1)
-    return round(got[low] + (got[high] - got[low]) * (rank - low), 2)
-
-
+# -- statistics (tests.support.stats: one percentile for every report) -----------------
 def ratio(ours: Optional[float], reference: Optional[float]) -> Optional[float]:
     if ours is None or not reference:
         return None
@@ -160,150 +139,53 @@ def summarise(results: dict[str, Any]) -> dict[str, Any]:
 
 def targets(summ: dict[str, Any], geometry: str) -> list[dict[str, Any]]:
     t = summ["time_to_napari"].get(geometry, {})
-    s = summ["streaming"].get(geometry, {})
+    s = summ["streaming"].get(geometry, {}).get("ratios", {})
     m = summ["memory"].get(geometry, {})
-    rows = []
-
-    def add(
-        name: str, value: Optional[float], limit: Optional[float], ok: Optional[bool], unit: str
-    ):
-        rows.append(
-            {
-                "target": name,
-                "measured": value,
-                "limit": limit,
-                "unit": unit,
-                "met": ok,
-            }
-        )
-
     floor = med(t.get("floor_bare_xvnc"))
-    closed = med(t.get("ours.warm_napari_closed"))
-    running = med(t.get("ours.warm_napari_running"))
-    limit = round(floor + 1, 3) if floor is not None else None
-    add(
-        "warm, napari closed: click → napari drawn ≤ napari bare start + 1 s",
-        closed,
-        limit,
-        None if closed is None or limit is None else closed <= limit,
-        "s",
-    )
-    add(
-        "warm, napari running: click → napari drawn ≤ napari bare start + 1 s",
-        running,
-        limit,
-        None if running is None or limit is None else running <= limit,
-        "s",
-    )
-    pre = med(t.get("ours_prestart.click"))
-    add("prestart: click → napari drawn < 1.5 s", pre, 1.5, None if pre is None else pre < 1.5, "s")
-    fps_ratio = s.get("ratios", {}).get("ours_websocket_vs_direct")
-    add(
-        "fps through the Jupyter websocket ≥ 95% of the direct socket",
-        fps_ratio,
-        0.95,
-        None if fps_ratio is None else fps_ratio >= 0.95,
-        "ratio",
-    )
-    per_draw = s.get("ratios", {}).get("ours_websocket_vs_direct_per_napari_draw")
-    add(
-        "the same, per frame napari drew (frames delivered / napari draws)",
-        per_draw,
-        0.95,
-        None if per_draw is None else per_draw >= 0.95,
-        "ratio",
-    )
-    ref_idle = m.get("reference", {}).get("idle_pss_mib")
-    minimal = m.get("ours-minimal", {}).get("idle_pss_mib")
-    xfce = m.get("ours-xfce", {}).get("idle_pss_mib")
-    half = round(ref_idle / 2, 1) if ref_idle else None
-    add(
-        "idle minimal session PSS ≤ half the reference's idle XFCE PSS",
-        minimal,
-        half,
-        None if minimal is None or half is None else minimal <= half,
-        "MiB",
-    )
-    add(
-        "our idle XFCE PSS ≤ the reference's idle XFCE PSS",
-        xfce,
-        ref_idle,
-        None if xfce is None or ref_idle is None else xfce <= ref_idle,
-        "MiB",
-    )
-    # The same with the footprint (pages counted once), which other desktops on the
-    # machine do not shift.
-    ref_fp = m.get("reference", {}).get("idle_footprint_mib")
-    minimal_fp = m.get("ours-minimal", {}).get("idle_footprint_mib")
-    xfce_fp = m.get("ours-xfce", {}).get("idle_footprint_mib")
-    half_fp = round(ref_fp / 2, 1) if ref_fp else None
-    add(
-        "the same by footprint: idle minimal ≤ half the reference's idle XFCE",
-        minimal_fp,
-        half_fp,
-        None if minimal_fp is None or half_fp is None else minimal_fp <= half_fp,
-        "MiB",
-    )
-    add(
-        "the same by footprint: our idle XFCE ≤ the reference's idle XFCE",
-        xfce_fp,
-        ref_fp,
-        None if xfce_fp is None or ref_fp is None else xfce_fp <= ref_fp,
-        "MiB",
-    )
-    return rows
-
-
-def what_ifs(summ: dict[str, Any], geometry: str) -> list[dict[str, Any]]:
-    """Measured gain of each change that is not in the package (baseline: ours, same run)."""
-    s = summ["streaming"].get(geometry, {})
-    lat = summ["latency"].get(geometry, {})
-    mem = summ["memory"].get(geometry, {})
-    rows = []
-
-    def add(change: str, metric: str, base: Optional[float], new: Optional[float]) -> None:
-        rows.append(
-            {
-                "change": change,
-                "metric": metric,
-                "ours": base,
-                "with_change": new,
-                "ratio": ratio(new, base),
-            }
-        )
-
-    for name, change in (
-        ("ours_frame_rate_60", "c.NapariDesktop.frame_rate = 60 (Xvnc's default; ours is 30)"),
-        ("ours_nodelay", "TCP_NODELAY on our websocket (self.set_nodelay(True) in open())"),
-    ):
-        if not any(key.startswith(name + ".") for key in list(s) + list(lat)):
-            continue
-        for path in PATHS:
-            add(
-                change,
-                f"canvas frames/s, {path}",
-                med(s.get(f"ours.{path}", {}).get("fps")),
-                med(s.get(f"{name}.{path}", {}).get("fps")),
-            )
-        for which, label in (
-            ("key_to_canvas", "key → canvas p50 ms"),
-            ("canvas_update_transfer", "canvas update transfer p50 ms"),
-        ):
-            add(
-                change,
-                f"{label}, websocket",
-                lat.get(f"ours.websocket.{which}", {}).get("p50_ms"),
-                lat.get(f"{name}.websocket.{which}", {}).get("p50_ms"),
-            )
-    if "ours-xfce-lean" in mem:
-        for metric in ("pss", "footprint"):
-            add(
-                "XFCE panel without the tray, sound, power and notification plugins",
-                f"idle {metric} MiB",
-                mem.get("ours-xfce", {}).get(f"idle_{metric}_mib"),
-                mem["ours-xfce-lean"].get(f"idle_{metric}_mib"),
-            )
-    return rows
+    above_floor = round(floor + 1, 3) if floor is not None else None
+    at_most, at_least, below = operator.le, operator.ge, operator.lt
+    rows = [
+        ("warm, napari closed: click → napari drawn ≤ napari bare start + 1 s",
+         med(t.get("ours.warm_napari_closed")), above_floor, at_most, "s"),
+        ("warm, napari running: click → napari drawn ≤ napari bare start + 1 s",
+         med(t.get("ours.warm_napari_running")), above_floor, at_most, "s"),
+        ("prestart: click → napari drawn < 1.5 s",
+         med(t.get("ours_prestart.click")), 1.5, below, "s"),
+        ("fps through the Jupyter websocket ≥ 95% of the direct socket",
+         s.get("ours_websocket_vs_direct"), 0.95, at_least, "ratio"),
+        ("the same, per frame napari drew (frames delivered / napari draws)",
+         s.get("ours_websocket_vs_direct_per_napari_draw"), 0.95, at_least, "ratio"),
+    ]  # fmt: skip
+    # By PSS, and by footprint (pages counted once), which other desktops do not shift.
+    for metric, (half_name, same_name) in {
+        "pss": (
+            "idle minimal session PSS ≤ half the reference's idle XFCE PSS",
+            "our idle XFCE PSS ≤ the reference's idle XFCE PSS",
+        ),
+        "footprint": (
+            "the same by footprint: idle minimal ≤ half the reference's idle XFCE",
+            "the same by footprint: our idle XFCE ≤ the reference's idle XFCE",
+        ),
+    }.items():
+        idle = {
+            variant: v.get(f"idle_{metric}_mib") for variant, v in m.items() if variant != "ratios"
+        }
+        reference = idle.get("reference")
+        half = round(reference / 2, 1) if reference else None
+        rows += [
+            (half_name, idle.get("ours-minimal"), half, at_most, "MiB"),
+            (same_name, idle.get("ours-xfce"), reference, at_most, "MiB"),
+        ]
+    return [
+        {
+            "target": name,
+            "measured": value,
+            "limit": limit,
+            "unit": unit,
+            "met": None if value is None or limit is None else test(value, limit),
+        }
+        for name, value, limit, test, unit in rows
+    ]
 
 
 # -- plots -----------------------------------------------------------------------------
@@ -579,13 +461,97 @@ def span(s: Optional[dict[str, Any]], digits: int = 2, scale: float = 1) -> str:
     return text + (f", {s['failed']} failed" if s.get("failed") else "")
 
 
+def table(header: list[str], rows: list[list[str]]) -> list[str]:
+    """A Markdown table (every section of the report is one)."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
+def sections(data: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]], str]]:
+    """(title, header, rows, note) of every table after the targets."""
+    summ = data["summary"]
+    out = []
+    for geometry in sorted(summ["time_to_napari"], key=pixels):
+        t = summ["time_to_napari"][geometry]
+        rows = [
+            [label, span(t[name])]
+            for tool, key, label in TIME_ROWS
+            if t.get(name := f"{tool}.{key}" if key else tool)
+        ]
+        out.append((
+            f"1. Time to napari, {geometry} (seconds)",
+            ["measurement", "median (min-max, n)"],
+            rows,
+            "Ratios (ours / reference): " + ratios_text(t.get("ratios", {})),
+        ))  # fmt: skip
+    for geometry in sorted(summ["streaming"], key=pixels):
+        s = summ["streaming"][geometry]
+        rows = []
+        for key, v in s.items():
+            if key == "ratios":
+                continue
+            cpu = v["cpu_percent"]
+            rows.append([
+                key, span(v["fps"], 1), span(v["updates_per_s"], 1),
+                span(v["bytes_per_frame"], 1, 1024), span(v["mbit_per_s"], 1),
+                span(v["napari_draws_per_s"], 1), fmt(med(v["delivered_share"]), 2),
+                *(fmt(med(cpu.get(name)), 0) for name in ("jupyter_server", "xvnc", "napari")),
+            ])  # fmt: skip
+        out.append((
+            f"2. Streaming, {geometry}: napari playing a 100x512x512 stack",
+            ["tool.path", "canvas frames/s", "updates/s", "KiB/canvas frame", "Mbit/s",
+             "napari draws/s", "delivered", "CPU % jupyter server", "CPU % Xvnc", "CPU % napari"],
+            rows,
+            "Ratios: " + ratios_text(s.get("ratios", {})),
+        ))  # fmt: skip
+    for geometry in sorted(summ["latency"], key=pixels):
+        lat = summ["latency"][geometry]
+        rows = [
+            [key, *(fmt(lat[key][f"{q}_ms"], 1) for q in ("p50", "p95", "min", "max")),
+             f"{lat[key]['n']} ({lat[key]['lost']})"]
+            for key in sorted(lat)
+        ]  # fmt: skip
+        out.append((
+            f"3. Input latency, {geometry} (ms, input sent → first update with pixels)",
+            ["tool.path.input", "p50", "p95", "min", "max", "n (lost)"],
+            rows,
+            "",
+        ))  # fmt: skip
+    for geometry in sorted(summ["memory"], key=pixels):
+        mem = summ["memory"][geometry]
+        columns = ("idle_pss_mib", "napari_pss_mib", "napari_alone_pss_mib",
+                   "idle_footprint_mib", "napari_footprint_mib")  # fmt: skip
+        rows = [
+            [variant, *(fmt(v[c], 1) for c in columns), str(v["idle_processes"]),
+             str(v["other_desktops_on_machine"])]
+            for variant, v in mem.items()
+            if variant != "ratios"
+        ]  # fmt: skip
+        raw = data["results"].get("memory", {}).get(geometry, {})
+        largest = [
+            f"Largest idle processes, {variant}: "
+            + ", ".join(f"{p['name']} {p['pss_mib']}" for p in top)
+            for variant, v in raw.items()
+            if (top := v.get("idle", {}).get("by_process", [])[:10])
+        ]
+        out.append((
+            f"4. Memory, {geometry} (PSS, MiB, of the desktop's processes)",
+            ["session", "PSS idle", "PSS with napari (50x512x512)", "PSS napari alone",
+             "footprint idle", "footprint with napari", "processes (idle)", "other desktops"],
+            rows,
+            "\n\n".join(["Ratios (idle): " + ratios_text(mem.get("ratios", {})), *largest]),
+        ))  # fmt: skip
+    return out
+
+
 def markdown(data: dict[str, Any], made: list[str]) -> str:
-    summ, meta = data["summary"], data["meta"]
+    meta = data["meta"]
     lines = [
         f"# Benchmark: jupyter-napari-desktop vs jupyter-remote-desktop-proxy ({meta['mode']})",
         "",
         f"Run {meta['started']} on {meta['machine']}; {meta['duration_s']:.0f} s in all. "
-        f"Command: `{meta['command']}`.",
+        f"Command: `{meta['command']}`."
+        + (f" Measured commit: `{meta['commit']}`." if meta.get("commit") else ""),
         "",
         "Figures are medians with (min-max, n) over repeated runs of the same run; ratios are "
         "ours / reference from this run. Other processes on this machine (other tests, other "
@@ -599,110 +565,19 @@ def markdown(data: dict[str, Any], made: list[str]) -> str:
         "",
         "## Targets",
         "",
-        "| target | measured | limit | met |",
-        "|---|---|---|---|",
     ]
-    for row in data["targets"]:
-        met = {True: "yes", False: "**no**", None: "not measured"}[row["met"]]
-        lines.append(
-            f"| {row['target']} | {fmt(row['measured'])} {row['unit']} | "
-            f"{fmt(row['limit'])} {row['unit']} | {met} |"
-        )
-    for geometry in sorted(summ["time_to_napari"], key=pixels):
-        t = summ["time_to_napari"][geometry]
-        lines += [
-            "",
-            f"## 1. Time to napari, {geometry} (seconds)",
-            "",
-            "| measurement | median (min-max, n) |",
-            "|---|---|",
-        ]
-        for tool, key, label in TIME_ROWS:
-            s = t.get(f"{tool}.{key}" if key else tool)
-            if s:
-                lines.append(f"| {label} | {span(s)} |")
-        lines += ["", "Ratios (ours / reference): " + ratios_text(t.get("ratios", {}))]
-    for geometry in sorted(summ["streaming"], key=pixels):
-        s = summ["streaming"][geometry]
-        lines += [
-            "",
-            f"## 2. Streaming, {geometry}: napari playing a 100x512x512 stack",
-            "",
-            "| tool.path | canvas frames/s | updates/s | KiB/canvas frame | Mbit/s "
-            "| napari draws/s | delivered | CPU % jupyter server | CPU % Xvnc | CPU % napari |",
-            "|---|---|---|---|---|---|---|---|---|---|",
-        ]
-        for key, value in s.items():
-            if key == "ratios":
-                continue
-            cpu = value["cpu_percent"]
-            lines.append(
-                f"| {key} | {span(value['fps'], 1)} | {span(value['updates_per_s'], 1)} | "
-                f"{span(value['bytes_per_frame'], 1, 1024)} | "
-                f"{span(value['mbit_per_s'], 1)} | {span(value['napari_draws_per_s'], 1)} | "
-                f"{fmt(med(value['delivered_share']), 2)} | "
-                f"{fmt(med(cpu.get('jupyter_server')), 0)} | {fmt(med(cpu.get('xvnc')), 0)} | "
-                f"{fmt(med(cpu.get('napari')), 0)} |"
-            )
-        lines += ["", "Ratios: " + ratios_text(s.get("ratios", {}))]
-    for geometry in sorted(summ["latency"], key=pixels):
-        lat = summ["latency"][geometry]
-        lines += [
-            "",
-            f"## 3. Input latency, {geometry} (ms, input sent → first update with pixels)",
-            "",
-            "| tool.path.input | p50 | p95 | min | max | n (lost) |",
-            "|---|---|---|---|---|---|",
-        ]
-        for key in sorted(lat):
-            v = lat[key]
-            lines.append(
-                f"| {key} | {fmt(v['p50_ms'], 1)} | {fmt(v['p95_ms'], 1)} | "
-                f"{fmt(v['min_ms'], 1)} | {fmt(v['max_ms'], 1)} | {v['n']} ({v['lost']}) |"
-            )
-    for geometry in sorted(summ["memory"], key=pixels):
-        mem = summ["memory"][geometry]
-        lines += [
-            "",
-            f"## 4. Memory, {geometry} (PSS, MiB, of the desktop's processes)",
-            "",
-            "| session | PSS idle | PSS with napari (50x512x512) | PSS napari alone "
-            "| footprint idle | footprint with napari | processes (idle) | other desktops |",
-            "|---|---|---|---|---|---|---|---|",
-        ]
-        for variant, v in mem.items():
-            if variant == "ratios":
-                continue
-            lines.append(
-                f"| {variant} | {fmt(v['idle_pss_mib'], 1)} | {fmt(v['napari_pss_mib'], 1)} | "
-                f"{fmt(v['napari_alone_pss_mib'], 1)} | {fmt(v['idle_footprint_mib'], 1)} | "
-                f"{fmt(v['napari_footprint_mib'], 1)} | {v['idle_processes']} | "
-                f"{v['other_desktops_on_machine']} |"
-            )
-        lines += ["", "Ratios (idle): " + ratios_text(mem.get("ratios", {}))]
-        raw = data["results"].get("memory", {}).get(geometry, {})
-        for variant, v in raw.items():
-            top = v.get("idle", {}).get("by_process", [])[:10]
-            if top:
-                lines += [
-                    "",
-                    f"Largest idle processes, {variant}: "
-                    + ", ".join(f"{p['name']} {p['pss_mib']}" for p in top),
-                ]
-    changes = what_ifs(summ, main_geometry(summ))
-    if changes:
-        lines += [
-            "",
-            f"## What-ifs: changes not in the package, same run ({main_geometry(summ)})",
-            "",
-            "| change | metric | ours | with the change | ratio |",
-            "|---|---|---|---|---|",
-        ]
-        lines += [
-            f"| {r['change']} | {r['metric']} | {fmt(r['ours'], 1)} | {fmt(r['with_change'], 1)} "
-            f"| {fmt(r['ratio'])} |"
-            for r in changes
-        ]
+    met = {True: "yes", False: "**no**", None: "not measured"}
+    lines += table(
+        ["target", "measured", "limit", "met"],
+        [
+            [r["target"], f"{fmt(r['measured'])} {r['unit']}", f"{fmt(r['limit'])} {r['unit']}",
+             met[r["met"]]]
+            for r in data["targets"]
+        ],
+    )  # fmt: skip
+    for title, header, rows, note in sections(data):
+        lines += ["", f"## {title}", "", *table(header, rows)]
+        lines += ["", note] if note else []
     if made:
         lines += ["", "## Plots", ""]
         lines += [f"![{name}]({name})" for name in made]
@@ -751,11 +626,9 @@ METHOD = """\
   desktop's processes once (page frame numbers from /proc/PID/pagemap): it does not move
   with what else runs, so compare with it when the PSS columns disagree between runs.
 - **Interleaving**: cold starts alternate ours / reference; the streaming and latency
-  desktops (ours, the reference and the what-ifs) run side by side with napari idle and
-  take turns, so each sees the same machine load.
-- **What-ifs**: the same measurements on our desktop with one change that is not in the
-  package: `frame_rate = 60`; TCP_NODELAY on the websocket (benchmarks/nodelay_extension.py
-  patches the handler in the benchmark's server only); a panel layout without the tray,
-  sound, power and notification plugins (an XDG_CONFIG_DIRS entry through
-  `c.NapariDesktop.extra_env`).
+  desktops (ours and the reference) run side by side with napari idle and take turns, so
+  each sees the same machine load.
+- **What-if** (memory, `ours-xfce-lean`): our XFCE desktop with a panel layout without the
+  tray, sound, power and notification plugins (an XDG_CONFIG_DIRS entry through
+  `c.NapariDesktop.extra_env`), a change that is not in the package.
 """

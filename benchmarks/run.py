@@ -116,6 +116,18 @@ def versions(reference_python: Path) -> dict[str, str]:
     }
 
 
+def measured_commit() -> str:
+    """The checkout's commit, with "+ local changes" when the tree differs from it."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=HERE.parent, capture_output=True, text=True)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    changed = git("status", "--porcelain", "--untracked-files=no", "--", "jupyter_napari_desktop")
+    return commit + (" + local changes to the package" if changed else "")
+
+
 def machine() -> str:
     model = "?"
     try:
@@ -149,10 +161,7 @@ async def measure_all(run: measure.Run, parts: set[str]) -> None:
                 await measure.napari_floor(run, geometry)
                 await measure.clicks(run, geometry)
             if "streaming" in parts:
-                names = ["ours", "reference"]
-                if geometry == report.MAIN_GEOMETRY:
-                    names += list(measure.WHAT_IF)
-                await measure.streaming(run, geometry, names)
+                await measure.streaming(run, geometry, ["ours", "reference"])
     finally:
         if run.browser is not None:
             await run.browser.stop()
@@ -222,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         "started": started,
         "command": shlex.join([".venv/bin/python", "benchmarks/run.py", *(argv or sys.argv[1:])]),
         "machine": machine(),
+        "commit": measured_commit(),
         "versions": versions(reference_python),
         "plan": plan.__dict__,
         "duration_s": 0.0,
