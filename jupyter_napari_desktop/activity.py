@@ -3,81 +3,74 @@
 Screen updates stream to an open tab all the time, so bytes on the websocket say nothing
 about whether a person is there. The X server's idle time counts only keyboard and pointer
 input, so an untouched desktop with a ticking clock still becomes idle and can be culled.
-Used by the supervisor, which has the desktop's DISPLAY and XAUTHORITY.
+
+Used by the supervisor, which has the desktop's DISPLAY and XAUTHORITY. It asks over one X
+connection that stays open (python-xlib speaks the protocol itself: no process per poll,
+and a dead X server is an exception, not the end of the process), from a daemon thread, so a
+stuck X server never holds up the supervisor.
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
+import contextlib
+import os
+import threading
 import time
-from typing import Optional
-
-
-class XScreenSaverInfo(ctypes.Structure):
-    _fields_ = [
-        ("window", ctypes.c_ulong),
-        ("state", ctypes.c_int),
-        ("kind", ctypes.c_int),
-        ("til_or_since", ctypes.c_ulong),
-        ("idle", ctypes.c_ulong),
-        ("event_mask", ctypes.c_ulong),
-    ]
+from typing import Any, Optional
 
 
 class InputClock:
-    """Wall-clock time of the last keyboard or pointer input on one X display."""
+    """Seconds since the last keyboard or pointer input on one X display."""
 
-    def __init__(self, display: str) -> None:
-        self.xlib = ctypes.CDLL(ctypes.util.find_library("X11") or "libX11.so.6")
-        self.xss = ctypes.CDLL(ctypes.util.find_library("Xss") or "libXss.so.1")
-        self.xlib.XOpenDisplay.restype = ctypes.c_void_p
-        self.xlib.XOpenDisplay.argtypes = [ctypes.c_char_p]
-        self.xlib.XDefaultRootWindow.restype = ctypes.c_ulong
-        self.xlib.XDefaultRootWindow.argtypes = [ctypes.c_void_p]
-        self.xlib.XCloseDisplay.argtypes = [ctypes.c_void_p]
-        self.xlib.XFree.argtypes = [ctypes.c_void_p]
-        self.xss.XScreenSaverAllocInfo.restype = ctypes.POINTER(XScreenSaverInfo)
-        self.xss.XScreenSaverQueryInfo.argtypes = [
-            ctypes.c_void_p,
-            ctypes.c_ulong,
-            ctypes.POINTER(XScreenSaverInfo),
-        ]
-        self.dpy = self.xlib.XOpenDisplay(display.encode())
-        if not self.dpy:
-            raise OSError(f"cannot open X display {display}")
-        self.root = self.xlib.XDefaultRootWindow(self.dpy)
-        self.info = self.xss.XScreenSaverAllocInfo()
+    def __init__(self, display: str, xauthority: Optional[str] = None) -> None:
+        from Xlib import display as xdisplay
 
-    def idle_seconds(self) -> Optional[float]:
-        if not self.xss.XScreenSaverQueryInfo(self.dpy, self.root, self.info):
-            return None
-        return float(self.info.contents.idle) / 1000.0
+        if xauthority:
+            os.environ["XAUTHORITY"] = xauthority  # python-xlib reads the cookie from here
+        self.dpy: Any = xdisplay.Display(display)
+        if not self.dpy.has_extension("MIT-SCREEN-SAVER"):
+            self.dpy.close()
+            raise OSError(f"the X server of {display} has no MIT-SCREEN-SAVER extension")
+        self.root = self.dpy.screen().root
 
-    def last_input(self) -> Optional[float]:
-        idle = self.idle_seconds()
-        return None if idle is None else time.time() - idle
+    def idle_seconds(self) -> float:
+        return float(self.root.screensaver_query_info().idle) / 1000.0
+
+    def last_input(self) -> float:
+        return time.time() - self.idle_seconds()
 
     def close(self) -> None:
-        if self.dpy:
-            self.xlib.XFree(self.info)
-            self.xlib.XCloseDisplay(self.dpy)
-            self.dpy = None
+        with contextlib.suppress(Exception):  # the connection to a dead X server
+            self.dpy.close()
 
 
-def main() -> int:
-    """Print the seconds since the last input on $DISPLAY (run in a short-lived process:
-    Xlib exits the whole process when the X server goes away mid-call)."""
-    import os
+class InputWatcher(threading.Thread):
+    """Reads the idle time every ``interval`` seconds; ``last_input`` holds the latest
+    (epoch seconds) or None. Ends quietly when the X server goes away."""
 
-    clock = InputClock(os.environ.get("DISPLAY", ""))
-    idle = clock.idle_seconds()
-    clock.close()
-    if idle is None:
-        return 1
-    print(f"{idle:.3f}")
-    return 0
+    def __init__(self, display: str, xauthority: str, interval: float) -> None:
+        super().__init__(name="napari-desktop-input", daemon=True)
+        self.display = display
+        self.xauthority = xauthority
+        self.interval = interval
+        self.last_input: Optional[float] = None
+        self.error = ""
+        self.stopping = threading.Event()
 
+    def run(self) -> None:
+        try:
+            clock = InputClock(self.display, self.xauthority)
+        except Exception as err:  # noqa: BLE001 - reported through .error, read by the supervisor
+            self.error = f"cannot read the X idle time of {self.display}: {err}"
+            return
+        try:
+            while not self.stopping.is_set():
+                self.last_input = clock.last_input()
+                self.stopping.wait(self.interval)
+        except Exception as err:  # noqa: BLE001 - the X server went away
+            self.error = f"X idle time of {self.display}: {err}"
+        finally:
+            clock.close()
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+    def stop(self) -> None:
+        self.stopping.set()

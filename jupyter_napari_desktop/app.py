@@ -18,6 +18,7 @@ from .manager import PREFIX, DesktopManager
 from .notebook import SERVER_PID_ENV
 
 ACTIVITY_INTERVAL = 15  # seconds between reports of desktop input to the server
+ACTIVITY_KEY = "napari_desktop"  # our entry in the server's last_activity_times
 
 
 class NapariDesktopApp(ExtensionApp):
@@ -48,14 +49,17 @@ class NapariDesktopApp(ExtensionApp):
 
         JupyterHub's idle culler reads the server's last activity; jupyter-server-proxy would
         count every frame sent to an open tab, so a desktop with a clock would never idle.
+        The time goes into ``last_activity_times``, the server's place for extensions'
+        activity (``ServerApp.last_activity()`` takes the newest of it), and only forward.
         """
         last = self.manager.last_input()
-        if last is None:
+        if last is None or self.serverapp is None:
             return
         when = datetime.fromtimestamp(last, timezone.utc)
-        current = self.settings.get("api_last_activity")
+        times = self.serverapp.web_app.settings.setdefault("last_activity_times", {})
+        current = times.get(ACTIVITY_KEY)
         if current is None or when > current:
-            self.serverapp.web_app.settings["api_last_activity"] = when  # type: ignore[union-attr]
+            times[ACTIVITY_KEY] = when
 
     def _give_kernels_the_desktop(self) -> None:
         """Kernels get the desktop's DISPLAY/XAUTHORITY (when it runs) and this server's pid

@@ -153,16 +153,17 @@ def make_runtime_dir(parent: Path, name: str = "") -> RuntimePaths:
     return paths
 
 
-def xauthority_entry(display: int, cookie: bytes) -> bytes:
-    """One Xauthority record (FamilyWild, any host) for display ``display``."""
+def xauthority_entry(display: int, cookie: bytes, host: Optional[str] = None) -> bytes:
+    """One Xauthority record for display ``display``: FamilyWild (any host), or FamilyLocal
+    for ``host`` (python-xlib only looks a cookie up by hostname)."""
 
     def counted(data: bytes) -> bytes:
         return struct.pack(">H", len(data)) + data
 
-    family_wild = 0xFFFF
+    family_wild, family_local = 0xFFFF, 0x0100
     return (
-        struct.pack(">H", family_wild)
-        + counted(b"")
+        struct.pack(">H", family_wild if host is None else family_local)
+        + counted(b"" if host is None else host.encode())
         + counted(str(display).encode())
         + counted(b"MIT-MAGIC-COOKIE-1")
         + counted(cookie)
@@ -170,10 +171,11 @@ def xauthority_entry(display: int, cookie: bytes) -> bytes:
 
 
 def write_xauthority(path: Path, display: int, cookie: bytes) -> None:
-    """Write an Xauthority file readable only by its owner."""
+    """Write an Xauthority file readable only by its owner (any host, and this host)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(xauthority_entry(display, cookie))
+        handle.write(xauthority_entry(display, cookie, socket.gethostname()))
 
 
 def x_lock_path(display: int) -> Path:

@@ -12,7 +12,8 @@ helpers) stay in its tree. It exits, taking every descendant with it, when:
 
 SIGUSR1 asks it to start napari if napari is not running. Its state is written to
 ``state.json`` in the private directory; errors carry a message and a fix.
-Only the standard library is used: it must start fast and stay small.
+Only the standard library is used, and python-xlib (in a thread, imported there) to read
+the X server's idle time: it must start fast and stay small.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import time
 from pathlib import Path
 from typing import IO, Optional
 
+from .activity import InputWatcher
 from .launch import (
     SESSION_DIR,
     DesktopError,
@@ -110,7 +112,8 @@ class Supervisor:
         self.home = Path(os.path.expanduser("~"))
         self.reason = ""
         self.state: dict[str, object] = {}
-        self.next_input_poll = 0.0
+        self.input: Optional[InputWatcher] = None
+        self.input_error = ""
 
     # -- helpers ---------------------------------------------------------------------
     def note(self, text: str) -> None:
@@ -125,25 +128,16 @@ class Supervisor:
         tmp.replace(self.paths.state)
 
     def poll_input(self) -> None:
-        """Record the time of the last keyboard/pointer input (for idle culling)."""
-        now = time.monotonic()
-        if now < self.next_input_poll or self.reason:
+        """Record the time of the last keyboard/pointer input (for idle culling), as read by
+        the input thread over its X connection (no process per poll)."""
+        watcher = self.input
+        if watcher is None or self.reason:
             return
-        self.next_input_poll = now + INPUT_POLL
-        try:
-            done = subprocess.run(
-                [sys.executable, "-m", "jupyter_napari_desktop.activity"],
-                env=self.env,
-                capture_output=True,
-                text=True,
-                timeout=5,
-                preexec_fn=unblock_signals,
-            )
-            idle = float(done.stdout)
-        except (OSError, subprocess.TimeoutExpired, ValueError):
-            return
-        last = time.time() - idle
-        if abs(last - float(str(self.state.get("last_input", 0)))) > 1:
+        if watcher.error and watcher.error != self.input_error:
+            self.input_error = watcher.error
+            self.note(watcher.error)
+        last = watcher.last_input
+        if last is not None and abs(last - float(str(self.state.get("last_input", 0)))) > 1:
             self.write_state("ready", last_input=last)
 
     def spawn(self, argv: list[str], env: Optional[dict[str, str]] = None) -> subprocess.Popen:
@@ -278,7 +272,8 @@ class Supervisor:
             session=self.spec.session_kind,
             started=time.time(),
         )
-        self.poll_input()
+        self.input = InputWatcher(f":{self.display}", str(self.paths.xauthority), INPUT_POLL)
+        self.input.start()
         if self.spec.autostart_napari:
             self.start_napari()
 
@@ -348,6 +343,8 @@ class Supervisor:
 
     def stop(self) -> None:
         self.note(f"stopping: {self.reason}")
+        if self.input is not None:
+            self.input.stop()
         left = self.kill_tree()
         if left:
             self.note(f"{left} processes would not die")

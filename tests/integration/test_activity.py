@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import struct
 import time
+from datetime import datetime, timezone
 
 import pytest
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
+from jupyter_napari_desktop.app import ACTIVITY_KEY
+from jupyter_napari_desktop.supervisor import INPUT_POLL
 from tests.integration.conftest import needs_xvnc
+from tests.support.procs import cmdline, descendants
 
 pytestmark = [pytest.mark.integration, needs_xvnc]
 
@@ -71,7 +76,7 @@ async def test_screen_updates_are_not_activity_but_input_is(
 
     # An open tab: 6 s of full-screen update requests and the frames they bring.
     app.report_input()  # the desktop's start is the last input so far
-    before = settings.get("api_last_activity")
+    before = settings["last_activity_times"][ACTIVITY_KEY]
     deadline = time.monotonic() + 6
     received = 0
     while time.monotonic() < deadline:
@@ -82,7 +87,7 @@ async def test_screen_updates_are_not_activity_but_input_is(
             pass
     assert received > 0, "the desktop sent screen updates"
     app.report_input()
-    assert settings.get("api_last_activity") == before, "screen bytes must not count"
+    assert settings["last_activity_times"][ACTIVITY_KEY] == before, "screen bytes must not count"
 
     # A person moves the mouse: RFB PointerEvents through the same websocket.
     for x in range(10, 200, 20):
@@ -93,6 +98,51 @@ async def test_screen_updates_are_not_activity_but_input_is(
         await asyncio.sleep(0.5)
     assert manager.last_input() >= moved - 1, "the pointer events reached the X server"
     app.report_input()
-    reported = settings["api_last_activity"].timestamp()
+    reported = settings["last_activity_times"][ACTIVITY_KEY].timestamp()
     assert reported >= moved - 1
+    assert jp_serverapp.web_app.last_activity().timestamp() >= moved - 1
     conn.close()
+
+
+def at(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, timezone.utc)
+
+
+async def test_activity_only_moves_forward_through_last_activity_times(
+    jp_serverapp, jp_fetch, manager, monkeypatch
+):
+    """Reported where jupyter_server collects extensions' activity, never going back."""
+    app = extension_app(jp_serverapp)
+    times = jp_serverapp.web_app.settings["last_activity_times"]
+    now = time.time() + 3600  # newer than anything else the server saw
+    for reading, expected in [(now, now), (now - 600, now), (now + 5, now + 5), (None, now + 5)]:
+        monkeypatch.setattr(manager, "last_input", lambda reading=reading: reading)
+        app.report_input()
+        assert times[ACTIVITY_KEY] == at(expected), f"after a reading of {reading}"
+    assert "api_last_activity" not in jp_serverapp.web_app.settings or (
+        jp_serverapp.web_app.settings["api_last_activity"] < at(now)
+    ), "not the server's own API activity"
+    answer = json.loads((await jp_fetch("api", "status")).body)
+    reported = datetime.fromisoformat(answer["last_activity"].replace("Z", "+00:00"))
+    assert abs(reported.timestamp() - (now + 5)) < 1, answer
+
+
+async def test_idle_time_is_read_without_a_process_per_poll(jp_fetch, manager):
+    """The supervisor reads the X idle time over its own X connection: over two polls it
+    starts no process (it used to start a Python interpreter every 10 s)."""
+    await jp_fetch("napari-desktop", "api", "start", method="POST", body="{}")
+    supervisor = manager.proc.pid
+    for _ in range(50):
+        if manager.last_input() is not None:
+            break
+        await asyncio.sleep(0.1)
+    assert manager.last_input() is not None
+    first = set(descendants(supervisor))
+    seen: dict[int, list[str]] = {}
+    deadline = time.monotonic() + 2 * INPUT_POLL + 2
+    while time.monotonic() < deadline:
+        for pid in set(descendants(supervisor)) - first:
+            seen.setdefault(pid, cmdline(pid))
+        await asyncio.sleep(0.05)
+    assert not seen, f"processes started by the supervisor while idle: {seen}"
+    assert manager.last_input() is not None

@@ -199,3 +199,17 @@ def test_desktop_entry_points_at_start_script(tmp_path):
     entry = launch.desktop_entry(tmp_path / "start-napari", Path("/icons/napari.svg"))
     assert f"Exec={tmp_path / 'start-napari'}" in entry
     assert "Name=napari" in entry
+
+
+def test_xauthority_file_has_a_wild_and_a_local_entry(tmp_path):
+    """python-xlib (the supervisor's idle clock) finds cookies by hostname only."""
+    import socket
+
+    from Xlib.xauth import FamilyLocal, Xauthority
+
+    target = tmp_path / "Xauthority"
+    launch.write_xauthority(target, 7, b"k" * 16)
+    entries = Xauthority(str(target)).entries
+    assert (0xFFFF, b"", b"7", b"MIT-MAGIC-COOKIE-1", b"k" * 16) in entries
+    local = (FamilyLocal, socket.gethostname().encode(), b"7", b"MIT-MAGIC-COOKIE-1", b"k" * 16)
+    assert local in entries
