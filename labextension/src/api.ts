@@ -86,6 +86,8 @@ export function parseStartResponse(data: unknown): IStartResponse {
   return {
     running: data.running === true,
     display: typeof data.display === 'string' ? data.display : '',
+    generation: typeof data.generation === 'number' ? data.generation : 0,
+    reason: typeof data.reason === 'string' ? data.reason : null,
     napari: parseNapariStatus(data.napari)
   };
 }

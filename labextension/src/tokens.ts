@@ -87,6 +87,13 @@ export interface IStartResponse {
   running: boolean;
   /** The X display of the desktop, for example ":1". */
   display: string;
+  /** Desktops this server has started: a new number means a fresh desktop. */
+  generation: number;
+  /**
+   * Why the previous desktop ended or was replaced, for example "Xvnc exited (-9)", or null
+   * for the server's first desktop. Shown when the page reconnects to a fresh desktop.
+   */
+  reason: string | null;
   napari: INapariStatus;
 }
 

@@ -61,6 +61,8 @@ describe('parseStartResponse', () => {
       parseStartResponse({
         running: true,
         display: ':1',
+        generation: 2,
+        reason: 'Xvnc exited (-9)',
         napari: {
           available: false,
           running: false,
@@ -70,6 +72,8 @@ describe('parseStartResponse', () => {
       {
         running: true,
         display: ':1',
+        generation: 2,
+        reason: 'Xvnc exited (-9)',
         napari: {
           available: false,
           running: false,
@@ -81,6 +85,7 @@ describe('parseStartResponse', () => {
 
   it('assumes napari is available when the server does not say', () => {
     const parsed = parseStartResponse({ running: true, display: ':1' });
+    assert.equal(parsed.reason, null);
     assert.equal(parsed.napari.available, true);
     assert.equal(parsed.napari.message, null);
   });
