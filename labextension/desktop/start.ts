@@ -1,0 +1,82 @@
+/**
+ * The desktop page's API client: POST start with the page's XSRF token,
+ * answered through the parsers the JupyterLab extension uses too (src/api.ts).
+ */
+import { parseApiError, parseStartResponse } from '../src/api';
+import type { StartResult } from './connection';
+import { apiEndpoint, IDesktopConfig, isTransientFailure } from './logic';
+
+/** How long POST start may take before the page retries. */
+export const START_TIMEOUT_MS = 60_000;
+
+async function readBody(response: Response): Promise<unknown> {
+  const text = await response.text();
+  if (text.length === 0) {
+    return null;
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
+
+/**
+ * POST `<apiUrl>start`: start the desktop (or check it still runs). A reconnect does not
+ * start a desktop the user stopped on purpose: the server answers 409 and the page shows
+ * "Try again".
+ */
+export async function postStart(
+  config: IDesktopConfig,
+  reconnect: boolean,
+  fetchImpl: typeof fetch = fetch,
+  timeoutMs: number = START_TIMEOUT_MS
+): Promise<StartResult> {
+  const url = apiEndpoint(config.apiUrl, 'start');
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), timeoutMs);
+  try {
+    let response: Response;
+    try {
+      response = await fetchImpl(url, {
+        method: 'POST',
+        credentials: 'same-origin',
+        headers: {
+          'Content-Type': 'application/json',
+          'X-XSRFToken': config.xsrfToken
+        },
+        body: JSON.stringify({ app: config.app, reconnect }),
+        signal: controller.signal
+      });
+    } catch (error) {
+      console.warn(`[napari-desktop] POST ${url} failed`, error);
+      return { ok: false, transient: true, error: parseApiError(0, null, url) };
+    }
+    const data = await readBody(response);
+    if (!response.ok) {
+      return {
+        ok: false,
+        transient: isTransientFailure(response.status, data),
+        error: parseApiError(response.status, data, url)
+      };
+    }
+    try {
+      return { ok: true, response: parseStartResponse(data) };
+    } catch (error) {
+      return {
+        ok: false,
+        transient: false,
+        error: {
+          message: error instanceof Error ? error.message : String(error),
+          fix: 'This page and the jupyter-napari-desktop server extension may come from different versions; reload the page, or reinstall jupyter-napari-desktop and restart the Jupyter server.'
+        }
+      };
+    }
+  } catch (error) {
+    // Reading the body failed (connection dropped, or the timeout fired).
+    console.warn(`[napari-desktop] POST ${url} failed`, error);
+    return { ok: false, transient: true, error: parseApiError(0, null, url) };
+  } finally {
+    clearTimeout(timer);
+  }
+}

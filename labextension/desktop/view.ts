@@ -1,0 +1,239 @@
+/**
+ * The desktop page's DOM: the bar (status, clipboard, quality, compression,
+ * reconnect), the screen noVNC draws into, the notice and the error panel.
+ * No behaviour beyond showing and hiding its own parts.
+ */
+import type { IApiError } from '../src/tokens';
+import type { ConnectionState } from './connection';
+
+const LEVELS = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+
+function el<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  className: string,
+  text?: string
+): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  node.className = className;
+  if (text !== undefined) {
+    node.textContent = text;
+  }
+  return node;
+}
+
+function button(label: string, title: string): HTMLButtonElement {
+  const node = el('button', 'jp-NapariDesktop-button', label);
+  node.type = 'button';
+  node.title = title;
+  return node;
+}
+
+function levelSelect(
+  id: string,
+  label: string,
+  title: string,
+  describe: (level: number) => string
+): { wrapper: HTMLLabelElement; select: HTMLSelectElement } {
+  const wrapper = el('label', 'jp-NapariDesktop-field', `${label} `);
+  wrapper.title = title;
+  wrapper.htmlFor = id;
+  const select = el('select', 'jp-NapariDesktop-select');
+  select.id = id;
+  for (const level of LEVELS) {
+    const option = el('option', '', describe(level));
+    option.value = String(level);
+    select.appendChild(option);
+  }
+  wrapper.appendChild(select);
+  return { wrapper, select };
+}
+
+/** Load desktop.css from next to this script unless the page links it already. */
+export function ensureStylesheet(): void {
+  const script = new URL(import.meta.url);
+  const css = new URL('desktop.css', script);
+  const links = document.querySelectorAll<HTMLLinkElement>(
+    'link[rel="stylesheet"]'
+  );
+  for (const link of links) {
+    // Compare without the query: the server adds ?v=<version> to both.
+    if (new URL(link.href, document.baseURI).pathname === css.pathname) {
+      return;
+    }
+  }
+  css.search = script.search;
+  const link = document.createElement('link');
+  link.rel = 'stylesheet';
+  link.href = css.href;
+  document.head.appendChild(link);
+}
+
+/** The page's elements. */
+export class PageView {
+  readonly status: HTMLSpanElement;
+  readonly screen: HTMLElement;
+  readonly quality: HTMLSelectElement;
+  readonly compression: HTMLSelectElement;
+  readonly reconnect: HTMLButtonElement;
+  readonly clipboardToggle: HTMLButtonElement;
+  readonly clipboardPanel: HTMLDivElement;
+  readonly clipboardText: HTMLTextAreaElement;
+  private readonly _root: HTMLElement;
+  private readonly _notice: HTMLDivElement;
+  private readonly _noticeText: HTMLSpanElement;
+  private readonly _error: HTMLDivElement;
+  private readonly _errorMessage: HTMLParagraphElement;
+  private readonly _errorFix: HTMLParagraphElement;
+  readonly tryAgain: HTMLButtonElement;
+
+  constructor(root: HTMLElement, app: string, version: string) {
+    this._root = root;
+    root.classList.add('jp-NapariDesktop-app');
+    root.replaceChildren();
+
+    // Top bar.
+    const bar = el('header', 'jp-NapariDesktop-bar');
+    const title = el(
+      'span',
+      'jp-NapariDesktop-title',
+      app === 'napari' ? 'napari' : 'Desktop'
+    );
+    title.title = `jupyter-napari-desktop ${version}`.trim();
+    this.status = el('span', 'jp-NapariDesktop-status', 'Starting…');
+    this.status.id = 'jp-NapariDesktop-status';
+    this.status.setAttribute('role', 'status');
+    this.status.setAttribute('aria-live', 'polite');
+    const spacer = el('span', 'jp-NapariDesktop-spacer');
+
+    this.clipboardToggle = button(
+      'Clipboard',
+      'Show the text copied in the desktop, or type text to paste into it'
+    );
+    this.clipboardToggle.setAttribute('aria-expanded', 'false');
+    this.clipboardToggle.setAttribute(
+      'aria-controls',
+      'jp-NapariDesktop-clipboard'
+    );
+
+    const quality = levelSelect(
+      'jp-NapariDesktop-quality',
+      'Quality',
+      'Image quality: lower is faster on slow networks (0 = smallest, 9 = best)',
+      level =>
+        level === 0 ? '0 (fastest)' : level === 9 ? '9 (best)' : String(level)
+    );
+    this.quality = quality.select;
+    const compression = levelSelect(
+      'jp-NapariDesktop-compression',
+      'Compression',
+      'Compression: higher sends less data but uses more CPU (0 = none, 9 = most)',
+      level =>
+        level === 0 ? '0 (none)' : level === 9 ? '9 (most)' : String(level)
+    );
+    this.compression = compression.select;
+
+    this.reconnect = button(
+      'Reconnect',
+      'Close the desktop connection and open it again (the desktop keeps running)'
+    );
+
+    bar.append(
+      title,
+      this.status,
+      spacer,
+      this.clipboardToggle,
+      quality.wrapper,
+      compression.wrapper,
+      this.reconnect
+    );
+
+    // Clipboard panel, over the screen so that the desktop keeps its size.
+    this.clipboardPanel = el('div', 'jp-NapariDesktop-clipboard');
+    this.clipboardPanel.id = 'jp-NapariDesktop-clipboard';
+    this.clipboardPanel.hidden = true;
+    const clipboardLabel = el(
+      'label',
+      'jp-NapariDesktop-clipboardLabel',
+      'Text copied in the desktop appears here. Type or paste here to send it to the desktop.'
+    );
+    clipboardLabel.htmlFor = 'jp-NapariDesktop-clipboardText';
+    this.clipboardText = el('textarea', 'jp-NapariDesktop-clipboardText');
+    this.clipboardText.id = 'jp-NapariDesktop-clipboardText';
+    this.clipboardText.rows = 5;
+    this.clipboardText.spellcheck = false;
+    this.clipboardPanel.append(clipboardLabel, this.clipboardText);
+
+    // Notice (for example "napari is not installed"), dismissible.
+    this._notice = el('div', 'jp-NapariDesktop-notice');
+    this._notice.setAttribute('role', 'alert');
+    this._notice.hidden = true;
+    this._noticeText = el('span', 'jp-NapariDesktop-noticeText');
+    const dismiss = button('Dismiss', 'Hide this notice');
+    dismiss.addEventListener('click', () => {
+      this._notice.hidden = true;
+    });
+    this._notice.append(this._noticeText, dismiss);
+
+    // Error panel.
+    this._error = el('div', 'jp-NapariDesktop-error');
+    this._error.setAttribute('role', 'alert');
+    this._error.hidden = true;
+    const errorTitle = el(
+      'h2',
+      'jp-NapariDesktop-errorTitle',
+      'The desktop could not start'
+    );
+    this._errorMessage = el('p', 'jp-NapariDesktop-errorMessage');
+    this._errorFix = el('p', 'jp-NapariDesktop-errorFix');
+    this.tryAgain = button('Try again', 'Start the desktop and connect again');
+    this.tryAgain.classList.add('jp-mod-accept');
+    this._error.append(
+      errorTitle,
+      this._errorMessage,
+      this._errorFix,
+      this.tryAgain
+    );
+
+    // The VNC screen; noVNC puts its canvas in here.
+    this.screen = el('main', 'jp-NapariDesktop-screen');
+
+    const body = el('div', 'jp-NapariDesktop-body');
+    body.append(this.screen, this.clipboardPanel, this._notice, this._error);
+    root.append(bar, body);
+
+    this.clipboardToggle.addEventListener('click', () => {
+      this.setClipboardOpen(this.clipboardPanel.hidden);
+    });
+  }
+
+  setState(state: ConnectionState, text: string): void {
+    this.status.dataset.state = state;
+    this.status.textContent = text;
+    this._root.dataset.state = state;
+    if (state !== 'error') {
+      this._error.hidden = true;
+    }
+  }
+
+  showError(error: IApiError): void {
+    this._errorMessage.textContent = error.message;
+    this._errorFix.textContent = error.fix;
+    this._errorFix.hidden = error.fix.length === 0;
+    this._error.hidden = false;
+    this.tryAgain.focus();
+  }
+
+  showNotice(text: string): void {
+    this._noticeText.textContent = text;
+    this._notice.hidden = false;
+  }
+
+  setClipboardOpen(open: boolean): void {
+    this.clipboardPanel.hidden = !open;
+    this.clipboardToggle.setAttribute('aria-expanded', String(open));
+    this.clipboardToggle.classList.toggle('jp-mod-active', open);
+    if (open) {
+      this.clipboardText.focus();
+    }
+  }
+}

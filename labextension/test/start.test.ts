@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+
+import { parseConfig } from '../desktop/logic';
+import { postStart } from '../desktop/start';
+
+const config = parseConfig(
+  JSON.stringify({
+    apiUrl: '/napari-desktop/api/',
+    app: 'napari',
+    xsrfToken: 't'
+  })
+);
+
+/** A fetch that answers `status` with `body`, recording what was asked. */
+function answering(status: number, body: unknown) {
+  const calls: { url: string; init: RequestInit }[] = [];
+  const fake = (async (url: string, init: RequestInit) => {
+    calls.push({ url, init });
+    return new Response(body === undefined ? '' : JSON.stringify(body), {
+      status
+    });
+  }) as unknown as typeof fetch;
+  return { fake, calls };
+}
+
+describe('postStart', () => {
+  it('posts the app, reconnect and the XSRF token', async () => {
+    const { fake, calls } = answering(200, {
+      running: true,
+      display: ':1',
+      napari: { available: true, running: true, message: null }
+    });
+    const result = await postStart(config, true, fake);
+    assert.equal(result.ok, true);
+    assert.equal(calls[0].url, '/napari-desktop/api/start');
+    assert.deepEqual(JSON.parse(String(calls[0].init.body)), {
+      app: 'napari',
+      reconnect: true
+    });
+    assert.equal(
+      (calls[0].init.headers as Record<string, string>)['X-XSRFToken'],
+      't'
+    );
+  });
+
+  it('does not retry a stop on purpose (409 with the reason)', async () => {
+    const error = { message: 'The desktop was stopped.', fix: 'Try again.' };
+    const result = await postStart(
+      config,
+      true,
+      answering(409, { error }).fake
+    );
+    assert.deepEqual(result, { ok: false, transient: false, error });
+  });
+
+  it('retries when the server cannot be reached or a proxy fails', async () => {
+    const offline = (async () => {
+      throw new TypeError('Failed to fetch');
+    }) as unknown as typeof fetch;
+    const unreachable = await postStart(config, false, offline);
+    assert.equal(unreachable.ok || unreachable.transient, true);
+    const gateway = await postStart(
+      config,
+      false,
+      answering(502, undefined).fake
+    );
+    assert.equal(gateway.ok || gateway.transient, true);
+  });
+
+  it('gives up after the timeout and retries later', async () => {
+    const hanging = ((_url: string, init: RequestInit) =>
+      new Promise((_resolve, reject) => {
+        init.signal?.addEventListener('abort', () =>
+          reject(new DOMException('aborted', 'AbortError'))
+        );
+      })) as unknown as typeof fetch;
+    const result = await postStart(config, false, hanging, 10);
+    assert.equal(result.ok || result.transient, true);
+  });
+
+  it('explains an answer it cannot read (page and server of other versions)', async () => {
+    const result = await postStart(
+      config,
+      false,
+      answering(200, 'not a start answer').fake
+    );
+    assert.equal(result.ok, false);
+    assert.ok(!result.ok && !result.transient);
+    assert.match(!result.ok ? result.error.fix : '', /different versions/);
+  });
+});
