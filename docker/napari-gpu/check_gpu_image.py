@@ -3,8 +3,10 @@ and napari's plugin manager lists the plugin. Needs no GPU (the build has none).
 
 import sys
 
-import cellpose.models
-import napari_cellposesam
+from importlib.metadata import version
+
+import cellpose.models  # noqa: F401 - the import is the check
+import napari_cellposesam  # noqa: F401
 import torch
 from npe2 import PluginManager
 
@@ -17,6 +19,6 @@ if PLUGIN not in names:
     sys.exit(f"napari does not list the plugin {PLUGIN}; it lists: {', '.join(names)}")
 print(
     f"torch {torch.__version__} (CUDA {torch.version.cuda}),",
-    f"cellpose {cellpose.models.__name__},",
-    f"{PLUGIN} {getattr(napari_cellposesam, '__version__', '?')}: napari lists it",
+    f"cellpose {version('cellpose')},",
+    f"{PLUGIN} {version(PLUGIN)}: napari lists it",
 )
