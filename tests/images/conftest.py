@@ -1,0 +1,74 @@
+"""The images are built once per test run by scripts/build-images.sh, exactly as a user builds
+them (same Dockerfiles, same default build arguments), with podman here."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import pytest
+
+from tests.helpers import ARTIFACTS
+from tests.images.containers import build_images, engine
+
+BUILD_TIMEOUT = 45 * 60
+# napari-gpu (CUDA PyTorch, several GB) is built in the same run unless IMAGES_GPU=0.
+GPU = os.environ.get("IMAGES_GPU", "1") != "0"
+
+
+@pytest.fixture(scope="session")
+def container_engine() -> str:
+    tool = engine()
+    if tool is None:
+        message = "needs podman or docker: run scripts/setup.sh --test (installs podman)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return tool
+
+
+@pytest.fixture(scope="session")
+def images_dir():
+    path = ARTIFACTS / "images"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def figures(images_dir):
+    """What the image tests measured (times, sizes, memory), kept in artifacts/images."""
+    found: dict = {}
+    yield found
+    (images_dir / "figures.json").write_text(json.dumps(found, indent=2))
+
+
+@pytest.fixture(scope="session")
+def built(container_engine, images_dir, figures):
+    """desktop and napari (and napari-gpu unless IMAGES_GPU=0), with times and sizes."""
+    started = time.monotonic()
+    build = build_images(
+        container_engine, ["desktop", "napari"], images_dir / "build.log", BUILD_TIMEOUT
+    )
+    assert set(build.seconds) == {"desktop", "napari"}, build.output[-3000:]
+    report = {
+        "engine": container_engine,
+        "seconds": build.seconds,
+        "gigabytes": build.gigabytes,
+        "total_s": round(time.monotonic() - started),
+    }
+    figures["build"] = report
+    print(f"images built: {report}")
+    return build
+
+
+# Playwright's sync API runs its own event loop; pytest-jupyter's autouse loop fixtures
+# must stay out of the way (as in tests/browser/conftest.py).
+@pytest.fixture(autouse=True)
+def jp_asyncio_loop():
+    yield None
+
+
+@pytest.fixture(autouse=True)
+def jp_server_cleanup():
+    yield

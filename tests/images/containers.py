@@ -1,0 +1,209 @@
+"""The container engine for the image tests: the images built by scripts/build-images.sh, and
+containers run the way a user runs them (``-p 127.0.0.1:PORT:8888``, a host folder as a
+volume), with what this machine needs on top (CONTAINER_RUN_FLAGS)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from tests.support.procs import descendants, free_port, pss_kib
+from tests.support.waiting import wait_for
+
+REPO = Path(__file__).resolve().parents[2]
+BUILD_SCRIPT = REPO / "scripts" / "build-images.sh"
+NAME = os.environ.get("IMAGE_NAME", "jupyter-napari-desktop")
+# What this sandbox needs: runc (crun fails on its cgroups), rlimits no higher than the
+# sandbox allows, the host network for builds (package registries) and slirp4netns for
+# published ports (no bridge driver). On an ordinary machine set them to "" if you like.
+SANDBOX_BUILD_FLAGS = (
+    "--network host --runtime runc --ulimit nofile=1024:1024 --ulimit nproc=4096:4096"
+)
+SANDBOX_RUN_FLAGS = (
+    "--runtime runc --ulimit nofile=1024:1024 --ulimit nproc=4096:4096 --network slirp4netns"
+)
+
+
+def engine() -> Optional[str]:
+    """podman, or docker where its engine answers (CONTAINER_ENGINE picks one)."""
+    wanted = os.environ.get("CONTAINER_ENGINE")
+    if wanted:
+        return wanted if shutil.which(wanted) else None
+    if shutil.which("podman"):
+        return "podman"
+    if (
+        shutil.which("docker")
+        and subprocess.run(["docker", "info"], capture_output=True).returncode == 0
+    ):
+        return "docker"
+    return None
+
+
+def run_flags() -> list[str]:
+    return shlex.split(os.environ.get("CONTAINER_RUN_FLAGS", SANDBOX_RUN_FLAGS))
+
+
+def ca_bundle() -> Optional[str]:
+    """The CA bundle this machine's registries need, when the environment names one."""
+    for var in ("PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"):
+        path = os.environ.get(var)
+        if path and Path(path).is_file():
+            return path
+    return None
+
+
+def tag(image: str) -> str:
+    return f"{NAME}:{image}"
+
+
+@dataclass
+class Build:
+    seconds: dict[str, int] = field(default_factory=dict)
+    gigabytes: dict[str, float] = field(default_factory=dict)
+    output: str = ""
+
+
+def build_images(tool: str, images: list[str], log: Path, timeout: float) -> Build:
+    """scripts/build-images.sh IMAGES, as a user runs it (plus this machine's flags)."""
+    argv = ["bash", str(BUILD_SCRIPT), "--engine", tool, "--make-base", "--name", NAME]
+    bundle = ca_bundle()
+    if bundle and tool == "podman":
+        argv += ["--ca-bundle", bundle]
+    env = dict(os.environ)
+    env.setdefault("CONTAINER_BUILD_FLAGS", SANDBOX_BUILD_FLAGS if tool == "podman" else "")
+    with log.open("w") as out:
+        done = subprocess.run(
+            [*argv, *images], stdout=out, stderr=subprocess.STDOUT, env=env, timeout=timeout
+        )
+    text = log.read_text(errors="replace")
+    assert done.returncode == 0, f"build-images.sh failed ({done.returncode}):\n{text[-6000:]}"
+    result = Build(output=text)
+    for image, seconds, size in re.findall(r"^\s+(\S+)\s+(\d+) s\s+([\d.]+) GB$", text, re.M):
+        result.seconds[image] = int(seconds)
+        result.gigabytes[image] = float(size)
+    return result
+
+
+def engine_run(tool: str, *args: str, timeout: float = 120, check: bool = True):
+    done = subprocess.run([tool, *args], capture_output=True, text=True, timeout=timeout)
+    if check:
+        assert done.returncode == 0, f"{tool} {shlex.join(args)}: {done.stderr[-3000:]}"
+    return done
+
+
+class Container:
+    """One container of an image, published on 127.0.0.1 only, a host folder as ~/work."""
+
+    def __init__(self, tool: str, image: str, name: str, volume: Path) -> None:
+        self.tool, self.image, self.name, self.volume = tool, image, name, volume
+        self.port = free_port()
+
+    def run(self, *args: str, extra: tuple[str, ...] = ()) -> Container:
+        self.remove()
+        engine_run(
+            self.tool,
+            "run",
+            "--detach",
+            "--name",
+            self.name,
+            *run_flags(),
+            "--publish",
+            f"127.0.0.1:{self.port}:8888",
+            "--volume",
+            f"{self.volume}:/home/jovyan/work",
+            *extra,
+            tag(self.image),
+            *args,
+        )
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    def logs(self) -> str:
+        done = engine_run(self.tool, "logs", self.name, check=False)
+        return done.stdout + done.stderr
+
+    def token(self, timeout: float = 90) -> str:
+        """The token of the newest server start, from the URL the container prints."""
+
+        def printed() -> Optional[str]:
+            tokens = re.findall(r"/lab\?token=([0-9a-f]+)", self.logs())
+            return tokens[-1] if tokens else None
+
+        return wait_for(printed, timeout, f"the token URL in {self.name}'s output", step=0.5)
+
+    def request(self, method: str, path: str, body: Any = None, token: str = "") -> tuple:
+        request = urllib.request.Request(
+            self.url + path,
+            method=method,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Authorization": f"token {token or self.token()}"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as err:
+            return err.code, err.read().decode(errors="replace")
+        except (urllib.error.URLError, ConnectionError, OSError) as err:
+            return None, str(err)
+
+    def status(self) -> dict[str, Any]:
+        code, body = self.request("GET", "napari-desktop/api/status")
+        return body if code == 200 else {}
+
+    def wait_napari(self, timeout: float = 120) -> dict[str, Any]:
+        def ready() -> Optional[dict[str, Any]]:
+            status = self.status()
+            return status if (status.get("napari") or {}).get("running") else None
+
+        return wait_for(ready, timeout, f"napari running in {self.name}", step=0.5)
+
+    def exec(self, script: str, user: Optional[str] = None) -> str:
+        args = ["exec", *(["--user", user] if user else []), self.name, "bash", "-c", script]
+        return engine_run(self.tool, *args).stdout
+
+    def state(self) -> dict[str, Any]:
+        done = engine_run(self.tool, "inspect", "--format", "{{json .State}}", self.name)
+        return json.loads(done.stdout)
+
+    def pss_mib(self) -> float:
+        """PSS of every process of the container (seen from the host), in MiB."""
+        root = int(self.state()["Pid"])
+        return round(pss_kib([root, *descendants(root)]) / 1024, 1)
+
+    def remove(self) -> None:
+        engine_run(self.tool, "rm", "--force", self.name, check=False)
+
+
+def listening_ports(proc_net: str) -> set[int]:
+    """Ports in LISTEN state in /proc/net/tcp{,6} text."""
+    ports = set()
+    for line in proc_net.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) > 3 and fields[3] == "0A":
+            ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def own_volume(path: Path) -> Path:
+    """A host folder the container's user (uid 1000, gid 100) may write, as on a laptop."""
+    path.mkdir(parents=True, exist_ok=True)
+    os.chown(path, 1000, 100)
+    path.chmod(0o775)
+    return path
+
+
+def elapsed(start: float) -> float:
+    return round(time.monotonic() - start, 1)

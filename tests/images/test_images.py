@@ -1,0 +1,261 @@
+"""The images, built and run as a user does: `docker run -p 8888:8888 IMAGE`, the token URL,
+the napari card, a host folder as a volume, `docker stop`, `docker kill` and `docker start`.
+
+Everything is real: the images come from scripts/build-images.sh (tests/images/conftest.py),
+the containers from podman, the clicks from Debian's Chromium.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pytest
+
+from tests.images.containers import (
+    Container,
+    elapsed,
+    engine_run,
+    listening_ports,
+    own_volume,
+    run_flags,
+    tag,
+)
+from tests.support.pattern import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    QUADRANTS,
+    png_colour_shares,
+    write_pattern,
+)
+from tests.support.waiting import wait_for
+
+MAGENTA, CYAN = (255, 0, 255), (0, 255, 255)
+PATTERN = "/home/jovyan/work/pattern.png"
+
+
+def write_tiff(path, left, right):
+    import tifffile
+
+    image = np.zeros((256, 256, 3), np.uint8)
+    image[:, :128] = left
+    image[:, 128:] = right
+    tifffile.imwrite(path, image, photometric="rgb")
+    return path
+
+
+def wait_for_colours(canvas, colours: dict, timeout: float) -> bytes:
+    deadline = time.monotonic() + timeout
+    shares: dict[str, float] = {}
+    while time.monotonic() < deadline:
+        png = canvas.screenshot()
+        shares = png_colour_shares(png, colours)
+        if min(shares.values()) > 0.02:
+            return png
+        time.sleep(0.25)
+    raise AssertionError(f"colours {list(colours)} never all showed in the canvas: {shares}")
+
+
+@pytest.fixture(scope="module")
+def volume(tmp_path_factory):
+    folder = own_volume(tmp_path_factory.mktemp("volume") / "work")
+    write_pattern(folder / "pattern.png")
+    write_tiff(folder / "cells.tif", MAGENTA, CYAN)
+    for path in folder.iterdir():
+        path.chmod(0o644)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def napari(built, container_engine, volume, images_dir, figures):
+    """The napari image as `docker run -p 127.0.0.1:PORT:8888 -v DIR:/home/jovyan/work`,
+    with a --NapariDesktop option on the command line (napari opens the test pattern)."""
+    started = time.monotonic()
+    box = Container(container_engine, "napari", "jnd-test-napari", volume)
+    box.run(f"--NapariDesktop.napari_args={PATTERN}", "--NapariDesktop.session=minimal")
+    try:
+        box.wait_napari(timeout=180)
+        figures["container start -> napari running (s)"] = elapsed(started)
+        yield box
+    finally:
+        (images_dir / "napari-container.log").write_text(box.logs())
+        box.remove()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def test_images_run_as_the_notebook_user_with_the_start_command(built, container_engine):
+    for image in ("desktop", "napari"):
+        config = json.loads(
+            engine_run(
+                container_engine, "image", "inspect", "--format", "{{json .Config}}", tag(image)
+            ).stdout
+        )
+        assert config["User"] == "1000", config["User"]
+        assert config["Entrypoint"][:1] == ["tini"], config["Entrypoint"]
+        assert "8888/tcp" in config["ExposedPorts"]
+    out = engine_run(
+        container_engine,
+        "run",
+        "--rm",
+        *run_flags(),
+        tag("desktop"),
+        "bash",
+        "-c",
+        "id -u; id -g; id -un; echo $HOME; command -v jupyterhub-singleuser; "
+        "command -v node || echo no-node",
+    ).stdout.split()
+    assert out[:4] == ["1000", "100", "jovyan", "/home/jovyan"], out
+    assert out[4].endswith("/jupyterhub-singleuser"), out
+    assert out[5] == "no-node", f"Node.js must not reach the image: {out}"
+
+
+def test_run_prints_the_token_url_and_serves_on_all_interfaces(napari):
+    logs = napari.logs()
+    assert "http://127.0.0.1:8888/lab?token=" in logs, logs[-2000:]
+    listening = napari.exec("cat /proc/net/tcp /proc/net/tcp6")
+    assert "00000000:22B8" in listening, "the server listens on 0.0.0.0:8888 inside"
+
+
+def test_napari_card_draws_the_test_pattern(napari, browser, images_dir, figures):
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto(f"{napari.url}lab?token={napari.token()}")
+        page.wait_for_selector(".jp-LauncherCard", timeout=90_000)
+        page.screenshot(path=str(images_dir / "container-lab.png"))
+        clicked = time.monotonic()
+        with context.expect_page(timeout=30_000) as new_tab:
+            page.locator(".jp-LauncherCard[title*='napari in a browser desktop']").first.click()
+        tab = new_tab.value
+        tab.wait_for_load_state()
+        assert "napari-desktop/?app=napari" in tab.url
+        canvas = tab.locator("#jp-NapariDesktop-root canvas").first
+        png = wait_for_colours(canvas, QUADRANTS, 120)
+        (images_dir / "container-napari-card.png").write_bytes(png)
+        tab.screenshot(path=str(images_dir / "container-napari-page.png"))
+        figures["click on napari -> pattern drawn (s)"] = elapsed(clicked)
+        figures["PSS, napari container with the pattern open (MiB)"] = napari.pss_mib()
+    finally:
+        context.close()
+
+
+def test_open_a_tiff_of_the_volume_in_napari(napari, browser, images_dir):
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto(f"{napari.url}lab/tree/work?token={napari.token()}")
+        item = page.locator(".jp-DirListing-item", has_text="cells.tif").first
+        item.wait_for(timeout=90_000)
+        with context.expect_page(timeout=30_000) as new_tab:
+            item.click(button="right")
+            page.locator(".lm-Menu-item:visible", has_text="Open in napari").click()
+        tab = new_tab.value
+        tab.wait_for_load_state()
+        wait_for(
+            lambda: "cells" in [layer["name"] for layer in napari.status()["napari"]["layers"]],
+            120,
+            "the layer 'cells' in napari",
+        )
+        canvas = tab.locator("#jp-NapariDesktop-root canvas").first
+        png = wait_for_colours(canvas, {"magenta": MAGENTA, "cyan": CYAN}, 120)
+        (images_dir / "container-open-in-napari.png").write_bytes(png)
+        page.screenshot(path=str(images_dir / "container-open-in-napari-lab.png"))
+    finally:
+        context.close()
+
+
+def test_inside_the_container(napari):
+    """uid 1000 throughout, no TCP port but the server's, VNC on a private unix socket."""
+    uids = set(napari.exec("ps -eo uid=").split())
+    assert uids == {"1000"}, f"every process runs as jovyan: {uids}"
+    ports = listening_ports(napari.exec("cat /proc/net/tcp /proc/net/tcp6"))
+    assert ports == {8888}, f"only the Jupyter server listens on TCP: {ports}"
+    modes = napari.exec(
+        'for f in /tmp/napari-desktop-*; do stat -c \'%a %U\' "$f" "$f/vnc.sock"; done'
+    ).split("\n")
+    assert modes[:2] == ["700 jovyan", "600 jovyan"], modes
+
+
+def test_stop_exits_cleanly_and_the_volume_keeps_files(
+    built, container_engine, tmp_path, figures
+):
+    volume = own_volume(tmp_path / "work")
+    first = Container(container_engine, "napari", "jnd-test-stop", volume).run()
+    try:
+        first.wait_napari(timeout=180)
+        code, body = first.request(
+            "PUT",
+            "api/contents/work/notes.txt",
+            {"type": "file", "format": "text", "content": "kept"},
+        )
+        assert code in (200, 201), body
+        started = time.monotonic()
+        engine_run(container_engine, "stop", "--time", "10", first.name, timeout=60)
+        stop_s = elapsed(started)
+        state = first.state()
+        assert state["ExitCode"] == 0, state
+        assert stop_s < 10, f"podman stop took {stop_s} s: SIGTERM must end the container"
+        figures["podman stop -> exited (s)"] = stop_s
+    finally:
+        first.remove()
+    assert (volume / "notes.txt").read_text() == "kept"
+    second = Container(container_engine, "napari", "jnd-test-stop-2", volume).run()
+    try:
+        code, body = second.request("GET", "api/contents/work/notes.txt?content=1")
+        assert code == 200 and body["content"] == "kept", body
+    finally:
+        second.remove()
+
+
+def test_kill_then_start_brings_the_desktop_back(built, container_engine, tmp_path):
+    box = Container(container_engine, "napari", "jnd-test-kill", own_volume(tmp_path / "w"))
+    box.run("--NapariDesktop.session=minimal")
+    try:
+        before = box.wait_napari(timeout=180)
+        engine_run(container_engine, "kill", box.name)
+        wait_for(lambda: not box.state()["Running"], 30, "the killed container to end")
+        lock = box.tool, "cp", f"{box.name}:/tmp/.X1-lock", str(tmp_path / "lock")
+        assert engine_run(*lock, check=False).returncode == 0, "the killed run leaves its X lock"
+        tokens = box.logs().count("/lab?token=")
+        engine_run(container_engine, "start", box.name)
+        wait_for(lambda: box.logs().count("/lab?token=") > tokens, 90, "the restarted server")
+        after = box.wait_napari(timeout=180)
+        assert after["running"] and after["display"] == before["display"], (before, after)
+    finally:
+        box.remove()
+
+
+def test_a_bad_option_stops_the_container_with_the_reason(built, container_engine, tmp_path):
+    box = Container(container_engine, "desktop", "jnd-test-bad", own_volume(tmp_path / "w"))
+    box.run("--NapariDesktop.session=kde")
+    try:
+        wait_for(lambda: not box.state()["Running"], 90, "the container to stop")
+        assert box.state()["ExitCode"] != 0
+        logs = box.logs()
+        assert "'session' trait of a NapariDesktop" in logs and "'kde'" in logs, logs[-2000:]
+    finally:
+        box.remove()
+
+
+def test_memory_of_an_idle_desktop_container(built, container_engine, tmp_path, figures):
+    """PSS of the desktop image with its desktop started (XFCE, no napari)."""
+    box = Container(container_engine, "desktop", "jnd-test-idle", own_volume(tmp_path / "w"))
+    box.run()
+    try:
+        code, body = box.request("POST", "napari-desktop/api/start", {})
+        assert code == 200, body
+        wait_for(lambda: box.status().get("running"), 60, "the desktop to run")
+        wait_for(lambda: "xfdesktop" in box.exec("ps -eo comm="), 60, "XFCE's desktop")
+        figures["PSS, desktop container idle, XFCE (MiB)"] = box.pss_mib()
+    finally:
+        box.remove()
