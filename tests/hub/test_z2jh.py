@@ -123,6 +123,10 @@ def test_config_sets_profiles_image_storage_url_limits_and_culling(values):
     single = values["singleuser"]
     assert single["image"] == {**single["image"], "name": IMAGE, "tag": "napari-0.1.0"}
     assert single["defaultUrl"] == "/napari-desktop/?app=napari"
+    # The image's own start command and user (docker/desktop/Dockerfile makes both).
+    dockerfile = (ROOT / "docker" / "desktop" / "Dockerfile").read_text()
+    assert single["cmd"] == "start-notebook.py" and "/usr/local/bin/start-notebook.py" in dockerfile
+    assert (single["uid"], single["fsGid"]) == (1000, 100) and "ARG NB_UID=1000" in dockerfile
     assert single["storage"]["type"] == "dynamic"
     assert single["storage"]["homeMountPath"] == "/home/jovyan"
     assert single["extraEnv"]["JUPYTERHUB_ACTIVITY_INTERVAL"] == "60"
