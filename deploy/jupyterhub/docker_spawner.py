@@ -31,7 +31,7 @@ c.DockerSpawner.mem_limit = os.environ.get("NAPARI_DESKTOP_MEM_LIMIT", "4G")
 # Published on the host's loopback only; the proxy on the host reaches it there.
 c.DockerSpawner.host_ip = "127.0.0.1"
 # The containers reach the hub's API on the host through Docker's bridge (docker0).
-c.JupyterHub.hub_ip = "0.0.0.0"
+c.JupyterHub.hub_ip = "0.0.0.0"  # noqa: S104 - the containers must reach it; firewall it
 c.JupyterHub.hub_connect_ip = os.environ.get("NAPARI_DESKTOP_HUB_CONNECT_IP", "172.17.0.1")
 
 # One GPU for every container (NVIDIA Container Toolkit on the host, the napari-gpu image):

@@ -2,7 +2,6 @@
 and napari's plugin manager lists the plugin. Needs no GPU (the build has none)."""
 
 import sys
-
 from importlib.metadata import version
 
 import cellpose.models  # noqa: F401 - the import is the check
