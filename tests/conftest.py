@@ -92,3 +92,16 @@ def pytest_make_collect_report(collector: pytest.Collector) -> Any:
 def artifacts() -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium through Playwright (browser tests, and the images' pages)."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.support.pattern import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

@@ -28,13 +28,20 @@ function button(label: string, title: string): HTMLButtonElement {
   return node;
 }
 
+/** A 0-9 choice; `ends` names what 0 and 9 mean, e.g. ["fastest", "best"]. */
 function levelSelect(
-  id: string,
-  label: string,
+  name: string,
   title: string,
-  describe: (level: number) => string
+  ends: [string, string]
 ): { wrapper: HTMLLabelElement; select: HTMLSelectElement } {
-  const wrapper = el('label', 'jp-NapariDesktop-field', `${label} `);
+  const id = `jp-NapariDesktop-${name.toLowerCase()}`;
+  const describe = (level: number) =>
+    level === 0
+      ? `0 (${ends[0]})`
+      : level === 9
+        ? `9 (${ends[1]})`
+        : String(level);
+  const wrapper = el('label', 'jp-NapariDesktop-field', `${name} `);
   wrapper.title = title;
   wrapper.htmlFor = id;
   const select = el('select', 'jp-NapariDesktop-select');
@@ -116,19 +123,15 @@ export class PageView {
     );
 
     const quality = levelSelect(
-      'jp-NapariDesktop-quality',
       'Quality',
       'Image quality: lower is faster on slow networks (0 = smallest, 9 = best)',
-      level =>
-        level === 0 ? '0 (fastest)' : level === 9 ? '9 (best)' : String(level)
+      ['fastest', 'best']
     );
     this.quality = quality.select;
     const compression = levelSelect(
-      'jp-NapariDesktop-compression',
       'Compression',
       'Compression: higher sends less data but uses more CPU (0 = none, 9 = most)',
-      level =>
-        level === 0 ? '0 (none)' : level === 9 ? '9 (most)' : String(level)
+      ['none', 'most']
     );
     this.compression = compression.select;
 

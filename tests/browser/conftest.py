@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.jupyter import JupyterServer
-from tests.support.pattern import CHROMIUM, CHROMIUM_ARGS, write_pattern
+from tests.support.pattern import CHROMIUM, write_pattern
 
 
 @pytest.fixture(scope="module")
@@ -25,16 +25,6 @@ def lab(tmp_path_factory):
     server.start(timeout=120)
     yield server
     server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 
 def open_lab(context, lab, wait_for_status_item: bool = True):
-    """JupyterLab with the token, once the launcher (and our status bar item) is there."""
+    """JupyterLab with the token, once the launcher (and our status bar item) is there.
+
+    ``reset`` starts from an empty workspace, so a tab an earlier test left open (a
+    notebook) does not hide the launcher: tests do not depend on their order."""
     page = context.new_page()
-    page.goto(f"{lab.url}lab?token={lab.token}")
+    page.goto(f"{lab.url}lab?reset&token={lab.token}")
     page.wait_for_selector(".jp-LauncherCard", timeout=90_000)
     if wait_for_status_item:
         page.wait_for_selector(".jp-NapariDesktop-statusItem", timeout=30_000)
