@@ -13,8 +13,6 @@ from tests.helpers import ARTIFACTS
 from tests.images.containers import build_images, engine
 
 BUILD_TIMEOUT = 45 * 60
-# napari-gpu (CUDA PyTorch, several GB) is built in the same run unless IMAGES_GPU=0.
-GPU = os.environ.get("IMAGES_GPU", "1") != "0"
 
 
 @pytest.fixture(scope="session")

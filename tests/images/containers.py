@@ -23,6 +23,8 @@ from tests.support.waiting import wait_for
 REPO = Path(__file__).resolve().parents[2]
 BUILD_SCRIPT = REPO / "scripts" / "build-images.sh"
 NAME = os.environ.get("IMAGE_NAME", "jupyter-napari-desktop")
+# napari-gpu (CUDA PyTorch, about 8 GB) is built in the same run unless IMAGES_GPU=0.
+GPU = os.environ.get("IMAGES_GPU", "1") != "0"
 # What this sandbox needs: runc (crun fails on its cgroups), rlimits no higher than the
 # sandbox allows, the host network for builds (package registries) and slirp4netns for
 # published ports (no bridge driver). On an ordinary machine set them to "" if you like.

@@ -79,7 +79,8 @@ c.DockerSpawner.host_ip = "127.0.0.2"
 c.DockerSpawner.extra_host_config = {SANDBOX_HOST_CONFIG!r}
 c.DockerSpawner.cmd = ["start-notebook.py", "--NapariDesktop.session=minimal"]
 c.JupyterHub.hub_ip = "127.0.0.1"
-c.JupyterHub.hub_connect_ip = "10.0.2.2"
+c.JupyterHub.hub_connect_ip = ""
+c.Spawner.hub_connect_url = "http://10.0.2.2:{{hub_port}}"
 c.Spawner.args = []
 c.Spawner.environment = {{"JUPYTERHUB_ACTIVITY_INTERVAL": "5"}}
 c.Spawner.start_timeout = 240
@@ -89,8 +90,9 @@ c.Spawner.http_timeout = 240
         workdir=tmp_path_factory.mktemp("dockerhub"),
         users=USERS,
         user_python=Path(sys.executable),
-        hub_config=hub_config,
     )
+    # The containers reach the hub's API (on the host's 127.0.0.1) as 10.0.2.2.
+    server.hub_config = hub_config.replace("{hub_port}", str(server.hub_port))
     server.start()
     try:
         yield server

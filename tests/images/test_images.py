@@ -14,7 +14,9 @@ import numpy as np
 import pytest
 
 from tests.images.containers import (
+    GPU,
     Container,
+    build_images,
     elapsed,
     engine_run,
     listening_ports,
@@ -186,9 +188,7 @@ def test_inside_the_container(napari):
     assert modes[:2] == ["700 jovyan", "600 jovyan"], modes
 
 
-def test_stop_exits_cleanly_and_the_volume_keeps_files(
-    built, container_engine, tmp_path, figures
-):
+def test_stop_exits_cleanly_and_the_volume_keeps_files(built, container_engine, tmp_path, figures):
     volume = own_volume(tmp_path / "work")
     first = Container(container_engine, "napari", "jnd-test-stop", volume).run()
     try:
@@ -259,3 +259,26 @@ def test_memory_of_an_idle_desktop_container(built, container_engine, tmp_path, 
         figures["PSS, desktop container idle, XFCE (MiB)"] = box.pss_mib()
     finally:
         box.remove()
+
+
+@pytest.mark.skipif(not GPU, reason="IMAGES_GPU=0: the napari-gpu image is not built")
+def test_gpu_image_builds_and_napari_lists_cellpose(built, container_engine, images_dir, figures):
+    """napari-gpu (CUDA PyTorch, Cellpose, its napari plugin) builds on the napari image; its
+    build checks the imports and napari's plugin list, and so does a container of it."""
+    build = build_images(container_engine, ["napari-gpu"], images_dir / "build-gpu.log", 3600)
+    figures["build"]["seconds"]["napari-gpu"] = build.seconds["napari-gpu"]
+    figures["build"]["gigabytes"]["napari-gpu"] = build.gigabytes["napari-gpu"]
+    assert "napari-cellposesam 0.2.3: napari lists it" in build.output
+    out = engine_run(
+        container_engine,
+        "run",
+        "--rm",
+        *run_flags(),
+        tag("napari-gpu"),
+        "python",
+        "-c",
+        "import torch, cellpose; from npe2 import PluginManager as P; m = P.instance(); "
+        "m.discover(); print(torch.version.cuda, 'napari-cellposesam' in m._manifests)",
+        timeout=300,
+    ).stdout.split()
+    assert out[-1] == "True" and out[0].startswith("13."), out
