@@ -107,14 +107,22 @@ def preflight(config: NapariDesktop) -> list[DesktopError]:
     return problems
 
 
-def socket_accepts(path: Path) -> bool:
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-        probe.settimeout(1.0)
-        try:
-            probe.connect(str(path))
-        except OSError:
-            return False
-    return True
+def socket_accepts(path: Path, timeout: float = 1.0) -> bool:
+    """Whether something listens on the unix socket ``path``. A full backlog (a busy Xvnc)
+    answers EAGAIN at once: that is tried again until ``timeout``, not taken for "gone"."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            probe.settimeout(timeout)
+            try:
+                probe.connect(str(path))
+                return True
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    return False
+            except OSError:
+                return False
+        time.sleep(0.02)
 
 
 def kill_group(proc: subprocess.Popen[bytes]) -> None:
@@ -272,9 +280,9 @@ class DesktopManager:
             if not reopen and self.config.autostart_napari:
                 self.start_napari()
         if reopen:
-            answer = await self.open(reopen, None, None)
-            if not answer.get("ok"):
-                self.log.warning("%s reopening after restart: %s", PREFIX, answer.get("error"))
+            # The restart itself is done; a reopen cut short (another stop, a busy napari)
+            # is logged and shows in status as missing layers.
+            await self._reopen_files(reopen)
 
     async def open(
         self, paths: list[Path], plugin: Optional[str], layer_type: Optional[str]
@@ -349,6 +357,7 @@ class DesktopManager:
             self._reopen = asyncio.ensure_future(self._reopen_files(reopen))
 
     async def _reopen_files(self, paths: list[Path]) -> None:
+        """Open again what the API opened in the previous desktop; failures are logged."""
         try:
             answer = await self.open(paths, None, None)
         except DesktopError as err:
@@ -494,7 +503,8 @@ class DesktopManager:
                 return paths.napari_socket
             except NapariUnavailable:
                 pass
-            if self.paths is not paths or not self.running():
+            proc = self.proc
+            if self.paths is not paths or proc is None or proc.poll() is not None:
                 reason = "the desktop stopped while napari was starting"
                 break
             if not self.napari_running() and time.monotonic() > started + 5:

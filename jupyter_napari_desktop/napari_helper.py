@@ -26,8 +26,10 @@ the Qt thread, so a slow or never-ending read leaves the window and ``state`` re
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import json
 import os
+import signal
 import stat
 import sys
 import threading
@@ -214,6 +216,7 @@ class Service:
 
 def serve(service: Service, socket_path: Path) -> Any:
     """Listen on ``socket_path`` (owner-only) with a QLocalServer on the Qt thread."""
+    from qtpy.QtCore import QTimer
     from qtpy.QtNetwork import QLocalServer
 
     socket_path.unlink(missing_ok=True)
@@ -223,14 +226,17 @@ def serve(service: Service, socket_path: Path) -> Any:
         print(f"[napari-desktop] cannot listen on {socket_path}: {server.errorString()}")
         return None
     os.chmod(socket_path, 0o600)
+    # Connections whose request is not read yet. Under load a readyRead can go missing
+    # (seen with napari adding layers while requests arrive): a sweep reads what is there.
+    waiting: dict[int, Callable[[], None]] = {}
 
     def on_connection() -> None:
         while server.hasPendingConnections():
             conn = server.nextPendingConnection()
             if conn is None:
                 return
+            key = id(conn)
             buffer = bytearray()
-            answered: list[bool] = []
 
             def reply(answer: dict[str, Any], conn: Any = conn) -> None:
                 # A client that gave up (the server's timeout) has gone: nothing to answer.
@@ -242,15 +248,18 @@ def serve(service: Service, socket_path: Path) -> Any:
                     pass
 
             def on_ready(
-                conn: Any = conn,
-                buffer: bytearray = buffer,
-                answered: list[bool] = answered,
-                reply: Reply = reply,
+                conn: Any = conn, buffer: bytearray = buffer, key: int = key, reply: Reply = reply
             ) -> None:
-                buffer.extend(bytes(conn.readAll()))
-                if answered or (b"\n" not in buffer and len(buffer) < MAX_REQUEST):
+                if key not in waiting:
                     return
-                answered.append(True)
+                try:
+                    buffer.extend(bytes(conn.readAll()))
+                except RuntimeError:  # deleted: the client went away
+                    waiting.pop(key, None)
+                    return
+                if b"\n" not in buffer and len(buffer) < MAX_REQUEST:
+                    return
+                waiting.pop(key, None)
                 line = bytes(buffer).split(b"\n", 1)[0]
                 try:
                     request = json.loads(line)
@@ -261,15 +270,27 @@ def serve(service: Service, socket_path: Path) -> Any:
                     return
                 service.handle(request, reply)
 
+            waiting[key] = on_ready
             conn.readyRead.connect(on_ready)
+            conn.disconnected.connect(lambda key=key: waiting.pop(key, None))
             conn.disconnected.connect(conn.deleteLater)
+            on_ready()  # the request may be there already
+
+    def sweep() -> None:
+        for on_ready in list(waiting.values()):
+            on_ready()
 
     server.newConnection.connect(on_connection)
+    timer = QTimer(server)
+    timer.timeout.connect(sweep)
+    timer.start(200)
     return server
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    # `kill -USR2 <napari pid>` writes every thread's stack to the desktop log (a stuck read).
+    faulthandler.register(signal.SIGUSR2, all_threads=True)
     # Images that set QT_QPA_PLATFORM=offscreen for headless Qt would give an invisible window.
     os.environ["QT_QPA_PLATFORM"] = "xcb"
     runtime = runtime_dir()
