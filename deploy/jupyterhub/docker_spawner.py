@@ -23,6 +23,9 @@ c.DockerSpawner.image = os.environ.get("NAPARI_DESKTOP_IMAGE", "jupyter-napari-d
 # tini, which passes SIGTERM on, so stopping a server stops its desktop cleanly).
 c.DockerSpawner.cmd = ["start-notebook.py"]
 c.DockerSpawner.remove = True
+# Seconds between SIGTERM and SIGKILL when a server stops (the desktop needs about one).
+# Set it: containers made through podman's Docker API get 0, that is SIGKILL at once.
+c.DockerSpawner.extra_create_kwargs = {"stop_timeout": 20}
 c.DockerSpawner.name_template = "napari-desktop-{username}"
 # Files and napari's settings survive culling and restarts.
 c.DockerSpawner.volumes = {"napari-desktop-home-{username}": "/home/jovyan"}

@@ -8,13 +8,16 @@ the containers from podman, the clicks from Debian's Chromium.
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 
 import numpy as np
 import pytest
 
 from tests.images.containers import (
+    BUILD_SCRIPT,
     GPU,
+    NAME,
     Container,
     build_images,
     elapsed,
@@ -282,3 +285,29 @@ def test_gpu_image_builds_and_napari_lists_cellpose(built, container_engine, ima
         timeout=300,
     ).stdout.split()
     assert out[-1] == "True" and out[0].startswith("13."), out
+
+
+def test_a_failed_build_step_names_the_image(built, container_engine, tmp_path):
+    """A step that fails (a napari release that does not exist) stops the script with the
+    image's name; the image built before stays as it was."""
+    before = engine_run(container_engine, "image", "inspect", "--format", "{{.Id}}", tag("napari"))
+    done = subprocess.run(
+        [
+            "bash",
+            str(BUILD_SCRIPT),
+            "--engine",
+            container_engine,
+            "--name",
+            NAME,
+            "--build-arg",
+            "NAPARI_VERSION=0.0.1",
+            "napari",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 2, done.stdout[-2000:]
+    assert f"building {tag('napari')} failed (docker/napari/Dockerfile)" in done.stderr
+    after = engine_run(container_engine, "image", "inspect", "--format", "{{.Id}}", tag("napari"))
+    assert before.stdout == after.stdout
