@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -21,7 +22,7 @@ from tornado import web
 
 from ._version import __version__
 from .launch import DesktopError
-from .manager import PREFIX, DesktopManager, Refused, preflight
+from .manager import PREFIX, DesktopManager, Refused, connect_unix, preflight
 from .napari_helper import LAYER_TYPES
 from .paths import PathRefused, resolve_in_root
 
@@ -278,6 +279,12 @@ class DesktopSocketHandler(DesktopMixin, RawSocketHandler):
         except DesktopError as err:
             raise web.HTTPError(503, f"{err.message}; fix: {err.fix}") from None
         await super().get(*args, **kwargs)
+
+    async def _create_ws_connection(self, proto: Any) -> Any:
+        """Connect to the VNC socket (jupyter-server-proxy's seam for the backend): a burst
+        of tabs can fill Xvnc's listen backlog, which must delay a tab, not drop it."""
+        sock = await connect_unix(str(self.unix_socket))
+        return await asyncio.get_running_loop().create_unix_connection(proto, sock=sock)
 
     async def open(self, *args: Any, **kwargs: Any) -> None:
         # Small RFB messages (pointer, key, little updates) must not wait for Nagle's algorithm.

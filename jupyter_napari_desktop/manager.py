@@ -125,6 +125,27 @@ def socket_accepts(path: Path, timeout: float = 1.0) -> bool:
         time.sleep(0.02)
 
 
+async def connect_unix(path: str, timeout: float = 5.0) -> socket.socket:
+    """A non-blocking socket connected to ``path``. While the listener's backlog is full (a
+    busy Xvnc: EAGAIN) the connect is tried again until ``timeout``, instead of handing on a
+    socket that never connected."""
+    deadline = time.monotonic() + timeout
+    while True:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        try:
+            sock.connect(path)
+            return sock
+        except BlockingIOError as err:
+            sock.close()
+            if time.monotonic() > deadline:
+                raise OSError(f"{path} did not accept within {timeout:g} s (backlog full)") from err
+        except OSError:
+            sock.close()
+            raise
+        await asyncio.sleep(0.01)
+
+
 def kill_group(proc: subprocess.Popen[bytes]) -> None:
     """SIGKILL what is left of the supervisor's process group (if it was killed itself)."""
     try:

@@ -343,6 +343,7 @@ class Supervisor:
 
     def stop(self) -> None:
         self.note(f"stopping: {self.reason}")
+        self.write_state("stopping", reason=self.reason)  # the server need not wait for us
         if self.input is not None:
             self.input.stop()
         left = self.kill_tree()
