@@ -9,6 +9,7 @@ import pytest
 
 from tests.support.jupyter import JupyterServer
 from tests.support.pattern import CHROMIUM, write_pattern
+from tests.support.playwright import jp_asyncio_loop, jp_server_cleanup  # noqa: F401
 
 
 @pytest.fixture(scope="module")
@@ -32,14 +33,3 @@ def context(browser):
     ctx = browser.new_context(viewport={"width": 1400, "height": 900})
     yield ctx
     ctx.close()
-
-
-# pytest-jupyter's autouse asyncio loop fights Playwright's own loop: not needed here.
-@pytest.fixture(autouse=True)
-def jp_asyncio_loop():
-    yield None
-
-
-@pytest.fixture(autouse=True)
-def jp_server_cleanup():
-    yield
