@@ -8,6 +8,9 @@
   like noVNC and counts Tight/JPEG bytes.
 - ``stats``: percentiles and summaries (``statistics``), one method for every report.
 - ``pattern``: napari's four-colour test image, how to find it in a screenshot, Chromium.
+- ``hub``: a real JupyterHub with real Unix users (the hub tests and ``benchmarks/hub_scale.py``).
+- ``layers``: the marker of each test's folder (a pytest plugin, from tests/conftest.py).
+- ``playwright``: pytest-jupyter's loop fixtures stepping aside for Playwright's sync API.
 
 Benchmarks import from here, never from test modules; tests never import benchmarks.
 """
