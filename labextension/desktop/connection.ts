@@ -72,6 +72,9 @@ export class DesktopConnection<T extends IVncConnection> {
   private _attempt = 0;
   private _retryTimer: number | null = null;
   private _unloading = false;
+  /** The server's desktop last connected to (its generation), and why a new one replaced it. */
+  private _desktop: number | null = null;
+  private _replaced: string | null = null;
 
   constructor(host: IConnectionHost<T>) {
     this._host = host;
@@ -142,6 +145,12 @@ export class DesktopConnection<T extends IVncConnection> {
       return;
     }
     this._host.started(result.response);
+    const { generation: desktop, reason } = result.response;
+    this._replaced =
+      this._desktop !== null && desktop !== this._desktop
+        ? (reason ?? 'the previous desktop ended')
+        : null;
+    this._desktop = desktop;
     this._setState(state, state === 'connecting' ? 'Connecting…' : waiting);
     this._open(generation);
   }
@@ -163,7 +172,12 @@ export class DesktopConnection<T extends IVncConnection> {
     vnc.addEventListener('connect', () => {
       if (current()) {
         this._attempt = 0;
-        this._setState('connected', 'Connected');
+        this._setState(
+          'connected',
+          this._replaced
+            ? `Connected to a new desktop (${this._replaced})`
+            : 'Connected'
+        );
         this._host.connected(vnc);
       }
     });

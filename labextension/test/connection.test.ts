@@ -176,6 +176,25 @@ describe('DesktopConnection', () => {
     assert.match(page.text, /closed\. Reconnecting in 0\.5 s/, 'backoff reset');
   });
 
+  it('says why it reconnected to a new desktop', async () => {
+    const page = await connectedPage();
+    const fresh = { ...STARTED, generation: 2, reason: 'Xvnc exited (-9)' };
+    page.answers.push({ ok: true, response: fresh });
+    page.vnc.drop();
+    await page.elapse();
+    page.vnc.connect();
+    assert.equal(page.text, 'Connected to a new desktop (Xvnc exited (-9))');
+    page.answers.push({ ok: true, response: fresh });
+    page.vnc.drop();
+    await page.elapse();
+    page.vnc.connect();
+    assert.equal(
+      page.text,
+      'Connected',
+      'the same desktop again: nothing to explain'
+    );
+  });
+
   it('stays stopped when the desktop was stopped on purpose', async () => {
     const page = await connectedPage();
     page.answers.push(stoppedOnPurpose);
