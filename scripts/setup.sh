@@ -74,7 +74,7 @@ if [[ "${with_tests}" == 1 ]]; then
     PATH="${here}/.venv/bin:${PATH}" npm ci --prefix tests/hub --no-audit --no-fund
     if [[ "$(id -u)" == 0 ]]; then
         echo "== the JupyterHub test users' venv (from /usr/bin/python3)"
-        .venv/bin/python -c 'from tests.hub.hubtools import ensure_user_venv; ensure_user_venv()'
+        .venv/bin/python -c 'from tests.support.hub import ensure_user_venv; ensure_user_venv()'
     fi
 else
     .venv/bin/python -m pip install --quiet -e ".[napari]"

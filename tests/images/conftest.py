@@ -11,6 +11,7 @@ import pytest
 
 from tests.helpers import ARTIFACTS
 from tests.images.containers import build_images, engine
+from tests.support.playwright import jp_asyncio_loop, jp_server_cleanup  # noqa: F401
 
 BUILD_TIMEOUT = 45 * 60
 
@@ -58,15 +59,3 @@ def built(container_engine, images_dir, figures):
     figures["build"] = report
     print(f"images built: {report}")
     return build
-
-
-# Playwright's sync API runs its own event loop; pytest-jupyter's autouse loop fixtures
-# must stay out of the way (as in tests/browser/conftest.py).
-@pytest.fixture(autouse=True)
-def jp_asyncio_loop():
-    yield None
-
-
-@pytest.fixture(autouse=True)
-def jp_server_cleanup():
-    yield

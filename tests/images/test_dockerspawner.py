@@ -21,6 +21,9 @@ from tests.images.containers import engine_run, tag
 from tests.support.hub import HubProcess, chp_command
 from tests.support.waiting import wait_for
 
+# The first test that needs the images waits for their build (minutes on a cold cache).
+pytestmark = pytest.mark.timeout(3600)
+
 ROOT = Path(__file__).resolve().parents[2]
 DOCKER_SPAWNER = ROOT / "deploy" / "jupyterhub" / "docker_spawner.py"
 USERS = ["alice", "bob"]

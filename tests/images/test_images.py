@@ -28,13 +28,14 @@ from tests.images.containers import (
     tag,
 )
 from tests.support.pattern import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     QUADRANTS,
     png_colour_shares,
     write_pattern,
 )
 from tests.support.waiting import wait_for
+
+# The first test that needs the images waits for their build (minutes on a cold cache).
+pytestmark = pytest.mark.timeout(3600)
 
 MAGENTA, CYAN = (255, 0, 255), (0, 255, 255)
 PATTERN = "/home/jovyan/work/pattern.png"
@@ -86,16 +87,6 @@ def napari(built, container_engine, volume, images_dir, figures):
     finally:
         (images_dir / "napari-container.log").write_text(box.logs())
         box.remove()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def test_images_run_as_the_notebook_user_with_the_start_command(built, container_engine):
