@@ -185,6 +185,12 @@ class Container:
         root = int(self.state()["Pid"])
         return round(pss_kib([root, *descendants(root)]) / 1024, 1)
 
+    def __enter__(self) -> Container:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.remove()
+
     def remove(self) -> None:
         engine_run(self.tool, "rm", "--force", self.name, check=False)
 

@@ -203,18 +203,14 @@ def test_stop_exits_cleanly_and_the_volume_keeps_files(built, container_engine, 
     finally:
         first.remove()
     assert (volume / "notes.txt").read_text() == "kept"
-    second = Container(container_engine, "napari", "jnd-test-stop-2", volume).run()
-    try:
+    with Container(container_engine, "napari", "jnd-test-stop-2", volume).run() as second:
         code, body = second.request("GET", "api/contents/work/notes.txt?content=1")
         assert code == 200 and body["content"] == "kept", body
-    finally:
-        second.remove()
 
 
 def test_kill_then_start_brings_the_desktop_back(built, container_engine, tmp_path):
     box = Container(container_engine, "napari", "jnd-test-kill", own_volume(tmp_path / "w"))
-    box.run("--NapariDesktop.session=minimal")
-    try:
+    with box.run("--NapariDesktop.session=minimal"):
         before = box.wait_napari(timeout=180)
         engine_run(container_engine, "kill", box.name)
         wait_for(lambda: not box.state()["Running"], 30, "the killed container to end")
@@ -225,34 +221,26 @@ def test_kill_then_start_brings_the_desktop_back(built, container_engine, tmp_pa
         wait_for(lambda: box.logs().count("/lab?token=") > tokens, 90, "the restarted server")
         after = box.wait_napari(timeout=180)
         assert after["running"] and after["display"] == before["display"], (before, after)
-    finally:
-        box.remove()
 
 
 def test_a_bad_option_stops_the_container_with_the_reason(built, container_engine, tmp_path):
     box = Container(container_engine, "desktop", "jnd-test-bad", own_volume(tmp_path / "w"))
-    box.run("--NapariDesktop.session=kde")
-    try:
+    with box.run("--NapariDesktop.session=kde"):
         wait_for(lambda: not box.state()["Running"], 90, "the container to stop")
         assert box.state()["ExitCode"] != 0
         logs = box.logs()
         assert "'session' trait of a NapariDesktop" in logs and "'kde'" in logs, logs[-2000:]
-    finally:
-        box.remove()
 
 
 def test_memory_of_an_idle_desktop_container(built, container_engine, tmp_path, figures):
     """PSS of the desktop image with its desktop started (XFCE, no napari)."""
     box = Container(container_engine, "desktop", "jnd-test-idle", own_volume(tmp_path / "w"))
-    box.run()
-    try:
+    with box.run():
         code, body = box.request("POST", "napari-desktop/api/start", {})
         assert code == 200, body
         wait_for(lambda: box.status().get("running"), 60, "the desktop to run")
         wait_for(lambda: "xfdesktop" in box.exec("ps -eo comm="), 60, "XFCE's desktop")
         figures["PSS, desktop container idle, XFCE (MiB)"] = box.pss_mib()
-    finally:
-        box.remove()
 
 
 @pytest.mark.skipif(not GPU, reason="IMAGES_GPU=0: the napari-gpu image is not built")
