@@ -7,6 +7,8 @@ socket, no process outside the server's tree, no private directory left over.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import random
 import shutil
@@ -20,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tifffile
+from tornado.httpclient import HTTPClientError
 
 from tests.integration.conftest import needs_xvnc
 from tests.support import procs
@@ -167,3 +170,31 @@ def test_concurrent_requests_get_documented_answers_and_state_matches(server):
     wait_for(lambda: not server.desktop_pids(), 15, "the desktop's processes to end")
     assert not runtime_dirs(server.runtime) - before
     assert not orphans(server)
+
+
+async def test_stop_during_start_and_restart_are_serialized(jp_fetch, manager):
+    """A stop that arrives while a start runs waits for it (it used to make the start read
+    a process that had become None: a 500); two restarts and a stop end stopped."""
+
+    async def post(endpoint, body=None):
+        try:
+            response = await jp_fetch(
+                "napari-desktop", "api", endpoint, method="POST", body=json.dumps(body or {})
+            )
+        except HTTPClientError as err:
+            return err.code, json.loads(err.response.body)
+        return response.code, json.loads(response.body)
+
+    starting = asyncio.ensure_future(post("start"))
+    for _ in range(400):  # until the supervisor is started, before its desktop is ready
+        if manager.proc is not None:
+            break
+        await asyncio.sleep(0.005)
+    assert manager.proc is not None and not manager.running(), "caught the start midway"
+    (stop, stopped), (start, started) = await post("stop"), await starting
+    assert (start, stop) == (200, 200), (started, stopped)
+    assert started["running"] is True and stopped["running"] is False
+    assert manager.proc is None and manager.paths is None
+    answers = await asyncio.gather(post("restart"), post("restart"), post("stop"))
+    assert [code for code, _ in answers] == [200, 200, 200], answers
+    assert manager.proc is None, "the stop came last"
