@@ -118,6 +118,15 @@ class NapariDesktop(Configurable):
         reported as failed (default 30; 1-600).""",
     )
 
+    open_timeout = Float(
+        60.0,
+        config=True,
+        help="""Seconds an "Open in napari" request (POST napari-desktop/api/open) waits for
+        napari's reader before it answers 504 (default 60; 1-3600). The read goes on inside
+        napari, without blocking its window, and the layer appears when it ends; raise this
+        for large files on slow network storage.""",
+    )
+
     first_display = Int(
         1,
         config=True,
@@ -222,6 +231,13 @@ class NapariDesktop(Configurable):
         value = proposal["value"]
         if not 1 <= value <= 600:
             raise bad_value("startup_timeout", value, "a number of seconds from 1 to 600")
+        return float(value)
+
+    @validate("open_timeout")
+    def _valid_open_timeout(self, proposal: dict[str, Any]) -> float:
+        value = proposal["value"]
+        if not 1 <= value <= 3600:
+            raise bad_value("open_timeout", value, "a number of seconds from 1 to 3600")
         return float(value)
 
     @validate("vnc_server")

@@ -43,7 +43,6 @@ PREFIX = "[napari-desktop]"
 STOP_TIMEOUT = 4.0
 NAPARI_START_TIMEOUT = 120.0
 STATE_TIMEOUT = 2.0
-OPEN_TIMEOUT = 60.0  # seconds an open waits for napari's readers before answering 504
 STOPPED_MESSAGE = "The desktop was stopped (Stop desktop)"
 
 
@@ -169,7 +168,7 @@ class DesktopManager:
         self.reason: Optional[str] = None  # why the last desktop ended or was replaced
         self.opened: list[Path] = []  # files opened through the API, reopened on restart
         self.stopped_on_purpose = False  # by Stop desktop: reconnecting pages do not restart it
-        self.open_timeout = OPEN_TIMEOUT
+        self.open_timeout = config.open_timeout  # seconds; tests shorten it
         self._lock = asyncio.Lock()
         self._reopen: Optional[asyncio.Task[None]] = None
         self.runtime_name = runtime_name()
