@@ -439,7 +439,12 @@ c.Spawner.http_timeout = 120
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        if proxy is not None and procs.alive(proxy) and "node" in procs.comm(proxy):
+        # By its command line: Node.js 24 names its main thread "MainThread", not "node".
+        if (
+            proxy is not None
+            and procs.alive(proxy)
+            and any("configurable-http-proxy" in word for word in procs.cmdline(proxy))
+        ):
             os.kill(proxy, signal.SIGTERM)
 
 
