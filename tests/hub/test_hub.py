@@ -37,7 +37,7 @@ from tests.support.hub import (
     sweep_stale_users,
     websocket_url,
 )
-from tests.support.procs import XVNC_NAMES, alive, comm
+from tests.support.procs import XVNC_NAMES, comm
 from tests.support.rfb import RFBClient, RFBError
 from tests.support.waiting import wait_for
 
@@ -85,10 +85,11 @@ def hub():
         yield server
     finally:
         if server is not None:
-            proxy = server.proxy_pid()
             server.stop()
-            if proxy is not None and alive(proxy) and comm(proxy) == "node":
-                problems.append(f"configurable-http-proxy (pid {proxy}) still runs")
+            try:
+                wait_for(lambda: not server.proxy_processes(), 15, "the proxy to end")
+            except AssertionError:
+                problems.append(f"configurable-http-proxy still runs: {server.proxy_processes()}")
         for user in users:
             left = user.processes()
             if left:

