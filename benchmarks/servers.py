@@ -11,6 +11,7 @@ from typing import Optional
 
 from jupyter_napari_desktop import launch
 from jupyter_napari_desktop.config import NapariDesktop
+from jupyter_napari_desktop.procs import make_runtime_dir, write_xauthority
 from tests.support import procs
 from tests.support.waiting import wait_for
 
@@ -20,7 +21,7 @@ class BareXvnc:
 
     def __init__(self, tmp: Path, geometry: str) -> None:
         self.display = procs.free_display()
-        self.paths = launch.make_runtime_dir(tmp)
+        self.paths = make_runtime_dir(tmp)
         self.socket = self.paths.vnc_socket
         defaults = NapariDesktop()
         self.argv = launch.xvnc_argv(
@@ -30,7 +31,7 @@ class BareXvnc:
         self.proc: Optional[subprocess.Popen[bytes]] = None
 
     def start(self, timeout: float = 20) -> BareXvnc:
-        launch.write_xauthority(self.paths.xauthority, self.display, secrets.token_bytes(16))
+        write_xauthority(self.paths.xauthority, self.display, secrets.token_bytes(16))
         self.proc = procs.start_logged(self.argv, self.log, stdout_too=False)
         wait_for(self.socket.exists, timeout, f"the bare Xvnc's socket (log {self.log})")
         return self

@@ -16,15 +16,13 @@ from typing import Callable, Optional
 from .config import NapariDesktop
 from .launch import (
     RuntimePaths,
-    candidate_displays,
     desktop_env,
     resolve_napari,
     session_argv,
     session_programs,
-    write_xauthority,
-    x_socket_path,
     xvnc_argv,
 )
+from .procs import candidate_displays, rfb_greets, write_xauthority
 
 APT = "sudo apt-get install -y"
 QT_XCB_LIBS = {
@@ -101,8 +99,9 @@ class TemporaryDisplay:
         argv = xvnc_argv(self.config.vnc_server, display, self.paths, "640x480", 24, 10)
         self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 15
+        # Ready when the VNC server greets on its socket (as the supervisor waits for it).
         while time.monotonic() < deadline and self.proc.poll() is None:
-            if x_socket_path(display).exists() and self.paths.vnc_socket.exists():
+            if rfb_greets(self.paths.vnc_socket, timeout=0.5):
                 self.display = display
                 break
             time.sleep(0.05)

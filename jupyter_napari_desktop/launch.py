@@ -1,7 +1,8 @@
 """Pure functions that turn the configuration into paths, argv and environments.
 
-Nothing here starts a process; everything can be unit-tested without a display.
-The supervisor (``supervisor.py``) and the server side (``manager.py``) both use it.
+Nothing here starts a process or touches a file; everything can be unit-tested without a
+display. What touches the running system (processes, sockets, X locks, the private
+directory) is in ``procs.py``. The supervisor, the manager and the doctor use both.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import os
 import secrets
 import shlex
 import shutil
-import socket
 import struct
 import sys
 import tempfile
@@ -130,29 +130,6 @@ def runtime_name() -> str:
     return f"napari-desktop-{secrets.token_hex(8)}"
 
 
-def make_runtime_dir(parent: Path, name: str = "") -> RuntimePaths:
-    """Create a fresh, empty private directory (0700) for one desktop."""
-    parent.mkdir(parents=True, exist_ok=True)
-    root = parent / (name or runtime_name())
-    if root.is_dir() and not root.is_symlink() and root.stat().st_uid == os.getuid():
-        shutil.rmtree(root)  # our own leftover from a desktop that was killed
-    try:
-        os.mkdir(root, 0o700)
-    except FileExistsError as err:
-        raise DesktopError(
-            f"{root} exists and is not ours",
-            "set c.NapariDesktop.runtime_dir to a private directory",
-        ) from err
-    os.chmod(root, 0o700)
-    paths = RuntimePaths(root)
-    if len(str(paths.vnc_socket)) > 100:
-        raise DesktopError(
-            f"The desktop's socket path {paths.vnc_socket} is too long for a unix socket",
-            "set c.NapariDesktop.runtime_dir to a short directory such as /tmp",
-        )
-    return paths
-
-
 def xauthority_entry(display: int, cookie: bytes, host: Optional[str] = None) -> bytes:
     """One Xauthority record for display ``display``: FamilyWild (any host), or FamilyLocal
     for ``host`` (python-xlib only looks a cookie up by hostname)."""
@@ -170,98 +147,12 @@ def xauthority_entry(display: int, cookie: bytes, host: Optional[str] = None) ->
     )
 
 
-def write_xauthority(path: Path, display: int, cookie: bytes) -> None:
-    """Write an Xauthority file readable only by its owner (any host, and this host)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(xauthority_entry(display, cookie))
-        handle.write(xauthority_entry(display, cookie, socket.gethostname()))
-
-
 def x_lock_path(display: int) -> Path:
     return Path(X_LOCK_TEMPLATE.format(display))
 
 
 def x_socket_path(display: int) -> Path:
     return X_SOCKET_DIR / f"X{display}"
-
-
-def lock_pid(display: int) -> Optional[int]:
-    """The pid written in an X lock file, or None if there is no readable lock."""
-    try:
-        text = x_lock_path(display).read_text().strip()
-    except (FileNotFoundError, PermissionError, IsADirectoryError):
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        return None
-
-
-def pid_alive(pid: int) -> bool:
-    """True if a process with this pid exists (ours or another user's)."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def x_socket_answers(display: int) -> bool:
-    """True if an X server accepts connections for ``display`` (file or abstract socket)."""
-    for address in (str(x_socket_path(display)), "\0" + str(x_socket_path(display))):
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-            probe.settimeout(0.5)
-            try:
-                probe.connect(address)
-            except OSError:
-                continue
-            return True
-    return False
-
-
-def display_state(display: int) -> str:
-    """'free', 'stale' (a dead server's lock or socket we can remove) or 'taken'."""
-    lock = x_lock_path(display)
-    sock = x_socket_path(display)
-    if lock.exists():
-        pid = lock_pid(display)
-        if pid is not None and pid_alive(pid):
-            return "taken"
-        return "stale"
-    if x_socket_answers(display):
-        return "taken"
-    if sock.exists() or sock.is_symlink():
-        return "stale"
-    return "free"
-
-
-def clean_stale_display(display: int) -> bool:
-    """Remove a dead server's lock and socket; False if they belong to someone else."""
-    for path in (x_lock_path(display), x_socket_path(display)):
-        try:
-            path.unlink()
-        except FileNotFoundError:
-            continue
-        except PermissionError:
-            return False
-    return True
-
-
-def candidate_displays(first: int, count: int = DISPLAY_SEARCH) -> list[int]:
-    """Display numbers to try, lowest first, cleaning stale ones on the way."""
-    found = []
-    for display in range(first, first + count):
-        state = display_state(display)
-        if state == "stale" and clean_stale_display(display):
-            state = "free"
-        if state == "free":
-            found.append(display)
-    return found
 
 
 def xvnc_argv(

@@ -29,8 +29,6 @@ from .launch import (
     NapariLaunch,
     RuntimePaths,
     SupervisorSpec,
-    make_runtime_dir,
-    pid_alive,
     resolve_napari,
     runtime_name,
     runtime_parent,
@@ -38,6 +36,7 @@ from .launch import (
     session_programs,
 )
 from .napari_client import NapariTimeout, NapariUnavailable, ask
+from .procs import kill_group, log_tail, make_runtime_dir, pid_alive, socket_accepts, tree_pss_mb
 
 PREFIX = "[napari-desktop]"
 STOP_TIMEOUT = 4.0
@@ -52,22 +51,6 @@ class Refused(DesktopError):
     def __init__(self, status: int, message: str, fix: str, detail: str = "") -> None:
         super().__init__(message, fix, detail)
         self.status = status
-
-
-def tree_pss_mb(root: int) -> float:
-    """Proportional memory (PSS, MiB) of a process and all its descendants."""
-    from .supervisor import descendants
-
-    total_kb = 0
-    for pid in [root, *descendants(root)]:
-        try:
-            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Pss:"):
-                    total_kb += int(line.split()[1])
-                    break
-        except (OSError, ValueError, IndexError):
-            continue
-    return round(total_kb / 1024, 1)
 
 
 def preflight(config: NapariDesktop) -> list[DesktopError]:
@@ -106,24 +89,6 @@ def preflight(config: NapariDesktop) -> list[DesktopError]:
     return problems
 
 
-def socket_accepts(path: Path, timeout: float = 1.0) -> bool:
-    """Whether something listens on the unix socket ``path``. A full backlog (a busy Xvnc)
-    answers EAGAIN at once: that is tried again until ``timeout``, not taken for "gone"."""
-    deadline = time.monotonic() + timeout
-    while True:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-            probe.settimeout(timeout)
-            try:
-                probe.connect(str(path))
-                return True
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    return False
-            except OSError:
-                return False
-        time.sleep(0.02)
-
-
 async def connect_unix(path: str, timeout: float = 5.0) -> socket.socket:
     """A non-blocking socket connected to ``path``. While the listener's backlog is full (a
     busy Xvnc: EAGAIN) the connect is tried again until ``timeout``, instead of handing on a
@@ -143,15 +108,6 @@ async def connect_unix(path: str, timeout: float = 5.0) -> socket.socket:
             sock.close()
             raise
         await asyncio.sleep(0.01)
-
-
-def kill_group(proc: subprocess.Popen[bytes]) -> None:
-    """SIGKILL what is left of the supervisor's process group (if it was killed itself)."""
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    proc.wait()
 
 
 class DesktopManager:
@@ -460,14 +416,7 @@ class DesktopManager:
         )
 
     def _log_tail(self, lines: int = 20) -> str:
-        paths = self.paths
-        if not paths:
-            return ""
-        try:
-            text = paths.log.read_text(errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
+        return log_tail(self.paths.log, lines) if self.paths else ""
 
     async def _cleanup_dead(self) -> bool:
         """Forget a desktop whose supervisor has exited (Xvnc died, user logged out)."""

@@ -24,7 +24,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -37,16 +36,22 @@ from .launch import (
     DesktopError,
     RuntimePaths,
     SupervisorSpec,
-    candidate_displays,
     desktop_entry,
     desktop_env,
-    lock_pid,
-    pid_alive,
     start_script,
-    write_xauthority,
     x_lock_path,
     x_socket_path,
     xvnc_argv,
+)
+from .procs import (
+    candidate_displays,
+    descendants,
+    describe,
+    lock_pid,
+    log_tail,
+    pid_alive,
+    rfb_greets,
+    write_xauthority,
 )
 
 PR_SET_PDEATHSIG = 1
@@ -68,35 +73,6 @@ def prctl(option: int, value: int) -> None:
 def unblock_signals() -> None:
     """Run in each child before exec: children must not inherit our blocked signals."""
     signal.pthread_sigmask(signal.SIG_SETMASK, set())
-
-
-def descendants(root: int) -> list[int]:
-    """Pids of every process below ``root`` (read from /proc), deepest last."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        # The command name is in parentheses and may contain spaces: split after it.
-        fields = stat[stat.rfind(")") + 2 :].split()
-        children.setdefault(int(fields[1]), []).append(int(entry))
-    found: list[int] = []
-    queue = [root]
-    while queue:
-        for child in children.get(queue.pop(0), []):
-            found.append(child)
-            queue.append(child)
-    return found
-
-
-def describe(pid: int) -> str:
-    try:
-        return f"{pid} {Path(f'/proc/{pid}/comm').read_text().strip()}"
-    except OSError:
-        return str(pid)
 
 
 class Supervisor:
@@ -153,21 +129,11 @@ class Supervisor:
         )
 
     def log_tail(self, lines: int = 15) -> str:
-        try:
-            text = self.paths.log.read_text(errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
+        return log_tail(self.paths.log, lines)
 
     # -- start -----------------------------------------------------------------------
     def vnc_ready(self) -> bool:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-            probe.settimeout(1.0)
-            try:
-                probe.connect(str(self.paths.vnc_socket))
-                return probe.recv(12).startswith(b"RFB ")
-            except OSError:
-                return False
+        return rfb_greets(self.paths.vnc_socket)
 
     def start_xvnc(self) -> None:
         tried: list[int] = []

@@ -11,14 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_napari_desktop import launch
+from jupyter_napari_desktop import launch, procs
 from jupyter_napari_desktop.launch import (
     DesktopError,
     RuntimePaths,
-    clean_stale_display,
     desktop_env,
-    display_state,
-    make_runtime_dir,
     resolve_napari,
     session_argv,
     shebang_python,
@@ -27,6 +24,7 @@ from jupyter_napari_desktop.launch import (
     xauthority_entry,
     xvnc_argv,
 )
+from jupyter_napari_desktop.procs import clean_stale_display, display_state, make_runtime_dir
 
 
 def test_xvnc_listens_on_a_private_unix_socket_only(tmp_path):
@@ -69,7 +67,7 @@ def test_xauthority_record_format():
 
 def test_xauthority_file_is_owner_only(tmp_path):
     target = tmp_path / "Xauthority"
-    launch.write_xauthority(target, 3, b"x" * 16)
+    procs.write_xauthority(target, 3, b"x" * 16)
     assert target.stat().st_mode & 0o777 == 0o600
 
 
@@ -184,14 +182,14 @@ def test_stale_lock_of_dead_server_is_cleaned(unused_display):
     dead.wait()
     x_lock_path(unused_display).write_text(f"{dead.pid:>10}\n")
     assert display_state(unused_display) == "stale"
-    assert unused_display in launch.candidate_displays(unused_display, 1)
+    assert unused_display in procs.candidate_displays(unused_display, 1)
     assert not x_lock_path(unused_display).exists()
 
 
 def test_live_lock_is_respected(unused_display):
     x_lock_path(unused_display).write_text(f"{os.getpid():>10}\n")
     assert display_state(unused_display) == "taken"
-    assert launch.candidate_displays(unused_display, 1) == []
+    assert procs.candidate_displays(unused_display, 1) == []
     assert x_lock_path(unused_display).exists()
 
 
@@ -208,7 +206,7 @@ def test_xauthority_file_has_a_wild_and_a_local_entry(tmp_path):
     from Xlib.xauth import FamilyLocal, Xauthority
 
     target = tmp_path / "Xauthority"
-    launch.write_xauthority(target, 7, b"k" * 16)
+    procs.write_xauthority(target, 7, b"k" * 16)
     entries = Xauthority(str(target)).entries
     assert (0xFFFF, b"", b"7", b"MIT-MAGIC-COOKIE-1", b"k" * 16) in entries
     local = (FamilyLocal, socket.gethostname().encode(), b"7", b"MIT-MAGIC-COOKIE-1", b"k" * 16)
