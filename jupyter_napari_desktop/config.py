@@ -228,17 +228,11 @@ class NapariDesktop(Configurable):
 
     @validate("startup_timeout")
     def _valid_startup_timeout(self, proposal: dict[str, Any]) -> float:
-        value = proposal["value"]
-        if not 1 <= value <= 600:
-            raise bad_value("startup_timeout", value, "a number of seconds from 1 to 600")
-        return float(value)
+        return self._seconds_between("startup_timeout", proposal["value"], 1, 600)
 
     @validate("open_timeout")
     def _valid_open_timeout(self, proposal: dict[str, Any]) -> float:
-        value = proposal["value"]
-        if not 1 <= value <= 3600:
-            raise bad_value("open_timeout", value, "a number of seconds from 1 to 3600")
-        return float(value)
+        return self._seconds_between("open_timeout", proposal["value"], 1, 3600)
 
     @validate("vnc_server")
     def _valid_vnc_server(self, proposal: dict[str, Any]) -> str:
@@ -275,3 +269,9 @@ class NapariDesktop(Configurable):
         if not low <= value <= high:
             raise bad_value(option, value, f"a whole number from {low} to {high}")
         return int(value)
+
+    @staticmethod
+    def _seconds_between(option: str, value: float, low: float, high: float) -> float:
+        if not low <= value <= high:
+            raise bad_value(option, value, f"a number of seconds from {low:g} to {high:g}")
+        return float(value)

@@ -12,7 +12,6 @@ import json
 import os
 import random
 import shutil
-import socket
 import tempfile
 import threading
 import time
@@ -24,6 +23,7 @@ import pytest
 import tifffile
 from tornado.httpclient import HTTPClientError
 
+from jupyter_napari_desktop.procs import rfb_greets
 from tests.integration.conftest import needs_xvnc
 from tests.support import procs
 from tests.support.jupyter import JupyterServer
@@ -49,16 +49,6 @@ STORM_503 = ("stopped while napari was starting", "napari stopped answering")
 
 def runtime_dirs(parent: Path) -> set[Path]:
     return set(parent.glob("napari-desktop-*"))
-
-
-def vnc_accepts(path: Path) -> bool:
-    with socket.socket(socket.AF_UNIX) as probe:
-        probe.settimeout(5)
-        try:
-            probe.connect(str(path))
-            return probe.recv(12).startswith(b"RFB ")
-        except OSError:
-            return False
 
 
 def orphans(server: JupyterServer) -> set[int]:
@@ -142,7 +132,7 @@ def test_concurrent_requests_get_documented_answers_and_state_matches(server):
     if status["running"]:
         assert len(new_dirs) == 1, new_dirs
         (root,) = new_dirs
-        assert vnc_accepts(root / "vnc.sock"), "running, so Xvnc accepts on its socket"
+        assert rfb_greets(root / "vnc.sock", timeout=5), "running, so Xvnc accepts on its socket"
     else:
         assert not new_dirs, f"stopped, but private directories are left: {new_dirs}"
         assert server.xvnc() is None
