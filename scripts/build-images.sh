@@ -162,23 +162,28 @@ for image in "${ORDER[@]}"; do
     done
 done
 
-previous=""
-for image in "${ORDER[@]}"; do
-    if [[ " ${selected[*]} " == *" ${image} "* ]]; then
-        break
+# Each image is built FROM the one before it in ORDER: that one is built first in this run,
+# or must be here already (checked before anything is built).
+parent_of() {
+    case "$1" in
+    napari) echo desktop ;;
+    napari-gpu) echo napari ;;
+    esac
+}
+for image in "${selected[@]}"; do
+    parent="$(parent_of "${image}")"
+    if [[ -n "${parent}" && " ${selected[*]} " != *" ${parent} "* ]] && ! has_image "${name}:${parent}"; then
+        die "${image} is built FROM ${name}:${parent}, which is not here; build it too: $0 ${parent} ${selected[*]}"
     fi
-    previous="${image}"
 done
-if [[ -n "${previous}" ]] && ! has_image "${name}:${previous}"; then
-    die "${selected[0]} is built FROM ${name}:${previous}, which is not here; build it too: $0 ${previous} ${selected[*]}"
-fi
 [[ " ${selected[*]} " == *" desktop "* ]] && ensure_base
 
 report=()
 for image in "${selected[@]}"; do
     args=(-f "docker/${image}/Dockerfile" -t "${name}:${image}")
-    if [[ -n "${previous}" ]]; then
-        args+=(--build-arg "BASE_IMAGE=${name}:${previous}")
+    parent="$(parent_of "${image}")"
+    if [[ -n "${parent}" ]]; then
+        args+=(--build-arg "BASE_IMAGE=${name}:${parent}")
     else
         args+=(--build-arg "BASE_IMAGE=${BASE_IMAGE}")
     fi
@@ -190,7 +195,6 @@ for image in "${selected[@]}"; do
     fi
     size="$("${engine}" image inspect --format '{{.Size}}' "${name}:${image}")"
     report+=("$(printf '%-12s %6d s %8.2f GB' "${image}" $((SECONDS - start)) "$(awk -v b="${size}" 'BEGIN { print b / 1e9 }')")")
-    previous="${image}"
 done
 
 echo "== built (image, build time, size):"

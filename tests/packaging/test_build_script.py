@@ -54,17 +54,30 @@ def test_no_engine_on_path_says_what_to_install(tmp_path):
     assert "apt-get install podman" in done.stderr
 
 
-def test_a_missing_parent_image_names_the_build_to_run(tmp_path):
-    """napari-gpu alone, without the napari image: build that first (checked before building)."""
+def engine_without_images(tmp_path: Path) -> str:
+    """PATH with a podman that has no image and echoes what it is asked to build."""
     fake = tmp_path / "bin"
     fake.mkdir()
     engine = fake / "podman"
     engine.write_text('#!/bin/sh\n[ "$1" = image ] && exit 1\necho "podman $*"\n')
     engine.chmod(0o755)
-    done = run("--engine", "podman", "napari-gpu", path=f"{fake}:{os.environ['PATH']}")
+    return f"{fake}:{os.environ['PATH']}"
+
+
+def test_a_missing_parent_image_names_the_build_to_run(tmp_path):
+    """napari-gpu alone, without the napari image: build that first (checked before building)."""
+    done = run("--engine", "podman", "napari-gpu", path=engine_without_images(tmp_path))
     assert done.returncode == 2
     assert "FROM jupyter-napari-desktop:napari, which is not here" in done.stderr
     assert "napari napari-gpu" in done.stderr
+    assert "podman build" not in done.stdout
+
+
+def test_a_gap_in_the_chain_is_refused_before_building(tmp_path):
+    """desktop and napari-gpu without napari: napari-gpu would be built on the wrong parent."""
+    done = run("--engine", "podman", "desktop", "napari-gpu", path=engine_without_images(tmp_path))
+    assert done.returncode == 2
+    assert "napari-gpu is built FROM jupyter-napari-desktop:napari" in done.stderr
     assert "podman build" not in done.stdout
 
 
