@@ -109,9 +109,11 @@ class Container:
     def __init__(self, tool: str, image: str, name: str, volume: Path) -> None:
         self.tool, self.image, self.name, self.volume = tool, image, name, volume
         self.port = free_port()
+        self._token: Optional[str] = None
 
-    def run(self, *args: str, extra: tuple[str, ...] = ()) -> Container:
+    def run(self, *args: str) -> Container:
         self.remove()
+        self._token = None
         engine_run(
             self.tool,
             "run",
@@ -123,7 +125,6 @@ class Container:
             f"127.0.0.1:{self.port}:8888",
             "--volume",
             f"{self.volume}:/home/jovyan/work",
-            *extra,
             tag(self.image),
             *args,
         )
@@ -137,21 +138,33 @@ class Container:
         done = engine_run(self.tool, "logs", self.name, check=False)
         return done.stdout + done.stderr
 
-    def token(self, timeout: float = 90) -> str:
-        """The token of the newest server start, from the URL the container prints."""
+    def token(self, timeout: float = 90, fresh: bool = False) -> str:
+        """The token of the newest server start, from the URL the container prints (read
+        from its output once, and again with ``fresh`` after the server restarted)."""
 
         def printed() -> Optional[str]:
             tokens = re.findall(r"/lab\?token=([0-9a-f]+)", self.logs())
             return tokens[-1] if tokens else None
 
-        return wait_for(printed, timeout, f"the token URL in {self.name}'s output", step=0.5)
+        if fresh or self._token is None:
+            what = f"the token URL in {self.name}'s output"
+            self._token = wait_for(printed, timeout, what, step=0.5)
+        return self._token
 
-    def request(self, method: str, path: str, body: Any = None, token: str = "") -> tuple:
+    def request(self, method: str, path: str, body: Any = None) -> tuple:
+        """(status, JSON or text) of a request with the token; a 403 after a restart of the
+        server (a new token) reads the token again and tries once more."""
+        code, answer = self._request(method, path, body, self.token())
+        if code == 403:
+            code, answer = self._request(method, path, body, self.token(fresh=True))
+        return code, answer
+
+    def _request(self, method: str, path: str, body: Any, token: str) -> tuple:
         request = urllib.request.Request(
             self.url + path,
             method=method,
             data=None if body is None else json.dumps(body).encode(),
-            headers={"Authorization": f"token {token or self.token()}"},
+            headers={"Authorization": f"token {token}"},
         )
         try:
             with urllib.request.urlopen(request, timeout=60) as response:
