@@ -18,6 +18,7 @@ the X server's idle time: it must start fast and stay small.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -61,6 +62,7 @@ STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
 DESKTOP_MARKER = "X-NapariDesktop-Generated=true"
 XVNC_ATTEMPTS = 5
 TERM_GRACE = 2.0
+XVNC_EXIT_GRACE = 0.5  # seconds a session's end waits to see whether Xvnc died too
 INPUT_POLL = 10.0  # seconds between reads of the X server's idle time
 
 
@@ -258,6 +260,13 @@ class Supervisor:
                 self.reason = self.reason or f"Xvnc exited ({code})"
             elif self.session and pid == self.session.pid:
                 self.session.returncode = code
+                # A session ends when its X server dies, and may be reaped before Xvnc has
+                # finished dying: give Xvnc a moment, so that its death is the reason named.
+                if self.xvnc and self.xvnc.returncode is None:
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        self.xvnc.wait(XVNC_EXIT_GRACE)
+                    if self.xvnc.returncode is not None:
+                        self.reason = self.reason or f"Xvnc exited ({self.xvnc.returncode})"
                 self.reason = self.reason or f"the desktop session ended ({code})"
             elif pid == self.napari_pid:
                 self.note(f"napari exited ({code})")
