@@ -127,6 +127,18 @@ class NapariDesktop(Configurable):
         for large files on slow network storage.""",
     )
 
+    transfer_limit_mb = Int(
+        2048,
+        config=True,
+        help="""Largest array, in MB (10**6 bytes), that a notebook may send to the desktop's
+        napari or fetch from it with desktop_viewer() or napari-desktop/api/layers (default
+        2048; 1-1000000). Larger requests are refused with 413. Arrays travel as .npy files in
+        the desktop's private directory (0700, files 0600, removed after use), never over the
+        network: while one moves it takes its size on the disk of `runtime_dir` (RAM if that
+        is a tmpfs such as /run/user) and in napari's memory, so keep this below what the
+        machine can hold twice.""",
+    )
+
     first_display = Int(
         1,
         config=True,
@@ -233,6 +245,10 @@ class NapariDesktop(Configurable):
     @validate("open_timeout")
     def _valid_open_timeout(self, proposal: dict[str, Any]) -> float:
         return self._seconds_between("open_timeout", proposal["value"], 1, 3600)
+
+    @validate("transfer_limit_mb")
+    def _valid_transfer_limit_mb(self, proposal: dict[str, Any]) -> int:
+        return self._int_between("transfer_limit_mb", proposal["value"], 1, 1_000_000)
 
     @validate("vnc_server")
     def _valid_vnc_server(self, proposal: dict[str, Any]) -> str:
