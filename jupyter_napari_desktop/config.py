@@ -139,6 +139,30 @@ class NapariDesktop(Configurable):
         machine can hold twice.""",
     )
 
+    upload_dir = Unicode(
+        "",
+        config=True,
+        help="""Folder, relative to the Jupyter root directory, into which files dropped on
+        the desktop page are uploaded (then opened in napari), e.g. 'uploads'. Empty
+        (default): the root folder itself, the one JupyterLab's file browser shows first.
+        Created on the first upload if missing. It must stay inside the root: absolute
+        paths, '..' and hidden ('.x') parts are refused. Uploads go through Jupyter's own
+        contents API, with the same permissions as the file browser's upload.""",
+    )
+
+    hidpi = Enum(
+        ["crisp", "light"],
+        default_value="crisp",
+        config=True,
+        help="""How the desktop page uses a HiDPI screen (a browser devicePixelRatio above
+        1, e.g. 2 on a Retina laptop). 'crisp' (default): the remote screen gets the
+        window's device pixels (e.g. 2880x1600 for a 1440x800 window at ratio 2) and is
+        shown at the window's size, sharp; it sends up to ratio² as many pixels. 'light':
+        the remote screen gets the window's CSS pixels and the browser enlarges it, blurred
+        but with a quarter of the pixels at ratio 2. Users can switch on the page; at ratio
+        1 both are the same.""",
+    )
+
     first_display = Int(
         1,
         config=True,
@@ -249,6 +273,21 @@ class NapariDesktop(Configurable):
     @validate("transfer_limit_mb")
     def _valid_transfer_limit_mb(self, proposal: dict[str, Any]) -> int:
         return self._int_between("transfer_limit_mb", proposal["value"], 1, 1_000_000)
+
+    @validate("upload_dir")
+    def _valid_upload_dir(self, proposal: dict[str, Any]) -> str:
+        value = proposal["value"]
+        accepted = (
+            "a folder relative to the Jupyter root directory, e.g. 'uploads' or "
+            "'data/uploads', without '..' or hidden ('.x') parts (empty for the root itself)"
+        )
+        text = value.strip().replace("\\", "/")
+        if text.startswith(("/", "~")) or "\0" in text:
+            raise bad_value("upload_dir", value, accepted)
+        parts = [part for part in text.split("/") if part not in ("", ".")]
+        if any(part == ".." or part.startswith(".") for part in parts):
+            raise bad_value("upload_dir", value, accepted)
+        return "/".join(parts)
 
     @validate("vnc_server")
     def _valid_vnc_server(self, proposal: dict[str, Any]) -> str:

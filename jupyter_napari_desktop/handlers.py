@@ -95,6 +95,8 @@ class DesktopPageHandler(DesktopMixin, JupyterHandler):
             "xsrfToken": self.xsrf_token.decode("ascii"),
             "quality": config.quality,
             "compression": config.compression,
+            "uploadDir": config.upload_dir,
+            "hidpi": config.hidpi,
             "version": __version__,
         }
         page = self.render_template(

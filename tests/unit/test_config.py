@@ -39,6 +39,10 @@ def test_defaults_are_valid():
         ("xstartup", "relative/script.sh", "absolute path"),
         ("napari_python", "python3", "absolute path"),
         ("extra_env", {"BAD NAME": "x"}, "variable name"),
+        ("upload_dir", "/srv/data", "relative to the Jupyter root"),
+        ("upload_dir", "~/uploads", "relative to the Jupyter root"),
+        ("upload_dir", "data/../../etc", "without '..'"),
+        ("upload_dir", ".hidden/uploads", "hidden"),
     ],
 )
 def test_bad_values_name_option_value_and_accepted_forms(option, value, accepted):
@@ -66,6 +70,15 @@ def test_good_values_are_kept():
     assert config.geometry == "1280x800"
     assert config.frame_rate == 60
     assert config.extra_env == {"NAPARI_ASYNC": "1"}
+
+
+def test_upload_dir_is_normalised_and_stays_relative():
+    assert make().upload_dir == ""
+    assert make(upload_dir=" ./uploads//today/ ").upload_dir == "uploads/today"
+    assert make(upload_dir="data\\in").upload_dir == "data/in"
+    assert make().hidpi == "crisp"
+    with pytest.raises(TraitError, match="hidpi"):
+        make(hidpi="sharp")
 
 
 def test_parse_geometry():
