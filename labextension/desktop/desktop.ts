@@ -13,13 +13,23 @@ import RFB from '@novnc/novnc';
 import { ConnectionState, DesktopConnection } from './connection';
 import {
   documentTitle,
+  HidpiMode,
   IDesktopConfig,
   parseConfig,
   STORAGE_KEYS,
+  toHidpiMode,
   toLevel,
   websocketUrl
 } from './logic';
+import {
+  applyHidpi,
+  IHidpiControl,
+  remoteScale,
+  watchPixelRatio
+} from './hidpi';
 import { postStart } from './start';
+import type { UploadResult } from './upload';
+import { UploadView } from './upload-view';
 import { ensureStylesheet, PageView } from './view';
 
 export type { ConnectionState } from './connection';
@@ -28,6 +38,10 @@ export type { ConnectionState } from './connection';
 export interface INapariDesktopHandle {
   state: ConnectionState;
   rfb: RFB | null;
+  /** Finished uploads (upload-view.ts). */
+  uploads: UploadResult[];
+  /** The remote screen's pixels per CSS pixel now (hidpi.ts). */
+  remoteScale: number;
 }
 
 declare global {
@@ -60,6 +74,9 @@ class DesktopPage {
   private _napariNoticeShown = false;
   private _quality: number;
   private _compression: number;
+  private _hidpi: HidpiMode;
+  private _hidpiControl: IHidpiControl | null = null;
+  private readonly _handle: INapariDesktopHandle;
   /** The last text that went to or came from the desktop's clipboard. */
   private _clipboard = '';
 
@@ -76,6 +93,10 @@ class DesktopPage {
     );
     view.quality.value = String(this._quality);
     view.compression.value = String(this._compression);
+    this._handle = handle;
+    this._hidpi = readStoredHidpi(config.hidpi);
+    view.hidpi.value = this._hidpi;
+    handle.uploads = new UploadView(config, view.body, view.upload).results;
 
     this._connection = new DesktopConnection<RFB>({
       start: reconnect => postStart(config, reconnect),
@@ -122,6 +143,12 @@ class DesktopPage {
         rfb.compressionLevel = this._compression;
       }
     });
+    view.hidpi.addEventListener('change', () => {
+      this._hidpi = toHidpiMode(view.hidpi.value, this._hidpi);
+      storeString(STORAGE_KEYS.hidpi, this._hidpi);
+      this._hidpiControl?.update();
+    });
+    watchPixelRatio(() => this._hidpiControl?.update());
     view.reconnect.addEventListener('click', () => this._connection.restart());
     view.tryAgain.addEventListener('click', () => this._connection.restart());
 
@@ -160,6 +187,12 @@ class DesktopPage {
     }
     rfb.resizeSession = true;
     rfb.scaleViewport = false;
+    // On HiDPI screens, "crisp" asks for device pixels (scaleViewport on).
+    this._hidpiControl = applyHidpi(rfb, () => {
+      const scale = remoteScale(this._hidpi, window.devicePixelRatio);
+      this._handle.remoteScale = scale;
+      return scale;
+    });
     rfb.clipViewport = false;
     rfb.focusOnClick = true;
     rfb.qualityLevel = this._quality;
@@ -228,9 +261,33 @@ class DesktopPage {
   }
 }
 
+function readStoredHidpi(fallback: HidpiMode): HidpiMode {
+  try {
+    return toHidpiMode(
+      window.localStorage.getItem(STORAGE_KEYS.hidpi),
+      fallback
+    );
+  } catch {
+    return fallback;
+  }
+}
+
+function storeString(key: string, value: string): void {
+  try {
+    window.localStorage.setItem(key, value);
+  } catch {
+    // Not persisted; the choice still applies to this page.
+  }
+}
+
 function main(): void {
   ensureStylesheet();
-  const handle: INapariDesktopHandle = { state: 'connecting', rfb: null };
+  const handle: INapariDesktopHandle = {
+    state: 'connecting',
+    rfb: null,
+    uploads: [],
+    remoteScale: 1
+  };
   window.napariDesktop = handle;
 
   let root = document.getElementById('jp-NapariDesktop-root');

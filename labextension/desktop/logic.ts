@@ -22,8 +22,20 @@ export interface IDesktopConfig {
   quality: number;
   /** Default noVNC compression level, 0 (none) to 9 (most). */
   compression: number;
+  /** Root-relative folder dropped files are uploaded into ("" = the root). */
+  uploadDir: string;
+  /** HiDPI screens: "crisp" (device pixels) or "light" (CSS pixels). */
+  hidpi: HidpiMode;
   /** Version of the Python package. */
   version: string;
+}
+
+/** How a screen with devicePixelRatio > 1 is used; see hidpi.ts. */
+export type HidpiMode = 'crisp' | 'light';
+
+/** "crisp" or "light" from `value`, else `fallback`. */
+export function toHidpiMode(value: unknown, fallback: HidpiMode): HidpiMode {
+  return value === 'crisp' || value === 'light' ? value : fallback;
 }
 
 /** The noVNC defaults, used when the server sends no levels. */
@@ -33,7 +45,8 @@ export const DEFAULT_COMPRESSION = 2;
 /** localStorage keys of the user's own choices. */
 export const STORAGE_KEYS = {
   quality: 'jp-NapariDesktop-quality',
-  compression: 'jp-NapariDesktop-compression'
+  compression: 'jp-NapariDesktop-compression',
+  hidpi: 'jp-NapariDesktop-hidpi'
 } as const;
 
 /** First reconnect delay, doubled on each failed attempt up to RECONNECT_MAX_MS. */
@@ -139,6 +152,11 @@ export function parseConfig(text: string | null | undefined): IDesktopConfig {
     xsrfToken: stringField(record, 'xsrfToken', ''),
     quality: toLevel(record.quality, DEFAULT_QUALITY),
     compression: toLevel(record.compression, DEFAULT_COMPRESSION),
+    uploadDir:
+      typeof record.uploadDir === 'string'
+        ? record.uploadDir.replace(/^\/+|\/+$/g, '')
+        : '',
+    hidpi: toHidpiMode(record.hidpi, 'crisp'),
     version: stringField(record, 'version', '')
   };
 }

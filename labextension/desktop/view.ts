@@ -81,6 +81,12 @@ export class PageView {
   readonly screen: HTMLElement;
   readonly quality: HTMLSelectElement;
   readonly compression: HTMLSelectElement;
+  /** "crisp" or "light" on HiDPI screens (hidpi.ts). */
+  readonly hidpi: HTMLSelectElement;
+  /** Choose files to upload (upload-view.ts; dropping them works too). */
+  readonly upload: HTMLButtonElement;
+  /** Holds the screen and the panels over it. */
+  readonly body: HTMLDivElement;
   readonly reconnect: HTMLButtonElement;
   readonly clipboardToggle: HTMLButtonElement;
   readonly clipboardPanel: HTMLDivElement;
@@ -135,6 +141,29 @@ export class PageView {
     );
     this.compression = compression.select;
 
+    const hidpiWrapper = el('label', 'jp-NapariDesktop-field', 'Screen ');
+    hidpiWrapper.title =
+      'On HiDPI screens: "crisp" gives the desktop your screen\'s device pixels (sharp, ' +
+      'more data); "light" gives it CSS pixels that the browser enlarges (blurred, less data)';
+    hidpiWrapper.htmlFor = 'jp-NapariDesktop-hidpi';
+    this.hidpi = el('select', 'jp-NapariDesktop-select');
+    this.hidpi.id = 'jp-NapariDesktop-hidpi';
+    for (const [value, label] of [
+      ['crisp', 'crisp'],
+      ['light', 'light']
+    ]) {
+      const option = el('option', '', label);
+      option.value = value;
+      this.hidpi.appendChild(option);
+    }
+    hidpiWrapper.appendChild(this.hidpi);
+
+    this.upload = button(
+      'Upload',
+      'Upload files from this computer into the Jupyter folder and open them in napari (or drop them on the desktop)'
+    );
+    this.upload.id = 'jp-NapariDesktop-upload';
+
     this.reconnect = button(
       'Reconnect',
       'Close the desktop connection and open it again (the desktop keeps running)'
@@ -144,9 +173,11 @@ export class PageView {
       title,
       this.status,
       spacer,
+      this.upload,
       this.clipboardToggle,
       quality.wrapper,
       compression.wrapper,
+      hidpiWrapper,
       this.reconnect
     );
 
@@ -202,6 +233,7 @@ export class PageView {
 
     const body = el('div', 'jp-NapariDesktop-body');
     body.append(this.screen, this.clipboardPanel, this._notice, this._error);
+    this.body = body;
     root.append(bar, body);
 
     this.clipboardToggle.addEventListener('click', () => {

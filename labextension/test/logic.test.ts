@@ -103,6 +103,8 @@ describe('parseConfig', () => {
     xsrfToken: 'token-value',
     quality: 3,
     compression: 7,
+    uploadDir: 'data/uploads',
+    hidpi: 'light',
     version: '0.1.0'
   };
 
@@ -118,6 +120,8 @@ describe('parseConfig', () => {
     assert.equal(config.app, 'napari');
     assert.equal(config.quality, DEFAULT_QUALITY);
     assert.equal(config.compression, DEFAULT_COMPRESSION);
+    assert.equal(config.uploadDir, '');
+    assert.equal(config.hidpi, 'crisp');
   });
 
   it('rejects out-of-range levels and unknown apps', () => {

@@ -1,0 +1,108 @@
+/**
+ * HiDPI screens (devicePixelRatio above 1): "crisp" asks the VNC server for a
+ * screen of the window's device pixels and shows it at the window's CSS
+ * size; "light" asks for CSS pixels and lets the browser enlarge them (a
+ * quarter of the pixels at ratio 2, blurred).
+ *
+ * noVNC 1.7 sizes the remote screen from the CSS size of its container
+ * (RFB._screenSize, read by RFB._requestRemoteResize) and has no notion of
+ * the pixel ratio. `applyHidpi` multiplies that size by the ratio for the
+ * resize request only, and turns noVNC's scaleViewport on so that the larger
+ * frame buffer is drawn at 1/ratio, which keeps mouse coordinates right. At
+ * ratio 1 (or "light") the factor is 1 and scaleViewport stays off: noVNC
+ * then behaves, and sends, exactly as without this module.
+ */
+import type RFB from '@novnc/novnc';
+
+import type { HidpiMode } from './logic';
+
+/** Highest ratio used for the remote screen (Xvnc refuses huge screens). */
+export const MAX_RATIO = 4;
+
+/** The factor between CSS pixels and the remote screen's pixels. */
+export function remoteScale(mode: HidpiMode, devicePixelRatio: number): number {
+  if (
+    mode !== 'crisp' ||
+    !Number.isFinite(devicePixelRatio) ||
+    devicePixelRatio <= 1
+  ) {
+    return 1;
+  }
+  return Math.min(devicePixelRatio, MAX_RATIO);
+}
+
+/** The remote screen size for a container of `width` x `height` CSS pixels. */
+export function remoteSize(
+  width: number,
+  height: number,
+  scale: number
+): { w: number; h: number } {
+  return { w: Math.floor(width * scale), h: Math.floor(height * scale) };
+}
+
+/** The private parts of noVNC's RFB that the resize goes through. */
+interface IRfbResize {
+  _screenSize(): { w: number; h: number };
+  _requestRemoteResize(): void;
+}
+
+/** Control over one RFB's use of the pixel ratio. */
+export interface IHidpiControl {
+  /** Apply the current mode and ratio now (after either changed). */
+  update(): void;
+}
+
+/**
+ * Make `rfb` follow `scale()` (see remoteScale): its resize requests ask for
+ * CSS size × scale, and the frame buffer is shown at CSS size.
+ */
+export function applyHidpi(rfb: RFB, scale: () => number): IHidpiControl {
+  const internals = rfb as unknown as IRfbResize;
+  const screenSize = internals._screenSize.bind(rfb);
+  const requestResize = internals._requestRemoteResize.bind(rfb);
+  let factor = 1;
+  internals._screenSize = () => {
+    const size = screenSize();
+    return factor === 1 ? size : remoteSize(size.w, size.h, factor);
+  };
+  // noVNC calls this on connect, on container resizes and from its own
+  // rate-limit timer (through this instance property, so this one).
+  internals._requestRemoteResize = () => {
+    factor = scale();
+    try {
+      requestResize();
+    } finally {
+      factor = 1;
+    }
+  };
+  const update = () => {
+    const scaled = scale() !== 1;
+    if (rfb.scaleViewport !== scaled) {
+      rfb.scaleViewport = scaled;
+    }
+    internals._requestRemoteResize();
+  };
+  rfb.scaleViewport = scale() !== 1;
+  return { update };
+}
+
+/**
+ * Call `changed` whenever window.devicePixelRatio changes (browser zoom, the
+ * window moved to another monitor).
+ */
+export function watchPixelRatio(changed: () => void): void {
+  const listen = () => {
+    const query = window.matchMedia(
+      `(resolution: ${window.devicePixelRatio}dppx)`
+    );
+    query.addEventListener(
+      'change',
+      () => {
+        changed();
+        listen();
+      },
+      { once: true }
+    );
+  };
+  listen();
+}

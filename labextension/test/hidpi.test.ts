@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+
+import type RFB from '@novnc/novnc';
+
+import { applyHidpi, remoteScale, remoteSize } from '../desktop/hidpi';
+
+/** The part of noVNC's RFB applyHidpi touches, recording the sizes it requests. */
+class FakeRfb {
+  scaleViewport = false;
+  requested: { w: number; h: number }[] = [];
+  _screenSize() {
+    return { w: 1400, h: 868 };
+  }
+  _requestRemoteResize() {
+    this.requested.push(this._screenSize());
+  }
+}
+
+describe('remoteScale', () => {
+  it('is the pixel ratio when crisp, 1 when light or at ratio 1', () => {
+    assert.equal(remoteScale('crisp', 2), 2);
+    assert.equal(remoteScale('crisp', 1.25), 1.25);
+    assert.equal(remoteScale('light', 2), 1);
+    assert.equal(remoteScale('crisp', 1), 1);
+    assert.equal(remoteScale('crisp', 0.5), 1);
+    assert.equal(remoteScale('crisp', Number.NaN), 1);
+    assert.equal(remoteScale('crisp', 8), 4);
+  });
+  it('rounds the remote size down to whole pixels', () => {
+    assert.deepEqual(remoteSize(1399.5, 867.3, 1.25), { w: 1749, h: 1084 });
+  });
+});
+
+describe('applyHidpi', () => {
+  it('asks for device pixels and scales the view at ratio 2', () => {
+    const fake = new FakeRfb();
+    const control = applyHidpi(fake as unknown as RFB, () => 2);
+    assert.equal(fake.scaleViewport, true);
+    control.update();
+    assert.deepEqual(fake.requested, [{ w: 2800, h: 1736 }]);
+    // Everything else (noVNC's autoscale) still sees the CSS size.
+    assert.deepEqual(fake._screenSize(), { w: 1400, h: 868 });
+  });
+  it('changes nothing at ratio 1', () => {
+    const fake = new FakeRfb();
+    let scale = 1;
+    const control = applyHidpi(fake as unknown as RFB, () => scale);
+    assert.equal(fake.scaleViewport, false);
+    fake._requestRemoteResize();
+    assert.deepEqual(fake.requested, [{ w: 1400, h: 868 }]);
+    scale = 2; // e.g. the user switched to "crisp" on a HiDPI screen
+    control.update();
+    assert.equal(fake.scaleViewport, true);
+    assert.deepEqual(fake.requested[1], { w: 2800, h: 1736 });
+  });
+});
