@@ -10,7 +10,7 @@ from typing import Any
 
 from ._version import __version__
 
-__all__ = ["__version__", "open_in_napari"]
+__all__ = ["__version__", "desktop_viewer", "open_in_napari"]
 
 
 def open_in_napari(*paths: Any, **options: Any) -> list[str]:
@@ -18,6 +18,14 @@ def open_in_napari(*paths: Any, **options: Any) -> list[str]:
     from .notebook import open_in_napari as _open
 
     return _open(*paths, **options)
+
+
+def desktop_viewer(**options: Any) -> Any:
+    """A handle on the desktop's napari from a notebook (see viewer.py): layers, data,
+    screenshots, dims and camera. Needs numpy in the kernel."""
+    from .viewer import desktop_viewer as _viewer
+
+    return _viewer(**options)
 
 
 def _jupyter_server_extension_points() -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ from tornado.ioloop import PeriodicCallback
 from traitlets import TraitError
 
 from .config import NapariDesktop
+from .exchange import Exchange
 from .handlers import handlers
 from .manager import PREFIX, DesktopManager
 from .notebook import SERVER_PID_ENV
@@ -38,6 +39,7 @@ class NapariDesktopApp(ExtensionApp):
         self.manager = DesktopManager(config, self.log)
         self._give_kernels_the_desktop()
         self.settings["napari_desktop_manager"] = self.manager
+        self.settings["napari_desktop_exchange"] = Exchange(self.manager)
         atexit.register(self.manager.stop_now)
         if config.prestart and self.serverapp is not None:
             self.serverapp.io_loop.add_callback(self._prestart)

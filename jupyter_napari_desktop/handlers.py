@@ -3,7 +3,8 @@
 - ``napari-desktop/``            the desktop page (``?app=napari`` or ``?app=desktop``)
 - ``napari-desktop/static/...``  its script and styles (noVNC bundled, no CDN)
 - ``napari-desktop/websockify``  websocket to the VNC unix socket (jupyter-server-proxy)
-- ``napari-desktop/api/...``     JSON: info, status, start, open, restart, stop
+- ``napari-desktop/api/...``     JSON: info, status, start, open, restart, stop; the
+  notebook's layers, transfers, screenshot and viewer (exchange.py)
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from jupyter_server_proxy.rawsocket import RawSocketHandler
 from tornado import web
 
 from ._version import __version__
+from .exchange import Exchange
 from .launch import DesktopError
 from .manager import PREFIX, DesktopManager, Refused, connect_unix, preflight
-from .napari_helper import LAYER_TYPES
+from .napari_helper import DATA_TYPES, LAYER_TYPES
 from .paths import PathRefused, resolve_in_root
 
 NAMESPACE = "napari-desktop"
@@ -36,6 +38,19 @@ TEMPLATES = jinja2.Environment(
 APPS = ("napari", "desktop")
 MAX_PATHS = 100
 COEXISTING_TOOLS = ("jupyter-remote-desktop-proxy",)
+LAYER_FIELDS = (
+    "name",
+    "type",
+    "shape",
+    "dtype",
+    "multiscale",
+    "levels",
+    "lazy",
+    "visible",
+    "opacity",
+    "colormap",
+)
+VIEWER_FIELDS = ("dims", "camera", "selected", "active")
 
 
 def installed_tools() -> list[str]:
@@ -177,6 +192,8 @@ class StartHandler(DesktopAPIHandler):
             raise web.HTTPError(400, f"'app' must be one of {', '.join(APPS)}, not {app!r}")
         try:
             await self.manager.start(app, reconnect=bool(body.get("reconnect")))
+            if app == "napari" and body.get("wait"):
+                await self.manager.napari_socket(start=True)  # until napari answers
         except DesktopError as err:
             self.refuse(err)
             return
@@ -250,6 +267,168 @@ class StopHandler(DesktopAPIHandler):
         self.finish(await self.manager.status())
 
 
+def layer_json(info: dict[str, Any]) -> dict[str, Any]:
+    return {key: info.get(key) for key in LAYER_FIELDS}
+
+
+class ExchangeHandler(DesktopAPIHandler):
+    """The notebook's verbs (desktop_viewer()): arrays travel as transfer files, see
+    exchange.py; refusals answer their status with the message and the fix."""
+
+    @property
+    def exchange(self) -> Exchange:
+        exchange: Exchange = self.settings["napari_desktop_exchange"]
+        return exchange
+
+    def props(self, body: dict[str, Any]) -> dict[str, Any]:
+        props = body.get("props") or {}
+        if not isinstance(props, dict):
+            raise web.HTTPError(400, "'props' must be a JSON object of layer settings")
+        return props
+
+
+class TransfersHandler(ExchangeHandler):
+    """A fresh transfer file for an array of ``nbytes`` the client will write."""
+
+    @web.authenticated
+    async def post(self) -> None:
+        nbytes = self.json_body().get("nbytes", 0)
+        if not isinstance(nbytes, int) or isinstance(nbytes, bool) or nbytes < 0:
+            raise web.HTTPError(400, "'nbytes' must be the array's size in bytes")
+        try:
+            await self.manager.napari_socket(start=True)
+            transfer = self.exchange.make(nbytes)
+        except DesktopError as err:
+            self.refuse(err)
+            return
+        self.finish(
+            {"transfer": transfer.name, "path": str(transfer.path), "limit": self.exchange.limit}
+        )
+
+
+class TransferHandler(ExchangeHandler):
+    @web.authenticated
+    def delete(self, name: str) -> None:
+        if not self.exchange.remove(name):
+            self.fail(404, f"{name[:80]!r} is not a transfer file of this server", "nothing to do")
+            return
+        self.set_status(204)
+        self.finish()
+
+
+class LayersHandler(ExchangeHandler):
+    """GET: napari's layers; POST: a new layer from a transfer file."""
+
+    @web.authenticated
+    async def get(self) -> None:
+        try:
+            layers = await self.exchange.layers()
+        except DesktopError as err:
+            self.refuse(err)
+            return
+        self.finish({"layers": [layer_json(info) for info in layers]})
+
+    @web.authenticated
+    async def post(self) -> None:
+        body = self.json_body()
+        kind = body.get("type")
+        if kind not in DATA_TYPES:
+            raise web.HTTPError(400, f"'type' must be one of {', '.join(DATA_TYPES)}")
+        try:
+            layer = await self.exchange.add(kind, body.get("transfer"), self.props(body))
+        except DesktopError as err:
+            self.refuse(err)
+            return
+        self.finish({"layer": layer_json(layer)})
+
+
+class LayerHandler(ExchangeHandler):
+    """One layer: GET its data (in a transfer file), PUT new data or settings, DELETE."""
+
+    @web.authenticated
+    async def get(self, name: str) -> None:
+        level = self.get_argument("level", "0")
+        if not level.isdigit():
+            raise web.HTTPError(400, "'level' must be a whole number (0 = highest resolution)")
+        try:
+            answer = await self.exchange.get(name, int(level))
+        except DesktopError as err:
+            self.refuse(err)
+            return
+        fields = ("dtype", "shape", "nbytes", "level", "transfer", "path")
+        reply = {key: answer.get(key) for key in fields}
+        reply["layer"] = layer_json(answer["layer"])
+        if "lengths" in answer:
+            reply["lengths"], reply["shape_type"] = answer["lengths"], answer["shape_type"]
+        self.finish(reply)
+
+    @web.authenticated
+    async def put(self, name: str) -> None:
+        body = self.json_body()
+        try:
+            layer = await self.exchange.update(name, body.get("transfer"), self.props(body))
+        except DesktopError as err:
+            self.refuse(err)
+            return
+        self.finish({"layer": layer_json(layer)})
+
+    @web.authenticated
+    async def delete(self, name: str) -> None:
+        try:
+            await self.exchange.remove_layer(name)
+        except DesktopError as err:
+            self.refuse(err)
+            return
+        self.finish({"removed": name})
+
+
+class ScreenshotHandler(ExchangeHandler):
+    """napari's canvas: a PNG, or with ?format=npy a transfer file of its RGBA array."""
+
+    @web.authenticated
+    async def get(self) -> None:
+        fmt = self.get_argument("format", "png")
+        if fmt not in ("png", "npy"):
+            raise web.HTTPError(400, "'format' must be png or npy")
+        try:
+            answer, png = await self.exchange.screenshot(fmt)
+        except DesktopError as err:
+            self.refuse(err)
+            return
+        if png is not None:
+            self.set_header("Content-Type", "image/png")
+            self.set_header("Cache-Control", "no-store")
+            self.finish(png)
+            return
+        self.finish({key: answer.get(key) for key in ("shape", "transfer", "path")})
+
+
+class ViewerHandler(ExchangeHandler):
+    """dims, camera and the selected layers: GET reads them, PUT sets what it names."""
+
+    @web.authenticated
+    async def get(self) -> None:
+        await self.answer(None)
+
+    @web.authenticated
+    async def put(self, *args: Any) -> None:
+        body = self.json_body()
+        unknown = sorted(set(body) - {"dims", "camera", "selected", "reset_view"})
+        if unknown:
+            raise web.HTTPError(
+                400, f"unknown {', '.join(unknown)}: give dims, camera, selected, reset_view"
+            )
+        await self.answer(body)
+
+    async def answer(self, change: Any) -> None:
+        try:
+            state = await self.exchange.viewer(change)
+        except DesktopError as err:
+            self.refuse(err)
+            return
+        self.finish({key: state.get(key) for key in VIEWER_FIELDS})
+
+
 class DesktopSocketHandler(DesktopMixin, RawSocketHandler):
     """The VNC websocket: jupyter-server-proxy's raw socket proxy to the private unix socket.
 
@@ -310,4 +489,10 @@ def handlers() -> list[tuple[str, type, dict[str, Any]]]:
         (rf"/{NAMESPACE}/api/stop", StopHandler, {}),
         (rf"/{NAMESPACE}/api/open", OpenHandler, {}),
         (rf"/{NAMESPACE}/api/restart", RestartHandler, {}),
+        (rf"/{NAMESPACE}/api/layers", LayersHandler, {}),
+        (rf"/{NAMESPACE}/api/layers/(.+)", LayerHandler, {}),
+        (rf"/{NAMESPACE}/api/transfers", TransfersHandler, {}),
+        (rf"/{NAMESPACE}/api/transfers/(.+)", TransferHandler, {}),
+        (rf"/{NAMESPACE}/api/screenshot", ScreenshotHandler, {}),
+        (rf"/{NAMESPACE}/api/viewer", ViewerHandler, {}),
     ]

@@ -124,6 +124,7 @@ class DesktopManager:
         self.reason: Optional[str] = None  # why the last desktop ended or was replaced
         self.opened: list[Path] = []  # files opened through the API, reopened on restart
         self.stopped_on_purpose = False  # by Stop desktop: reconnecting pages do not restart it
+        self.napari_seen = 0  # the generation whose napari a notebook verb last reached
         self.open_timeout = config.open_timeout  # seconds; tests shorten it
         self._lock = asyncio.Lock()
         self._reopen: Optional[asyncio.Task[None]] = None
@@ -448,6 +449,35 @@ class DesktopManager:
                 os.kill(proc.pid, signal.SIGUSR1)
             except ProcessLookupError:
                 pass
+
+    async def napari_socket(self, start: bool) -> Path:
+        """napari's socket for the notebook's verbs (exchange.py). ``start``: start the desktop
+        and napari if needed (as open does); else Refused 409 saying how to start them."""
+        if start:
+            socket_path = await self._napari_socket()
+            self.napari_seen = self.generation
+            return socket_path
+        paths = self.paths
+        if not self.running() or paths is None:
+            raise Refused(
+                409,
+                "The desktop is not running"
+                + (" (it was stopped with Stop desktop)" if self.stopped_on_purpose else ""),
+                "start it and its napari: desktop_viewer() in a notebook, the napari launcher "
+                'card, or POST napari-desktop/api/start {"app": "napari", "wait": true}',
+            )
+        if not self.napari_running():
+            raise Refused(
+                409,
+                "napari was closed in the desktop"
+                if self.napari_seen == self.generation
+                else "napari is not running in the desktop (c.NapariDesktop.autostart_napari "
+                "is off and nothing started it yet)",
+                "start it: desktop_viewer() in a notebook (a closed napari's layers are gone), "
+                'the napari launcher card, or POST napari-desktop/api/start {"app": "napari"}',
+            )
+        self.napari_seen = self.generation
+        return paths.napari_socket
 
     async def _napari_socket(self, timeout: float = NAPARI_START_TIMEOUT) -> Path:
         """Start the desktop and napari if needed; return napari's socket once it answers.

@@ -18,6 +18,33 @@ directory (owner-only) for one JSON request per connection, answered with one JS
                           "reading": {"paths": ["a.tif"], "for_s": 12.5} or null}
     {"cmd": "raise"}  -> {"ok": true}
 
+The verbs of the notebook's ``desktop_viewer()`` (see exchange.py on the server). Arrays never
+travel through this socket: they are .npy files in ``$NAPARI_DESKTOP_RUNTIME_DIR/transfers``
+(0700, files 0600) whose paths the server made; the helper reads them (``allow_pickle=False``)
+and writes them in a worker thread, so napari's window keeps drawing during a transfer. A
+layer's ``data`` is taken on the Qt thread and written from the worker: a stroke painted while
+a large layer is being written may be in the file or not.
+
+    {"cmd": "layers"} -> {"ok": true, "layers": [{"name", "type", "shape", "dtype",
+                          "multiscale", "levels", "lazy", "visible", "opacity", "colormap"}]}
+    {"cmd": "get", "name": "cells", "file": "/run/.../t.npy", "level": 0, "limit": bytes}
+        -> {"ok": true, "layer": {...}, "dtype", "shape", "nbytes", "level",
+            "lengths"/"shape_type" (shapes: the vertices of all shapes, one after the other)}
+        -> {"ok": false, "missing": "cells", "names": [...], "error": ...}
+        -> {"ok": false, "too_large": nbytes, "error": ...}
+    {"cmd": "add", "type": "image", "file": "/run/.../t.npy", "props": {"name": "cells"}}
+        -> {"ok": true, "layer": {...}}  (shapes: props "lengths", "shape_type")
+    {"cmd": "update", "name": "cells", "file": null or path, "props": {"opacity": 0.5}}
+        -> {"ok": true, "layer": {...}}
+    {"cmd": "remove", "name": "cells"} -> {"ok": true}
+    {"cmd": "screenshot", "file": "/run/.../t.npy", "format": "npy" or "png"}
+        -> {"ok": true, "shape": [h, w, 4]}
+    {"cmd": "viewer"} -> {"ok": true, "dims": {"ndim", "ndisplay", "current_step", "range",
+                          "axis_labels"}, "camera": {"center", "zoom", "angles",
+                          "perspective"}, "selected": [names], "active": name or null}
+    {"cmd": "set_viewer", "dims": {...}, "camera": {...}, "selected": [names], "reset_view": true}
+        -> the same as "viewer", after the change
+
 Requests arrive on the Qt thread (QLocalServer), so napari is only touched from there. Files
 are read by the reader plugins in a worker thread (one read at a time) and become layers on
 the Qt thread, so a slow or never-ending read leaves the window and ``state`` responsive.
@@ -40,6 +67,26 @@ from typing import Any, Callable, Optional
 MAX_REQUEST = 1 << 20
 LAYER_TYPES = ("image", "labels", "points", "shapes", "surface", "tracks", "vectors")
 Reply = Callable[[dict[str, Any]], None]
+# The layer types whose data can be sent and fetched, and the properties the API may set
+# ("*": every type; "rgb" and "shape_type" only when the layer is added).
+DATA_TYPES = ("image", "labels", "points", "shapes")
+PROPERTIES: dict[str, tuple[str, ...]] = {
+    "*": ("name", "visible", "opacity", "blending", "scale", "translate"),
+    "image": ("colormap", "contrast_limits", "gamma", "rgb"),
+    "labels": (),
+    "points": ("size", "face_color", "border_color", "symbol"),
+    "shapes": ("edge_color", "face_color", "edge_width"),
+}
+ADD_ONLY = ("rgb",)
+SHAPE_TYPES = ("rectangle", "ellipse", "line", "path", "polygon")
+# What each type's data must be: numpy dtype kinds, and a rule on the shape.
+DATA_KINDS = {"image": "biuf", "labels": "biu", "points": "iuf", "shapes": "iuf"}
+DATA_RULES = {
+    "image": "an array of 2 or more dimensions",
+    "labels": "an integer array of 2 or more dimensions",
+    "points": "an (N, D) array of coordinates, D >= 2",
+    "shapes": "the vertices of all shapes as one (N, D) array, D >= 2",
+}
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -61,6 +108,94 @@ def layer_info(layer: Any) -> dict[str, Any]:
     data = getattr(layer, "data", None)
     shape = list(getattr(data, "shape", ()) or ())
     return {"name": layer.name, "type": type(layer).__name__.lower(), "shape": shape}
+
+
+def layer_details(layer: Any) -> dict[str, Any]:
+    """What the API lists of a layer: name, type, shape, dtype, multiscale levels."""
+    import numpy as np
+
+    info = layer_info(layer)
+    data = layer.data
+    kind = info["type"]
+    multiscale = bool(getattr(layer, "multiscale", False))
+    levels: list[list[int]] = []
+    dtype = getattr(data, "dtype", None)
+    if multiscale:
+        levels = [list(level.shape) for level in data]
+        dtype = data[0].dtype
+    if kind == "shapes":
+        info["shape"] = [len(data)]
+        dtype = np.asarray(data[0]).dtype if len(data) else np.dtype("float64")
+    base = data[0] if multiscale else data
+    info.update(
+        {
+            "dtype": str(dtype) if dtype is not None else None,
+            "multiscale": multiscale,
+            "levels": levels,
+            "lazy": kind in ("image", "labels") and not isinstance(base, np.ndarray),
+            "visible": bool(layer.visible),
+            "opacity": float(layer.opacity),
+            "colormap": getattr(getattr(layer, "colormap", None), "name", None),
+        }
+    )
+    return info
+
+
+def check_data(kind: str, array: Any, lengths: Any = None) -> Optional[str]:
+    """Why ``array`` cannot be the data of a ``kind`` layer (None when it can)."""
+    rule = DATA_RULES[kind]
+    if array.dtype.kind not in DATA_KINDS[kind]:
+        return f"{kind} data must be {rule} of {kinds_text(DATA_KINDS[kind])}, not {array.dtype}"
+    if kind in ("image", "labels") and array.ndim < 2:
+        return f"{kind} data must be {rule}, not of shape {tuple(array.shape)}"
+    if kind in ("points", "shapes") and (array.ndim != 2 or array.shape[1] < 2):
+        return f"{kind} data must be {rule}, not of shape {tuple(array.shape)}"
+    if kind == "shapes":
+        if not isinstance(lengths, list) or not all(isinstance(n, int) and n >= 1 for n in lengths):
+            return "shapes need 'lengths': the number of vertices of each shape (1 or more)"
+        if sum(lengths) != array.shape[0]:
+            return f"shapes' lengths add up to {sum(lengths)}, but {array.shape[0]} vertices came"
+    return None
+
+
+def kinds_text(kinds: str) -> str:
+    names = {"b": "bool", "i": "signed int", "u": "unsigned int", "f": "float"}
+    return "/".join(names[k] for k in kinds)
+
+
+def load_array(path: str) -> Any:
+    """An array from a .npy file (worker thread); never unpickles."""
+    import numpy as np
+
+    with open(path, "rb") as handle:
+        return np.load(handle, allow_pickle=False)
+
+
+def save_array(path: str, data: Any) -> None:
+    """Write ``data`` (numpy, dask or zarr: computed here) into the .npy file the server
+    made (worker thread); never follows a link or creates a file."""
+    import numpy as np
+
+    array = np.asarray(data)
+    fd = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW)
+    with os.fdopen(fd, "wb") as handle:
+        np.lib.format.write_array(handle, array, allow_pickle=False)
+
+
+def save_png(path: str, array: Any) -> None:
+    import imageio.v3 as iio
+
+    fd = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(iio.imwrite("<bytes>", array, extension=".png"))
+
+
+def numbers(value: Any, count: Optional[int] = None) -> bool:
+    return (
+        isinstance(value, list)
+        and (count is None or len(value) == count)
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+    )
 
 
 def not_readable(path: str) -> Optional[str]:
@@ -119,6 +254,7 @@ class Service:
 
         class Bridge(QObject):
             done = Signal(object)
+            call = Signal(object)  # a function to run on the Qt thread
 
         self.viewer = viewer
         self.version = napari_version
@@ -126,6 +262,7 @@ class Service:
         self.reading_since = 0.0
         self.bridge = Bridge()  # lives on the Qt thread: emits from the worker are queued
         self.bridge.done.connect(self.finish_open)
+        self.bridge.call.connect(lambda function: function())
 
     def handle(self, request: dict[str, Any], reply: Reply) -> None:
         cmd = request.get("cmd")
@@ -135,6 +272,11 @@ class Service:
             reply(self.state())
         elif cmd == "raise":
             reply(self.raise_window())
+        elif cmd in VERBS:
+            try:
+                getattr(self, f"do_{cmd}")(request, reply)
+            except Exception as err:  # noqa: BLE001 - napari's reason goes back to the user
+                reply({"ok": False, "error": napari_reason(err)})
         else:
             reply({"ok": False, "error": f"unknown command {cmd!r}"})
 
@@ -189,6 +331,322 @@ class Service:
         self.raise_window()
         reply({"ok": True, "layers": names})
 
+    # -- the notebook's verbs (Qt thread; transfers in worker threads) ---------------
+    def in_worker(self, work: Callable[[], Any], done: Callable[[Any], None], reply: Reply) -> None:
+        """Run ``work`` in a worker thread, then ``done(result)`` on the Qt thread; an
+        exception in either goes back to the client as the error."""
+
+        def finish(result: Any) -> None:
+            if isinstance(result, BaseException):
+                reply({"ok": False, "error": napari_reason(result)})
+                return
+            try:
+                done(result)
+            except Exception as err:  # noqa: BLE001 - napari's reason goes back to the user
+                reply({"ok": False, "error": napari_reason(err)})
+
+        def run() -> None:
+            try:
+                result = work()
+            except Exception as err:  # noqa: BLE001 - goes back to the user
+                result = err
+            self.bridge.call.emit(lambda: finish(result))
+
+        threading.Thread(target=run, name="napari-desktop-transfer", daemon=True).start()
+
+    def find(self, name: Any, reply: Reply) -> Any:
+        """The layer called ``name``, or None after answering that it does not exist."""
+        names = [layer.name for layer in self.viewer.layers]
+        if isinstance(name, str) and name in names:
+            return self.viewer.layers[name]
+        listed = ", ".join(repr(n) for n in names) or "none"
+        reply(
+            {
+                "ok": False,
+                "missing": name,
+                "names": names,
+                "error": f"napari has no layer {name!r} (layers now: {listed})",
+            }
+        )
+        return None
+
+    def check_props(self, kind: str, props: Any, adding: bool) -> Optional[str]:
+        if not isinstance(props, dict):
+            return "props must be a JSON object"
+        allowed = PROPERTIES["*"] + PROPERTIES.get(kind, ())
+        if not adding:
+            allowed = tuple(p for p in allowed if p not in ADD_ONLY)
+        unknown = sorted(set(props) - set(allowed))
+        if unknown:
+            return (
+                f"{kind} layers have no settable {', '.join(unknown)} (known: {', '.join(allowed)})"
+            )
+        name = props.get("name")
+        if "name" in props and (not isinstance(name, str) or not name.strip()):
+            return "name must be a non-empty string"
+        return None
+
+    def do_layers(self, request: dict[str, Any], reply: Reply) -> None:
+        reply({"ok": True, "layers": [layer_details(layer) for layer in self.viewer.layers]})
+
+    def do_get(self, request: dict[str, Any], reply: Reply) -> None:
+        import numpy as np
+
+        layer = self.find(request.get("name"), reply)
+        if layer is None:
+            return
+        info = layer_details(layer)
+        kind, level, limit = info["type"], request.get("level", 0), request.get("limit")
+        if kind not in DATA_TYPES:
+            reply(
+                {
+                    "ok": False,
+                    "error": f"{kind} layers cannot be fetched (only {', '.join(DATA_TYPES)})",
+                }
+            )
+            return
+        if not isinstance(level, int) or isinstance(level, bool) or level < 0:
+            reply({"ok": False, "error": "level must be a whole number, 0 = highest resolution"})
+            return
+        extra: dict[str, Any] = {}
+        data = layer.data
+        if info["multiscale"]:
+            if level >= len(data):
+                reply({"ok": False, "error": f"{layer.name!r} has levels 0 to {len(data) - 1}"})
+                return
+            data = data[level]
+        elif level:
+            reply({"ok": False, "error": f"{layer.name!r} is not multiscale: use level 0"})
+            return
+        if kind == "points":
+            data = np.array(data)  # a copy: napari may replace it while it is written
+        elif kind == "shapes":
+            parts = [np.asarray(part) for part in data]
+            data = np.concatenate(parts) if parts else np.zeros((0, layer.ndim))
+            extra = {"lengths": [len(part) for part in parts], "shape_type": list(layer.shape_type)}
+        nbytes = int(np.prod(data.shape)) * np.dtype(data.dtype).itemsize
+        if isinstance(limit, int) and nbytes > limit:
+            reply({"ok": False, "too_large": nbytes, "error": f"{layer.name!r} is {nbytes} bytes"})
+            return
+        answer = {
+            "ok": True,
+            "layer": info,
+            "dtype": str(data.dtype),
+            "shape": list(data.shape),
+            "nbytes": nbytes,
+            "level": level,
+            **extra,
+        }
+        self.in_worker(
+            lambda: save_array(str(request["file"]), data), lambda _: reply(answer), reply
+        )
+
+    def do_add(self, request: dict[str, Any], reply: Reply) -> None:
+        kind, props = request.get("type"), request.get("props") or {}
+        if kind not in DATA_TYPES:
+            reply({"ok": False, "error": f"type must be one of {', '.join(DATA_TYPES)}"})
+            return
+        props = dict(props) if isinstance(props, dict) else props
+        lengths: Any = props.pop("lengths", None) if isinstance(props, dict) else None
+        shape_type: Any = props.pop("shape_type", "polygon") if isinstance(props, dict) else None
+        problem = self.check_props(kind, props, adding=True)
+        if problem:
+            reply({"ok": False, "error": problem})
+            return
+        if kind == "shapes":
+            types = [shape_type] * len(lengths or []) if isinstance(shape_type, str) else shape_type
+            if (
+                not isinstance(types, list)
+                or not all(t in SHAPE_TYPES for t in types)
+                or (isinstance(lengths, list) and len(types) != len(lengths))
+            ):
+                reply(
+                    {
+                        "ok": False,
+                        "error": f"shape_type must be one of {', '.join(SHAPE_TYPES)} "
+                        "or a list of them, one per shape",
+                    }
+                )
+                return
+
+        def load() -> Any:
+            array = load_array(str(request["file"]))
+            problem = check_data(kind, array, lengths)
+            if problem:
+                raise ValueError(problem)
+            return array
+
+        def done(array: Any) -> None:
+            if kind == "shapes":
+                starts = [sum(lengths[:i]) for i in range(len(lengths))]
+                parts = [array[start : start + n] for start, n in zip(starts, lengths)]
+                layer = self.viewer.add_shapes(parts, shape_type=types, **props)
+            else:
+                layer = getattr(self.viewer, f"add_{kind}")(array, **props)
+            reply({"ok": True, "layer": layer_details(layer)})
+
+        self.in_worker(load, done, reply)
+
+    def do_update(self, request: dict[str, Any], reply: Reply) -> None:
+        layer = self.find(request.get("name"), reply)
+        if layer is None:
+            return
+        kind = type(layer).__name__.lower()
+        props = request.get("props") or {}
+        problem = self.check_props(kind, props, adding=False)
+        if problem:
+            reply({"ok": False, "error": problem})
+            return
+        path = request.get("file")
+        replaceable = kind == "points" or (
+            kind in ("image", "labels") and not getattr(layer, "multiscale", False)
+        )
+        if path is not None and not replaceable:
+            reply(
+                {
+                    "ok": False,
+                    "error": f"the data of {kind} layer {layer.name!r} cannot be replaced "
+                    "(that of image, labels and points layers, not multiscale, can)",
+                }
+            )
+            return
+        name = layer.name
+
+        def apply(array: Any) -> None:
+            if name not in [each.name for each in self.viewer.layers]:
+                self.find(name, reply)  # removed in napari while the file was read
+                return
+            target = self.viewer.layers[name]
+            for key, value in props.items():
+                setattr(target, key, value)
+            if array is not None:
+                target.data = array
+            reply({"ok": True, "layer": layer_details(target)})
+
+        if path is None:
+            apply(None)
+            return
+
+        def load() -> Any:
+            array = load_array(str(path))
+            problem = check_data(kind, array)
+            if problem:
+                raise ValueError(problem)
+            return array
+
+        self.in_worker(load, apply, reply)
+
+    def do_remove(self, request: dict[str, Any], reply: Reply) -> None:
+        layer = self.find(request.get("name"), reply)
+        if layer is None:
+            return
+        self.viewer.layers.remove(layer)
+        reply({"ok": True})
+
+    def do_screenshot(self, request: dict[str, Any], reply: Reply) -> None:
+        image = self.viewer.screenshot(canvas_only=True, flash=False)
+        path, png = str(request["file"]), request.get("format") == "png"
+        save = (lambda: save_png(path, image)) if png else (lambda: save_array(path, image))
+        self.in_worker(save, lambda _: reply({"ok": True, "shape": list(image.shape)}), reply)
+
+    def viewer_state(self) -> dict[str, Any]:
+        dims, camera = self.viewer.dims, self.camera()
+        active = self.viewer.layers.selection.active
+        return {
+            "ok": True,
+            "dims": {
+                "ndim": dims.ndim,
+                "ndisplay": dims.ndisplay,
+                "current_step": [int(step) for step in dims.current_step],
+                "range": [[float(v) for v in r] for r in dims.range],
+                "axis_labels": list(dims.axis_labels),
+            },
+            "camera": {
+                "center": [float(v) for v in camera.center],
+                "zoom": float(camera.zoom),
+                "angles": [float(v) for v in camera.angles],
+                "perspective": float(camera.perspective),
+            },
+            "selected": [
+                layer.name for layer in self.viewer.layers if layer in self.viewer.layers.selection
+            ],
+            "active": active.name if active is not None else None,
+        }
+
+    def camera(self) -> Any:
+        scene = getattr(self.viewer, "scene", None)  # napari >= 0.9; viewer.camera before
+        return scene.camera if scene is not None else self.viewer.camera
+
+    def do_viewer(self, request: dict[str, Any], reply: Reply) -> None:
+        reply(self.viewer_state())
+
+    def do_set_viewer(self, request: dict[str, Any], reply: Reply) -> None:
+        dims = request.get("dims") or {}
+        camera = request.get("camera") or {}
+        selected = request.get("selected")
+        problem = self.check_viewer(dims, camera)
+        if problem:
+            reply({"ok": False, "error": problem})
+            return
+        layers = []
+        if selected is not None:
+            if isinstance(selected, str):
+                selected = [selected]
+            if not isinstance(selected, list):
+                reply({"ok": False, "error": "selected must be a layer name or a list of them"})
+                return
+            for name in selected:
+                layer = self.find(name, reply)
+                if layer is None:
+                    return
+                layers.append(layer)
+        if "ndisplay" in dims:
+            self.viewer.dims.ndisplay = dims["ndisplay"]
+        if "current_step" in dims:
+            self.viewer.dims.current_step = tuple(dims["current_step"])
+        for key in ("center", "zoom", "angles"):
+            if key in camera:
+                setattr(self.camera(), key, camera[key])
+        if request.get("reset_view"):
+            self.viewer.reset_view()
+        if selected is not None:
+            # napari's active layer is the one selected alone (None when several are).
+            self.viewer.layers.selection.clear()
+            self.viewer.layers.selection.active = layers[0] if layers else None
+            self.viewer.layers.selection.update(layers)
+        reply(self.viewer_state())
+
+    def check_viewer(self, dims: Any, camera: Any) -> Optional[str]:
+        if not isinstance(dims, dict) or not isinstance(camera, dict):
+            return "dims and camera must be JSON objects"
+        unknown = sorted(set(dims) - {"current_step", "ndisplay"}) + sorted(
+            set(camera) - {"center", "zoom", "angles"}
+        )
+        if unknown:
+            return (
+                f"cannot set {', '.join(unknown)} "
+                "(dims: current_step, ndisplay; camera: center, zoom, angles)"
+            )
+        ndim = self.viewer.dims.ndim
+        step: Any = dims.get("current_step")
+        if "current_step" in dims and not (
+            numbers(step, ndim) and all(isinstance(v, int) and v >= 0 for v in step)
+        ):
+            return (
+                f"dims.current_step must be {ndim} whole numbers >= 0 (one per axis), not {step!r}"
+            )
+        if "ndisplay" in dims and dims["ndisplay"] not in (2, 3):
+            return f"dims.ndisplay must be 2 or 3, not {dims['ndisplay']!r}"
+        center = camera.get("center")
+        if "center" in camera and not (numbers(center, 2) or numbers(center, 3)):
+            return f"camera.center must be 2 or 3 numbers, not {center!r}"
+        zoom: Any = camera.get("zoom")
+        if "zoom" in camera and not (numbers([zoom]) and zoom > 0):
+            return f"camera.zoom must be a number > 0, not {zoom!r}"
+        if "angles" in camera and not numbers(camera["angles"], 3):
+            return f"camera.angles must be 3 numbers (degrees), not {camera['angles']!r}"
+        return None
+
     def state(self) -> dict[str, Any]:
         dims = self.viewer.dims
         reading = None
@@ -212,6 +670,9 @@ class Service:
         window.raise_()
         window.activateWindow()
         return {"ok": True}
+
+
+VERBS = ("layers", "get", "add", "update", "remove", "screenshot", "viewer", "set_viewer")
 
 
 def serve(service: Service, socket_path: Path) -> Any:
@@ -291,6 +752,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     # `kill -USR2 <napari pid>` writes every thread's stack to the desktop log (a stuck read).
     faulthandler.register(signal.SIGUSR2, all_threads=True)
+    faulthandler.enable()  # and on a crash (SIGSEGV in Qt or OpenGL), with napari's stack
     # Images that set QT_QPA_PLATFORM=offscreen for headless Qt would give an invisible window.
     os.environ["QT_QPA_PLATFORM"] = "xcb"
     runtime = runtime_dir()

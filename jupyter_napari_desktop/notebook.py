@@ -19,7 +19,12 @@ SERVER_PID_ENV = "JUPYTER_NAPARI_DESKTOP_SERVER_PID"
 
 
 class NapariDesktopError(RuntimeError):
-    """The server refused or failed; the message says what to do."""
+    """The server refused or failed; the message says what to do. ``status``: the HTTP
+    status the server answered (None when it was not reached)."""
+
+    def __init__(self, message: str, status: Optional[int] = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def server_info(pid: Optional[int] = None) -> dict[str, Any]:
@@ -49,29 +54,43 @@ def api_path(path: str | os.PathLike[str], root: Path) -> str:
         ) from None
 
 
-def call(info: dict[str, Any], endpoint: str, body: dict[str, Any], timeout: float) -> Any:
+def call(
+    info: dict[str, Any],
+    endpoint: str,
+    body: Optional[dict[str, Any]],
+    timeout: float,
+    method: str = "POST",
+    raw: bool = False,
+) -> Any:
+    """One authenticated request to the server's napari-desktop API: its JSON answer (None
+    for an empty one), or with ``raw`` its bytes; NapariDesktopError with the fix."""
     token = info.get("token") or os.environ.get("JUPYTERHUB_API_TOKEN", "")
     url = info["url"].rstrip("/") + "/napari-desktop/api/" + endpoint
     if not url.startswith(("http://", "https://")):
         raise NapariDesktopError(f"the Jupyter server's URL {url!r} is not http(s)")
     request = urllib.request.Request(  # noqa: S310 - scheme checked above
         url,
-        data=json.dumps(body).encode(),
-        method="POST",
+        data=None if body is None else json.dumps(body).encode(),
+        method=method,
         headers={"Content-Type": "application/json", "Authorization": f"token {token}"},
     )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-            return json.loads(response.read())
+            content = response.read()
     except urllib.error.HTTPError as err:
         try:
             error = json.loads(err.read())["error"]
             detail = f"{error['message']} (fix: {error['fix']})"
         except (ValueError, KeyError, TypeError):
             detail = str(err)
-        raise NapariDesktopError(f"napari desktop answered {err.code}: {detail}") from None
+        raise NapariDesktopError(
+            f"napari desktop answered {err.code}: {detail}", err.code
+        ) from None
     except OSError as err:
         raise NapariDesktopError(f"cannot reach the Jupyter server at {url}: {err}") from err
+    if raw:
+        return content
+    return json.loads(content) if content else None
 
 
 def open_in_napari(

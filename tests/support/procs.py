@@ -157,6 +157,19 @@ def memory(pids: list[int]) -> dict[str, Any]:
     }
 
 
+def reset_peak_rss(pid: int) -> None:
+    """Start a new peak-RSS period for ``pid`` (``echo 5 > /proc/PID/clear_refs``)."""
+    Path(f"/proc/{pid}/clear_refs").write_text("5")
+
+
+def peak_rss_mib(pid: int) -> float:
+    """Peak resident memory of ``pid`` since it started or since ``reset_peak_rss`` (the
+    kernel's VmHWM, which psutil does not give), MiB; psutil's current RSS if it is larger."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    hwm_kib = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM"))
+    return round(max(hwm_kib * 1024, psutil.Process(pid).memory_info().rss) / 2**20, 1)
+
+
 def pss_kib(pids: list[int]) -> int:
     """Sum of PSS over ``pids``, KiB."""
     return round(memory(pids)["pss_mib"] * 1024)
