@@ -34,6 +34,7 @@ def test_defaults_are_valid():
         ("compression", -1, "from 0 to 9"),
         ("startup_timeout", 0.1, "from 1 to 600"),
         ("open_timeout", 0, "from 1 to 3600"),
+        ("transfer_limit_mb", 0, "from 1 to 1000000"),
         ("first_display", -3, "from 0 to 9000"),
         ("vnc_server", "  ", "absolute path"),
         ("xstartup", "relative/script.sh", "absolute path"),
