@@ -40,6 +40,8 @@ export interface INapariDesktopHandle {
   rfb: RFB | null;
   /** Finished uploads (upload-view.ts). */
   uploads: UploadResult[];
+  /** Upload files and open them in napari (JupyterLab's tab hands drops to this). */
+  upload(files: File[]): void;
   /** The remote screen's pixels per CSS pixel now (hidpi.ts). */
   remoteScale: number;
 }
@@ -96,7 +98,9 @@ class DesktopPage {
     this._handle = handle;
     this._hidpi = readStoredHidpi(config.hidpi);
     view.hidpi.value = this._hidpi;
-    handle.uploads = new UploadView(config, view.body, view.upload).results;
+    const uploads = new UploadView(config, view.body, view.upload);
+    handle.uploads = uploads.results;
+    handle.upload = files => uploads.add(files);
 
     this._connection = new DesktopConnection<RFB>({
       start: reconnect => postStart(config, reconnect),
@@ -286,6 +290,7 @@ function main(): void {
     state: 'connecting',
     rfb: null,
     uploads: [],
+    upload: () => undefined,
     remoteScale: 1
   };
   window.napariDesktop = handle;

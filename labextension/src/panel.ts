@@ -56,6 +56,16 @@ function openBrowserTab(app: DesktopApp): Window | null {
   return opened;
 }
 
+/** What the desktop page (desktop/desktop.ts) offers its embedder. */
+interface IDesktopPageWindow {
+  napariDesktop?: { upload?(files: File[]): void };
+}
+
+/** Whether a drag carries files from the computer. */
+function carriesFiles(event: DragEvent): boolean {
+  return Array.from(event.dataTransfer?.types ?? []).includes('Files');
+}
+
 /** The desktop page in an iframe. */
 class DesktopFrame extends Widget {
   constructor(url: string) {
@@ -77,6 +87,20 @@ class DesktopFrame extends Widget {
 
   set url(value: string) {
     this._iframe.src = value;
+  }
+
+  /**
+   * Upload `files` through the page (a drop on the tab's toolbar; drops on
+   * the page itself are the page's own). False when the page is not ready.
+   */
+  upload(files: File[]): boolean {
+    const page = this._iframe.contentWindow as IDesktopPageWindow | null;
+    const upload = page?.napariDesktop?.upload;
+    if (!upload) {
+      return false;
+    }
+    upload(files);
+    return true;
   }
 
   /** Load the page again: it reconnects to the (still running) desktop. */
@@ -104,6 +128,26 @@ export class DesktopPanel extends MainAreaWidget<DesktopFrame> {
     this.title.caption = 'The napari desktop (jupyter-napari-desktop)';
     this._app = app;
     this._setTitle();
+    // Files dropped on the tab (outside the page) are uploaded by the page.
+    this.node.addEventListener('dragover', event => {
+      if (carriesFiles(event)) {
+        event.preventDefault();
+      }
+    });
+    this.node.addEventListener('drop', event => {
+      if (!carriesFiles(event)) {
+        return;
+      }
+      event.preventDefault();
+      event.stopPropagation();
+      const files = Array.from(event.dataTransfer?.files ?? []);
+      if (!this.content.upload(files)) {
+        void showErrorMessage(
+          'The desktop page is still loading',
+          'Drop the files again once the napari tab shows the desktop.'
+        );
+      }
+    });
     this.toolbar.addItem(
       'reload',
       new ToolbarButton({

@@ -267,3 +267,63 @@ def run_first_cell(page, timeout: float = 90) -> None:
         except PlaywrightTimeout:
             continue
     raise AssertionError(f"the notebook never ran its cell (prompt {prompt.inner_text()!r})")
+
+
+DROP_FILE = """([selector, name, b64]) => {
+    const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+    const transfer = new DataTransfer();
+    transfer.items.add(new File([bytes], name));
+    const target = document.querySelector(selector);
+    for (const type of ['dragenter', 'dragover', 'drop']) {
+        target.dispatchEvent(new DragEvent(type, {
+            dataTransfer: transfer, bubbles: true, cancelable: true
+        }));
+    }
+}"""
+
+
+def test_files_dropped_on_the_napari_tab_are_uploaded(context, lab, artifacts, tmp_path):
+    """The JupyterLab tab is the desktop page in an iframe: a drop on the page uploads, and
+    so does a drop on the tab's toolbar (outside the iframe), handed to the page."""
+    import base64
+
+    on_page = write_tiff(tmp_path / "a.tif", MAGENTA, ORANGE).read_bytes()
+    on_toolbar = write_tiff(tmp_path / "b.tif", CYAN, PURPLE).read_bytes()
+    put_settings(lab, {"openIn": "lab-tab"})
+    try:
+        page = open_lab(context, lab)
+        page.locator(".jp-LauncherCard[title*='napari']").first.click()
+        page.locator("#jp-NapariDesktop-panel").wait_for(timeout=30_000)
+        frame = next(f for f in page.frames if "napari-desktop/?app=napari" in f.url)
+        wait_state(frame, "connected", 90)
+        frame.evaluate(
+            DROP_FILE,
+            [
+                "#jp-NapariDesktop-root",
+                "dropped on the page.tif",
+                base64.b64encode(on_page).decode(),
+            ],
+        )
+        page.evaluate(
+            DROP_FILE,
+            [
+                "#jp-NapariDesktop-panel .jp-Toolbar",
+                "dropped on the toolbar.tif",
+                base64.b64encode(on_toolbar).decode(),
+            ],
+        )
+        frame.wait_for_function(
+            "() => window.napariDesktop.uploads.length >= 2", timeout=120_000, polling=250
+        )
+        results = frame.evaluate("() => window.napariDesktop.uploads")
+        page.screenshot(path=str(artifacts / "upload-lab-tab.png"))
+        assert [r["status"] for r in results] == ["uploaded", "uploaded"], results
+        assert (lab.root / "dropped on the page.tif").read_bytes() == on_page
+        assert (lab.root / "dropped on the toolbar.tif").read_bytes() == on_toolbar
+        wait_for(
+            lambda: {"dropped on the page", "dropped on the toolbar"} <= set(layer_names(lab)),
+            60,
+            "both uploads as layers in napari",
+        )
+    finally:
+        put_settings(lab, {})
