@@ -11,6 +11,9 @@ import json
 import os
 import signal
 import stat
+import subprocess
+import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -146,6 +149,34 @@ def test_round_trips_of_image_labels_points_and_shapes(viewer):
     assert list(viewer.layers) == ["cells", "mask", "boxes"]
 
 
+class Latency:
+    """The slowest answer to GET api/viewer (napari's Qt thread) while the block runs."""
+
+    def __init__(self, server: JupyterServer) -> None:
+        self.server, self.times, self.running = server, [0.0], False
+
+    def poll(self) -> None:
+        while self.running:
+            started = time.perf_counter()
+            assert self.server.request("GET", "napari-desktop/api/viewer", timeout=30)[0] == 200
+            self.times.append(time.perf_counter() - started)
+            time.sleep(0.02)
+
+    def __enter__(self) -> Latency:
+        self.running, self.times = True, [0.0]
+        self.thread = threading.Thread(target=self.poll, daemon=True)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.running = False
+        self.thread.join(30)
+
+    @property
+    def worst(self) -> float:
+        return round(max(self.times), 3)
+
+
 def test_a_200_mb_array_both_ways(viewer, server, artifacts):
     pid = napari_pid(server)
     big = np.zeros(BIG_SHAPE, np.uint8)
@@ -154,14 +185,16 @@ def test_a_200_mb_array_both_ways(viewer, server, artifacts):
     mb = big.nbytes / 1e6
     base_mib = procs.peak_rss_mib(pid)
     procs.reset_peak_rss(pid)
-    started = time.perf_counter()
-    viewer.add_image(big, name="big", contrast_limits=(0, 255))
-    sent_s = time.perf_counter() - started
+    with Latency(server) as sending:
+        started = time.perf_counter()
+        viewer.add_image(big, name="big", contrast_limits=(0, 255))
+        sent_s = time.perf_counter() - started
     peak_in = procs.peak_rss_mib(pid)
     procs.reset_peak_rss(pid)
-    started = time.perf_counter()
-    back = viewer.get("big")
-    fetched_s = time.perf_counter() - started
+    with Latency(server) as fetching:
+        started = time.perf_counter()
+        back = viewer.get("big")
+        fetched_s = time.perf_counter() - started
     peak_out = procs.peak_rss_mib(pid)
     assert back.shape == BIG_SHAPE and back.dtype == np.uint8 and np.array_equal(back, big)
     figures = {
@@ -173,11 +206,16 @@ def test_a_200_mb_array_both_ways(viewer, server, artifacts):
         "napari_rss_before_mib": base_mib,
         "napari_peak_rss_send_mib": peak_in,
         "napari_peak_rss_fetch_mib": peak_out,
+        "viewer_worst_answer_send_s": sending.worst,
+        "viewer_worst_answer_fetch_s": fetching.worst,
     }
     print("200 MB transfer:", json.dumps(figures))
     (artifacts / "desktop-viewer-transfer.json").write_text(json.dumps(figures, indent=1))
+    # The files are read and written in napari's worker threads: its Qt thread (which
+    # answers api/viewer) is busy only for adding the layer, not for the transfer.
+    assert sending.worst < 0.6 * sent_s and fetching.worst < 0.6 * fetched_s, figures
     # napari holds the array once: the send does not need a second copy in napari.
-    assert peak_in < base_mib + 2 * mb * 1e6 / 2**20, figures
+    assert peak_in < base_mib + 1.5 * mb * 1e6 / 2**20, figures
     del back
     viewer.remove("big")
     assert list(viewer.layers) == ["cells", "mask", "boxes"]
@@ -336,6 +374,19 @@ def test_unauthenticated_requests_are_refused(server):
     assert "stack" in [
         info["name"] for info in server.request("GET", "napari-desktop/api/layers")[1]["layers"]
     ]
+
+
+def test_the_kernel_side_needs_numpy_only():
+    """A kernel in another environment than napari's: the handle imports neither napari nor
+    Qt (nor tornado or jupyter_server)."""
+    code = (
+        "import sys, jupyter_napari_desktop.viewer; "
+        "print(sorted(m for m in ('napari', 'qtpy', 'PyQt6', 'tornado', 'jupyter_server') "
+        "if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
 
 
 def test_the_workshop_notebook_runs(viewer, server, artifacts):
