@@ -328,7 +328,11 @@ class DesktopViewer:
 
     def __repr__(self) -> str:
         url = f"{self._info.get('url', '')}napari-desktop/"
-        return f"<DesktopViewer of {url} ({len(self.layers)} layers)>"
+        try:
+            layers = f"{len(self.layers)} layers"
+        except NapariDesktopError as err:
+            layers = f"not reachable now: {err}"
+        return f"<DesktopViewer of {url} ({layers})>"
 
 
 def quote(name: str) -> str:

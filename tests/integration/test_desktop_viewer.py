@@ -421,3 +421,9 @@ def test_napari_closed_and_desktop_stopped_say_what_to_do(viewer, server):
     assert err.status == 409 and "not running" in str(err) and "Stop desktop" in str(err)
     err = refused(viewer.get, "anything")
     assert err.status == 409
+    assert "not reachable now" in repr(viewer)
+    # A desktop without napari (autostart_napari is off): say how to start it.
+    assert server.request("POST", "napari-desktop/api/start", {"app": "desktop"})[0] == 200
+    err = refused(viewer.layers.__len__)
+    assert err.status == 409 and "autostart_napari is off" in str(err)
+    assert "desktop_viewer()" in str(err)
