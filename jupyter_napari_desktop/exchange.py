@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import shutil
 import stat
 import time
 from dataclasses import dataclass
@@ -65,6 +66,16 @@ class Exchange:
             "v.get(name, level=1)), or ask the admin to raise c.NapariDesktop.transfer_limit_mb",
         )
 
+    def no_room(self, folder: Path, nbytes: int, free: int) -> Refused:
+        return Refused(
+            507,
+            f"The array ({mb(nbytes)}) does not fit in the desktop's private directory "
+            f"{folder.parent} ({mb(free)} free)",
+            "send a smaller part, free space there, or ask the admin to set "
+            "c.NapariDesktop.runtime_dir to a disk with room (a tmpfs such as /run/user is "
+            "often small)",
+        )
+
     # -- transfer files --------------------------------------------------------------
     def directory(self) -> Path:
         """``transfers/`` (0700) of the running desktop's private directory."""
@@ -92,6 +103,9 @@ class Exchange:
             raise self.too_large("The array", nbytes)
         self.sweep()
         folder = self.directory()
+        free = shutil.disk_usage(folder).free
+        if nbytes + NPY_HEADER_SLACK > free:
+            raise self.no_room(folder, nbytes, free)
         name = secrets.token_hex(16) + suffix
         path = folder / name
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
@@ -177,6 +191,9 @@ class Exchange:
             raise Refused(404, error, f"it may have been removed or renamed in napari; {LIST_FIX}")
         if "too_large" in answer:
             raise self.too_large(f"Layer {request.get('name')!r}", int(answer["too_large"]))
+        if "no_room" in answer:
+            nbytes, free = answer["no_room"]
+            raise self.no_room(Path(str(request.get("file"))).parent, int(nbytes), int(free))
         raise Refused(422, error, "check the data and the settings you gave")
 
     async def layers(self) -> list[dict[str, Any]]:

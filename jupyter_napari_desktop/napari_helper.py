@@ -32,6 +32,7 @@ a large layer is being written may be in the file or not.
             "lengths"/"shape_type" (shapes: the vertices of all shapes, one after the other)}
         -> {"ok": false, "missing": "cells", "names": [...], "error": ...}
         -> {"ok": false, "too_large": nbytes, "error": ...}
+        -> {"ok": false, "no_room": [nbytes, free bytes], "error": ...}
     {"cmd": "add", "type": "image", "file": "/run/.../t.npy", "props": {"name": "cells"}}
         -> {"ok": true, "layer": {...}}  (shapes: props "lengths", "shape_type")
     {"cmd": "update", "name": "cells", "file": null or path, "props": {"opacity": 0.5}}
@@ -56,6 +57,7 @@ import argparse
 import faulthandler
 import json
 import os
+import shutil
 import signal
 import stat
 import sys
@@ -427,6 +429,10 @@ class Service:
         nbytes = int(np.prod(data.shape)) * np.dtype(data.dtype).itemsize
         if isinstance(limit, int) and nbytes > limit:
             reply({"ok": False, "too_large": nbytes, "error": f"{layer.name!r} is {nbytes} bytes"})
+            return
+        free = shutil.disk_usage(os.path.dirname(str(request["file"]))).free
+        if nbytes + (1 << 16) > free:
+            reply({"ok": False, "no_room": [nbytes, free], "error": "no room for the file"})
             return
         answer = {
             "ok": True,
