@@ -9,7 +9,8 @@ import { apiEndpoint, IDesktopConfig, isTransientFailure } from './logic';
 /** How long POST start may take before the page retries. */
 export const START_TIMEOUT_MS = 60_000;
 
-async function readBody(response: Response): Promise<unknown> {
+/** The answer's JSON, its text when it is not JSON, null when empty. */
+export async function readBody(response: Response): Promise<unknown> {
   const text = await response.text();
   if (text.length === 0) {
     return null;

@@ -14,26 +14,7 @@ import {
   UploadResult,
   uploadFile
 } from './upload';
-
-function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  className: string,
-  text?: string
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  node.className = className;
-  if (text !== undefined) {
-    node.textContent = text;
-  }
-  return node;
-}
-
-function button(label: string, title: string): HTMLButtonElement {
-  const node = el('button', 'jp-NapariDesktop-button', label);
-  node.type = 'button';
-  node.title = title;
-  return node;
-}
+import { button, el } from './view';
 
 /** A browser File as upload.ts reads it: base64 of a slice, natively. */
 export function fileSource(file: File): IUploadSource {

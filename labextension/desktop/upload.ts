@@ -15,6 +15,7 @@
  */
 import { parseApiError } from '../src/api';
 import { apiEndpoint, backoffDelay } from './logic';
+import { readBody } from './start';
 
 /** Bytes per PUT: 8 MiB (about 11 MB of base64 JSON). */
 export const CHUNK_SIZE = 8 * 1024 * 1024;
@@ -255,18 +256,6 @@ export function isRetryable(status: number): boolean {
   return status === 0 || status === 502 || status === 503 || status === 504;
 }
 
-async function readJson(response: Response): Promise<unknown> {
-  const text = await response.text();
-  if (text.length === 0) {
-    return null;
-  }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return text;
-  }
-}
-
 /** The message of a contents API error (`{"message": ..., "reason": ...}`). */
 export function contentsErrorMessage(status: number, data: unknown): string {
   if (typeof data === 'object' && data !== null) {
@@ -349,7 +338,7 @@ class Uploader {
       return { status: 0, data: null };
     }
     try {
-      return { status: response.status, data: await readJson(response) };
+      return { status: response.status, data: await readBody(response) };
     } catch (error) {
       if (cancellable && this._o.signal?.aborted) {
         throw new UploadCancelled();

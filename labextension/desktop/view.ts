@@ -8,7 +8,8 @@ import type { ConnectionState } from './connection';
 
 const LEVELS = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
 
-function el<K extends keyof HTMLElementTagNameMap>(
+/** A new `tag` element with `className` and, if given, its text. */
+export function el<K extends keyof HTMLElementTagNameMap>(
   tag: K,
   className: string,
   text?: string
@@ -21,7 +22,8 @@ function el<K extends keyof HTMLElementTagNameMap>(
   return node;
 }
 
-function button(label: string, title: string): HTMLButtonElement {
+/** A bar-style button. */
+export function button(label: string, title: string): HTMLButtonElement {
   const node = el('button', 'jp-NapariDesktop-button', label);
   node.type = 'button';
   node.title = title;
