@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -90,3 +92,13 @@ def test_the_kernels_png_decodes_to_the_same_pixels(channels):
     image = np.random.default_rng(channels).integers(0, 256, (37, 53, channels), dtype=np.uint8)
     decoded = np.asarray(Image.open(io.BytesIO(png_bytes(image))))
     assert decoded.shape == image.shape and np.array_equal(decoded, image)
+
+
+def test_a_kernel_without_numpy_is_told_what_to_install():
+    code = (
+        "import sys; sys.modules['numpy'] = None\n"
+        "try:\n    from jupyter_napari_desktop import desktop_viewer; desktop_viewer()\n"
+        "except ImportError as err:\n    print(err)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "needs numpy in this kernel's environment: pip install numpy" in done.stdout, done
