@@ -220,13 +220,26 @@ class Exchange:
         return answer
 
     async def add(self, kind: str, transfer_name: Any, props: dict[str, Any]) -> dict[str, Any]:
-        """A new layer from a transfer file the client filled (napari started if needed)."""
-        transfer = self.take(transfer_name)
+        """A new layer from a transfer file the client filled (napari started if needed); a
+        list of them: a multiscale layer, highest resolution first."""
+        names = transfer_name if isinstance(transfer_name, list) else [transfer_name]
         try:
-            request = {"cmd": "add", "type": kind, "file": str(transfer.path), "props": props}
+            transfers = [self.take(name) for name in names]
+            total = sum(transfer.path.stat().st_size for transfer in transfers)
+            if total > self.limit + len(transfers) * NPY_HEADER_SLACK:
+                raise self.too_large("The arrays sent", total)
+            paths = [str(transfer.path) for transfer in transfers]
+            request = {
+                "cmd": "add",
+                "type": kind,
+                "file": paths if isinstance(transfer_name, list) else paths[0],
+                "props": props,
+            }
             answer = await self.ask(request, start=True)
         finally:
-            self.remove(transfer.name)
+            for name in names:
+                if isinstance(name, str):
+                    self.remove(name)
         return dict(answer["layer"])
 
     async def update(self, name: str, transfer_name: Any, props: dict[str, Any]) -> dict[str, Any]:

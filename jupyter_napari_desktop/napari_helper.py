@@ -34,7 +34,8 @@ a large layer is being written may be in the file or not.
         -> {"ok": false, "too_large": nbytes, "error": ...}
         -> {"ok": false, "no_room": [nbytes, free bytes], "error": ...}
     {"cmd": "add", "type": "image", "file": "/run/.../t.npy", "props": {"name": "cells"}}
-        -> {"ok": true, "layer": {...}}  (shapes: props "lengths", "shape_type")
+        -> {"ok": true, "layer": {...}}  (shapes: props "lengths", "shape_type"; a list of
+           files: a multiscale image or labels layer, highest resolution first)
     {"cmd": "update", "name": "cells", "file": null or path, "props": {"opacity": 0.5}}
         -> {"ok": true, "layer": {...}}
     {"cmd": "remove", "name": "cells"} -> {"ok": true}
@@ -81,6 +82,7 @@ PROPERTIES: dict[str, tuple[str, ...]] = {
 }
 ADD_ONLY = ("rgb",)
 SHAPE_TYPES = ("rectangle", "ellipse", "line", "path", "polygon")
+MAX_LEVELS = 16  # of a multiscale layer sent as a list of arrays
 # What each type's data must be: numpy dtype kinds, and a rule on the shape.
 DATA_KINDS = {"image": "biuf", "labels": "biu", "points": "iuf", "shapes": "iuf"}
 DATA_RULES = {
@@ -475,15 +477,32 @@ class Service:
                 )
                 return
 
+        files: Any = request.get("file")
+        multiscale = isinstance(files, list)
+        if multiscale and (kind not in ("image", "labels") or not 1 <= len(files) <= MAX_LEVELS):
+            reply(
+                {
+                    "ok": False,
+                    "error": f"only image and labels layers can be multiscale "
+                    f"(a list of 1 to {MAX_LEVELS} levels, highest resolution first)",
+                }
+            )
+            return
+
         def load() -> Any:
-            array = load_array(str(request["file"]))
-            problem = check_data(kind, array, lengths)
-            if problem:
-                raise ValueError(problem)
-            return array
+            levels = []
+            for index, path in enumerate(files if multiscale else [files]):
+                array = load_array(str(path))
+                problem = check_data(kind, array, lengths)
+                if problem:
+                    raise ValueError(f"level {index}: {problem}" if multiscale else problem)
+                levels.append(array)
+            return levels if multiscale else levels[0]
 
         def done(array: Any) -> None:
-            if kind == "shapes":
+            if multiscale:
+                layer = getattr(self.viewer, f"add_{kind}")(array, multiscale=True, **props)
+            elif kind == "shapes":
                 starts = [sum(lengths[:i]) for i in range(len(lengths))]
                 parts = [array[start : start + n] for start, n in zip(starts, lengths)]
                 layer = self.viewer.add_shapes(parts, shape_type=types, **props)

@@ -263,15 +263,20 @@ class DesktopViewer:
 
     def _add(self, kind: str, data: Any, settings: dict[str, Any]) -> Layer:
         props = {k: to_json(v) for k, v in settings.items() if v is not None}
-        body = {"type": kind, "transfer": self._send(data), "props": props}
+        if isinstance(data, (list, tuple)) and kind in ("image", "labels"):
+            sent: Any = [self._send(level) for level in data]  # multiscale
+        else:
+            sent = self._send(data)
+        body = {"type": kind, "transfer": sent, "props": props}
         return Layer(self, self._call("POST", "layers", body)["layer"])
 
     def add_image(self, data: Any, name: Optional[str] = None, **settings: Any) -> Layer:
-        """A new image layer, e.g. ``add_image(img, name="cells", colormap="magma")``."""
+        """A new image layer, e.g. ``add_image(img, name="cells", colormap="magma")``; a
+        list of arrays (highest resolution first) makes a multiscale layer."""
         return self._add("image", data, {"name": name, **settings})
 
     def add_labels(self, data: Any, name: Optional[str] = None, **settings: Any) -> Layer:
-        """A new labels layer from an integer array."""
+        """A new labels layer from an integer array (a list of them: multiscale)."""
         return self._add("labels", data, {"name": name, **settings})
 
     def add_points(self, data: Any, name: Optional[str] = None, **settings: Any) -> Layer:

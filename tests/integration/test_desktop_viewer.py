@@ -177,6 +177,22 @@ class Latency:
         return round(max(self.times), 3)
 
 
+def test_a_multiscale_layer_gives_the_level_asked_for(viewer):
+    level0 = np.random.default_rng(2).integers(0, 255, (256, 384), dtype=np.uint8)
+    levels = [level0, level0[::2, ::2].copy(), level0[::4, ::4].copy()]
+    layer = viewer.add_image(levels, name="pyramid")
+    assert layer.multiscale and layer.levels == [(256, 384), (128, 192), (64, 96)]
+    assert np.array_equal(viewer.get("pyramid"), level0), "level 0: the highest resolution"
+    assert np.array_equal(viewer.get("pyramid", level=2), levels[2])
+    err = refused(viewer.get, "pyramid", level=3)
+    assert err.status == 422 and "levels 0 to 2" in str(err)
+    err = refused(setattr, viewer.layers["pyramid"], "data", level0)
+    assert err.status == 422 and "cannot be replaced" in str(err)
+    err = refused(viewer.add_points, [np.zeros((2, 2))] * 2)
+    assert err.status == 422
+    viewer.remove("pyramid")
+
+
 def test_a_200_mb_array_both_ways(viewer, server, artifacts):
     pid = napari_pid(server)
     big = np.zeros(BIG_SHAPE, np.uint8)
