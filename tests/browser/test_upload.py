@@ -272,6 +272,25 @@ def x_screen_size(desktop) -> tuple[int, int]:
     return int(width.group(1)), int(height.group(1))
 
 
+def napari_fills_the_screen(desktop) -> bool:
+    """napari's (maximized) window follows the X screen's new size."""
+    env = desktop.x_env()
+    done = subprocess.run(["xwininfo", "-name", "napari"], env=env, capture_output=True, text=True)
+    width = re.search(r"Width: (\d+)", done.stdout)
+    height = re.search(r"Height: (\d+)", done.stdout)
+    if not (width and height):
+        return False
+    screen = x_screen_size(desktop)
+    return int(width.group(1)) >= 0.9 * screen[0] and int(height.group(1)) >= 0.8 * screen[1]
+
+
+def drawn_everywhere(page) -> bool:
+    """No part of the canvas is left blank (white) after the screen grew: the new area
+    came from the desktop."""
+    white = png_colour_shares(page.locator(CANVAS).first.screenshot(), {"w": (255, 255, 255)})
+    return white["w"] < 0.01
+
+
 def screen_and_canvas(page) -> dict:
     return page.evaluate(
         """() => {
@@ -312,10 +331,14 @@ def test_a_hidpi_page_gets_a_screen_of_device_pixels(browser, desktop, artifacts
         assert crisp["dpr"] == 2
         assert crisp["shown"] == crisp["css"], crisp  # shown at the window's size
         assert page.evaluate("() => window.napariDesktop.remoteScale") == 2
+        wait_for(lambda: napari_fills_the_screen(desktop), 30, "napari's window to follow")
+        wait_for(lambda: drawn_everywhere(page), 30, "the whole canvas drawn", 0.25)
         page.screenshot(path=str(artifacts / "upload-hidpi-crisp.png"))
         page.select_option("#jp-NapariDesktop-hidpi", "light")
         light = wait_screen(page, desktop, 1)
         assert light["shown"] == light["css"], light
+        wait_for(lambda: napari_fills_the_screen(desktop), 30, "napari's window to follow")
+        wait_for(lambda: drawn_everywhere(page), 30, "the whole canvas drawn", 0.25)
         page.screenshot(path=str(artifacts / "upload-hidpi-light.png"))
         page.select_option("#jp-NapariDesktop-hidpi", "crisp")
         wait_screen(page, desktop, 2)
