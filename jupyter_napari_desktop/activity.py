@@ -16,7 +16,7 @@ import contextlib
 import os
 import threading
 import time
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 
 class InputClock:
@@ -46,13 +46,22 @@ class InputClock:
 
 class InputWatcher(threading.Thread):
     """Reads the idle time every ``interval`` seconds; ``last_input`` holds the latest
-    (epoch seconds) or None. Ends quietly when the X server goes away."""
+    (epoch seconds) or None, and ``on_change`` (if given) is called from this thread when
+    it moved by more than a second (the first reading too), so that the reader need not
+    poll. Ends quietly when the X server goes away."""
 
-    def __init__(self, display: str, xauthority: str, interval: float) -> None:
+    def __init__(
+        self,
+        display: str,
+        xauthority: str,
+        interval: float,
+        on_change: Optional[Callable[[], None]] = None,
+    ) -> None:
         super().__init__(name="napari-desktop-input", daemon=True)
         self.display = display
         self.xauthority = xauthority
         self.interval = interval
+        self.on_change = on_change
         self.last_input: Optional[float] = None
         self.error = ""
         self.stopping = threading.Event()
@@ -65,7 +74,9 @@ class InputWatcher(threading.Thread):
             return
         try:
             while not self.stopping.is_set():
-                self.last_input = clock.last_input()
+                last, self.last_input = self.last_input, clock.last_input()
+                if self.on_change is not None and (last is None or self.last_input - last > 1):
+                    self.on_change()
                 self.stopping.wait(self.interval)
         except Exception as err:  # noqa: BLE001 - the X server went away
             self.error = f"X idle time of {self.display}: {err}"

@@ -42,6 +42,7 @@ PREFIX = "[napari-desktop]"
 STOP_TIMEOUT = 4.0
 NAPARI_START_TIMEOUT = 120.0
 STATE_TIMEOUT = 2.0
+MEMORY_EVERY = 30.0  # seconds status reuses the desktop's PSS (a read costs ~20 ms of CPU)
 STOPPED_MESSAGE = "The desktop was stopped (Stop desktop)"
 
 
@@ -128,6 +129,7 @@ class DesktopManager:
         self.open_timeout = config.open_timeout  # seconds; tests shorten it
         self._lock = asyncio.Lock()
         self._reopen: Optional[asyncio.Task[None]] = None
+        self._memory: Optional[tuple[int, float, float]] = None  # (pid, monotonic, MiB)
         self.runtime_name = runtime_name()
 
     # -- queries (no lock: they read one snapshot of proc and paths) -----------------
@@ -188,6 +190,16 @@ class DesktopManager:
             return None
         return answer if answer.get("ok") else None
 
+    def _memory_mb(self, pid: int) -> float:
+        """PSS of the desktop under supervisor ``pid``, read at most every MEMORY_EVERY s:
+        JupyterLab's status bar asks every 10 s, and reading smaps of napari's large
+        address space is the most expensive part of an idle desktop's status."""
+        now = time.monotonic()
+        cached = self._memory
+        if cached is None or cached[0] != pid or now - cached[1] > MEMORY_EVERY:
+            cached = self._memory = (pid, now, tree_pss_mb(pid))
+        return cached[2]
+
     async def status(self) -> dict[str, Any]:
         """The JSON the API answers with (an explicit allow-list of fields)."""
         proc, paths = self.proc, self.paths
@@ -201,7 +213,7 @@ class DesktopManager:
             "display": f":{state['display']}" if state.get("display") is not None else None,
             "session": state.get("session"),
             "uptime_s": round(time.time() - self.started_at, 1) if running else None,
-            "memory_mb": tree_pss_mb(proc.pid) if running and proc else None,
+            "memory_mb": self._memory_mb(proc.pid) if running and proc else None,
             "generation": self.generation,
             "reason": self.reason,
             "stopped_on_purpose": self.stopped_on_purpose,
@@ -228,7 +240,7 @@ class DesktopManager:
             if reconnect and self.stopped_on_purpose:
                 raise Refused(409, STOPPED_MESSAGE, "click 'Try again' to start it again")
             self.stopped_on_purpose = False
-            await self._ensure_running()
+            await self._ensure_running(napari=app == "napari")
             if app == "napari":
                 self.start_napari()
 
@@ -316,8 +328,10 @@ class DesktopManager:
         }
 
     # -- start (lock held) -----------------------------------------------------------
-    async def _ensure_running(self) -> None:
-        """Start the desktop unless it runs; raise DesktopError with a fix if it cannot."""
+    async def _ensure_running(self, napari: bool = False) -> None:
+        """Start the desktop unless it runs; raise DesktopError with a fix if it cannot.
+        ``napari``: napari is wanted now, so a fresh desktop starts it first (before the
+        session, see supervisor.py) whatever ``autostart_napari`` says."""
         assert self._lock.locked()
         if self.running():
             return
@@ -327,7 +341,7 @@ class DesktopManager:
         problems = preflight(self.config)
         if problems:
             raise problems[0]
-        await self._start()
+        await self._start(napari)
         reopen = [p for p in self.opened if p.exists()]
         if died and reopen:
             # Xvnc or the session died: the fresh desktop gets back what the API opened.
@@ -343,7 +357,7 @@ class DesktopManager:
         if not answer.get("ok"):
             self.log.warning("%s reopening %s: %s", PREFIX, paths, answer.get("error"))
 
-    async def _start(self) -> None:
+    async def _start(self, napari: bool = False) -> None:
         c = self.config
         paths = make_runtime_dir(runtime_parent(c.runtime_dir), self.runtime_name)
         kind, argv = session_argv(c.session, c.xstartup, Path.home())
@@ -361,7 +375,7 @@ class DesktopManager:
             session_kind=kind,
             session_argv=argv,
             napari_argv=launch.argv,
-            autostart_napari=c.autostart_napari,
+            autostart_napari=c.autostart_napari or napari,
             extra_env=dict(c.extra_env),
             parent_pid=os.getpid(),
         )
@@ -486,7 +500,7 @@ class DesktopManager:
         a stop in the meantime makes this fail with "the desktop stopped"."""
         async with self._lock:
             self.stopped_on_purpose = False
-            await self._ensure_running()
+            await self._ensure_running(napari=True)
             launch = self.napari_launch()
             if not launch.available:
                 raise DesktopError("napari is not available in this desktop", launch.message)

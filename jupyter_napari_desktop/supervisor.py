@@ -12,6 +12,15 @@ helpers) stay in its tree. It exits, taking every descendant with it, when:
 
 SIGUSR1 asks it to start napari if napari is not running. Its state is written to
 ``state.json`` in the private directory; errors carry a message and a fix.
+
+When napari starts with the desktop (``autostart_napari``, or the napari card), napari
+starts first, as soon as Xvnc answers, and the session (window manager, XFCE) once napari
+listens on its socket (its window is up, its files open) or after ``SESSION_DEFER_MAX``
+seconds: on a small machine the session's start would otherwise take the CPU napari needs.
+The window manager then adopts napari's window (and maximizes it, as napari asked).
+
+Idle, it sleeps: it wakes for signals (a child ended, a stop, SIGUSR1), when the input
+thread has seen new input (SIGUSR2) and every ``PARENT_CHECK`` seconds.
 Only the standard library is used, and python-xlib (in a thread, imported there) to read
 the X server's idle time: it must start fast and stay small.
 """
@@ -27,6 +36,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import IO, Optional
@@ -54,16 +64,27 @@ from .procs import (
     rfb_greets,
     write_xauthority,
 )
+from .windows import maximize_when_managed
 
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
-HANDLED = {signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1}
+HANDLED = {
+    signal.SIGCHLD,
+    signal.SIGTERM,
+    signal.SIGINT,
+    signal.SIGHUP,
+    signal.SIGUSR1,
+    signal.SIGUSR2,
+}
 STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
 DESKTOP_MARKER = "X-NapariDesktop-Generated=true"
 XVNC_ATTEMPTS = 5
 TERM_GRACE = 2.0
 XVNC_EXIT_GRACE = 0.5  # seconds a session's end waits to see whether Xvnc died too
 INPUT_POLL = 10.0  # seconds between reads of the X server's idle time
+PARENT_CHECK = 30.0  # seconds between checks that the server lives (PDEATHSIG is the rule)
+SESSION_DEFER_MAX = 15.0  # seconds the session waits for napari to come up, at most
+SESSION_DEFER_POLL = 0.1  # seconds between looks for napari's socket meanwhile
 
 
 def prctl(option: int, value: int) -> None:
@@ -92,6 +113,7 @@ class Supervisor:
         self.state: dict[str, object] = {}
         self.input: Optional[InputWatcher] = None
         self.input_error = ""
+        self.session_due: Optional[float] = None  # monotonic deadline of a deferred session
 
     # -- helpers ---------------------------------------------------------------------
     def note(self, text: str) -> None:
@@ -232,18 +254,57 @@ class Supervisor:
         assert self.display is not None
         self.env = desktop_env(dict(os.environ), self.display, self.paths, self.spec.extra_env)
         self.install_launchers()
-        self.session = self.spawn(self.spec.session_argv, self.env)
+        napari_first = bool(self.spec.autostart_napari and self.spec.napari_argv)
+        if napari_first:
+            self.start_napari()
+            self.session_due = time.monotonic() + SESSION_DEFER_MAX
+        else:
+            self.start_session()
         self.write_state(
             "ready",
             xvnc_pid=self.xvnc.pid if self.xvnc else None,
-            session_pid=self.session.pid,
+            session_pid=self.session.pid if self.session else None,
             session=self.spec.session_kind,
             started=time.time(),
         )
-        self.input = InputWatcher(f":{self.display}", str(self.paths.xauthority), INPUT_POLL)
+        self.input = InputWatcher(
+            f":{self.display}", str(self.paths.xauthority), INPUT_POLL, self.input_seen
+        )
         self.input.start()
-        if self.spec.autostart_napari:
-            self.start_napari()
+
+    def start_session(self) -> None:
+        self.session_due = None
+        self.session = self.spawn(self.spec.session_argv, self.env)
+
+    def start_deferred_session(self) -> None:
+        """Start the session napari went ahead of, once napari listens (or gave up)."""
+        due = self.session_due
+        if due is None or self.reason:
+            return
+        if self.paths.napari_socket.exists() or self.napari_pid is None or time.monotonic() > due:
+            self.start_session()
+            assert self.session is not None
+            self.write_state("ready", session_pid=self.session.pid)
+            if self.napari_pid is not None:
+                threading.Thread(
+                    target=self.maximize_napari,
+                    args=(self.napari_pid,),
+                    name="napari-desktop-maximize",
+                    daemon=True,
+                ).start()
+
+    def maximize_napari(self, pid: int) -> None:
+        """The window manager came after napari's window: ask it to maximize the window."""
+        try:
+            failed = maximize_when_managed(f":{self.display}", str(self.paths.xauthority), pid)
+        except Exception as err:  # noqa: BLE001 - a window left unmaximized is no failure
+            failed = f"{type(err).__name__}: {err}"
+        if failed:
+            self.note(f"napari's window stays as it is: {failed}")
+
+    def input_seen(self) -> None:
+        """Called by the input thread when the last input moved: wake the main loop."""
+        os.kill(os.getpid(), signal.SIGUSR2)
 
     # -- watch -----------------------------------------------------------------------
     def reap(self) -> None:
@@ -275,10 +336,15 @@ class Supervisor:
 
     def watch(self) -> None:
         while not self.reason:
-            info = signal.sigtimedwait(HANDLED, 1.0)
+            wait = PARENT_CHECK if self.session_due is None else SESSION_DEFER_POLL
+            info = signal.sigtimedwait(HANDLED, wait)
+            self.start_deferred_session()
             if info is None:
                 if os.getppid() != self.spec.parent_pid:
                     self.reason = "the Jupyter server is gone"
+                self.poll_input()
+                continue
+            if info.si_signo == signal.SIGUSR2:
                 self.poll_input()
                 continue
             self.reap()
