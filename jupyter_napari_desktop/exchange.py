@@ -221,7 +221,8 @@ class Exchange:
 
     async def add(self, kind: str, transfer_name: Any, props: dict[str, Any]) -> dict[str, Any]:
         """A new layer from a transfer file the client filled (napari started if needed); a
-        list of them: a multiscale layer, highest resolution first."""
+        list of them: a multiscale layer, highest resolution first. napari's answer: the
+        layer and its timing (seconds reading in a worker, adding on Qt's thread)."""
         names = transfer_name if isinstance(transfer_name, list) else [transfer_name]
         try:
             transfers = [self.take(name) for name in names]
@@ -240,7 +241,7 @@ class Exchange:
             for name in names:
                 if isinstance(name, str):
                     self.remove(name)
-        return dict(answer["layer"])
+        return answer
 
     async def update(self, name: str, transfer_name: Any, props: dict[str, Any]) -> dict[str, Any]:
         transfer = self.take(transfer_name) if transfer_name is not None else None

@@ -335,11 +335,17 @@ class LayersHandler(ExchangeHandler):
         if kind not in DATA_TYPES:
             raise web.HTTPError(400, f"'type' must be one of {', '.join(DATA_TYPES)}")
         try:
-            layer = await self.exchange.add(kind, body.get("transfer"), self.props(body))
+            answer = await self.exchange.add(kind, body.get("transfer"), self.props(body))
         except DesktopError as err:
             self.refuse(err)
             return
-        self.finish({"layer": layer_json(layer)})
+        timing = answer.get("timing") or {}
+        self.finish(
+            {
+                "layer": layer_json(answer["layer"]),
+                "timing": {key: timing.get(key) for key in ("read_s", "add_s")},
+            }
+        )
 
 
 class LayerHandler(ExchangeHandler):

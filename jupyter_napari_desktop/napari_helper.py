@@ -34,7 +34,8 @@ a large layer is being written may be in the file or not.
         -> {"ok": false, "too_large": nbytes, "error": ...}
         -> {"ok": false, "no_room": [nbytes, free bytes], "error": ...}
     {"cmd": "add", "type": "image", "file": "/run/.../t.npy", "props": {"name": "cells"}}
-        -> {"ok": true, "layer": {...}}  (shapes: props "lengths", "shape_type"; a list of
+        -> {"ok": true, "layer": {...}, "timing": {"read_s": worker, "add_s": Qt thread}}
+           (shapes: props "lengths", "shape_type"; a list of
            files: a multiscale image or labels layer, highest resolution first)
     {"cmd": "update", "name": "cells", "file": null or path, "props": {"opacity": 0.5}}
         -> {"ok": true, "layer": {...}}
@@ -489,7 +490,10 @@ class Service:
             )
             return
 
+        timing = {"read_s": 0.0, "add_s": 0.0}
+
         def load() -> Any:
+            started = time.perf_counter()
             levels = []
             for index, path in enumerate(files if multiscale else [files]):
                 array = load_array(str(path))
@@ -497,9 +501,11 @@ class Service:
                 if problem:
                     raise ValueError(f"level {index}: {problem}" if multiscale else problem)
                 levels.append(array)
+            timing["read_s"] = round(time.perf_counter() - started, 3)
             return levels if multiscale else levels[0]
 
         def done(array: Any) -> None:
+            started = time.perf_counter()
             if multiscale:
                 layer = getattr(self.viewer, f"add_{kind}")(array, multiscale=True, **props)
             elif kind == "shapes":
@@ -508,7 +514,8 @@ class Service:
                 layer = self.viewer.add_shapes(parts, shape_type=types, **props)
             else:
                 layer = getattr(self.viewer, f"add_{kind}")(array, **props)
-            reply({"ok": True, "layer": layer_details(layer)})
+            timing["add_s"] = round(time.perf_counter() - started, 3)
+            reply({"ok": True, "layer": layer_details(layer), "timing": timing})
 
         self.in_worker(load, done, reply)
 

@@ -81,6 +81,9 @@ class Layer:
     def __init__(self, viewer: DesktopViewer, info: dict[str, Any]) -> None:
         self._viewer = viewer
         self._info = dict(info)
+        # Of a layer just added: seconds napari spent reading the file (in a worker
+        # thread) and adding the layer (on its Qt thread).
+        self.timing: dict[str, float] = {}
 
     def _get(self, key: str) -> Any:
         return self._info.get(key)
@@ -268,7 +271,10 @@ class DesktopViewer:
         else:
             sent = self._send(data)
         body = {"type": kind, "transfer": sent, "props": props}
-        return Layer(self, self._call("POST", "layers", body)["layer"])
+        answer = self._call("POST", "layers", body)
+        layer = Layer(self, answer["layer"])
+        layer.timing = dict(answer.get("timing") or {})
+        return layer
 
     def add_image(self, data: Any, name: Optional[str] = None, **settings: Any) -> Layer:
         """A new image layer, e.g. ``add_image(img, name="cells", colormap="magma")``; a

@@ -203,7 +203,7 @@ def test_a_200_mb_array_both_ways(viewer, server, artifacts):
     procs.reset_peak_rss(pid)
     with Latency(server) as sending:
         started = time.perf_counter()
-        viewer.add_image(big, name="big", contrast_limits=(0, 255))
+        added = viewer.add_image(big, name="big", contrast_limits=(0, 255))
         sent_s = time.perf_counter() - started
     peak_in = procs.peak_rss_mib(pid)
     procs.reset_peak_rss(pid)
@@ -222,19 +222,24 @@ def test_a_200_mb_array_both_ways(viewer, server, artifacts):
         "napari_rss_before_mib": base_mib,
         "napari_peak_rss_send_mib": peak_in,
         "napari_peak_rss_fetch_mib": peak_out,
+        "napari_read_s": added.timing["read_s"],
+        "napari_add_layer_s": added.timing["add_s"],
         "viewer_worst_answer_send_s": sending.worst,
         "viewer_worst_answer_fetch_s": fetching.worst,
     }
     print("200 MB transfer:", json.dumps(figures))
     (artifacts / "desktop-viewer-transfer.json").write_text(json.dumps(figures, indent=1))
     # The files are read and written in napari's worker threads: its Qt thread (which
-    # answers api/viewer) is busy only for adding the layer, not for the transfer.
-    assert sending.worst < 0.6 * sent_s and fetching.worst < 0.6 * fetched_s, figures
+    # answers api/viewer) is busy for adding the layer (napari's own work), not for reading
+    # or writing the file.
+    read_s, add_s = added.timing["read_s"], added.timing["add_s"]
+    assert sending.worst < add_s + max(0.75, 0.5 * read_s), figures
+    assert fetching.worst < 0.5 * fetched_s, figures
     # napari holds the array once: the send does not need a second copy in napari.
     assert peak_in < base_mib + 1.5 * mb * 1e6 / 2**20, figures
     del back
     viewer.remove("big")
-    assert list(viewer.layers) == ["cells", "mask", "boxes"]
+    assert "big" not in viewer.layers
 
 
 def test_screenshot_shows_the_pattern(viewer, server, tmp_path, artifacts):
