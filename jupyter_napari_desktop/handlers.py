@@ -50,7 +50,8 @@ LAYER_FIELDS = (
     "opacity",
     "colormap",
 )
-VIEWER_FIELDS = ("dims", "camera", "selected", "active")
+DIMS_FIELDS = ("ndim", "ndisplay", "current_step", "range", "axis_labels")
+CAMERA_FIELDS = ("center", "zoom", "angles", "perspective")
 
 
 def installed_tools() -> list[str]:
@@ -432,7 +433,15 @@ class ViewerHandler(ExchangeHandler):
         except DesktopError as err:
             self.refuse(err)
             return
-        self.finish({key: state.get(key) for key in VIEWER_FIELDS})
+        dims, camera = state.get("dims") or {}, state.get("camera") or {}
+        self.finish(
+            {
+                "dims": {key: dims.get(key) for key in DIMS_FIELDS},
+                "camera": {key: camera.get(key) for key in CAMERA_FIELDS},
+                "selected": list(state.get("selected") or []),
+                "active": state.get("active"),
+            }
+        )
 
 
 class DesktopSocketHandler(DesktopMixin, RawSocketHandler):
