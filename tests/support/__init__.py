@@ -1,8 +1,8 @@
 """What tests and benchmarks share and that is not the product.
 
 - ``waiting``: ``wait_for`` (poll a condition with a deadline).
-- ``procs``: process trees, environments, memory (psutil; the page-map footprint psutil
-  lacks), stopping by pid, free ports and X displays.
+- ``procs``: process trees, environments, memory (psutil; the page-map footprint and the
+  peak RSS psutil lacks), stopping by pid, free ports and X displays.
 - ``jupyter``: a real ``jupyter lab``/``server`` process on 127.0.0.1 with its own HOME.
 - ``rfb``: an RFB (VNC) client over a unix socket or the desktop websocket that negotiates
   like noVNC and counts Tight/JPEG bytes.
