@@ -5,7 +5,9 @@ maps its window on a bare X server, where nobody acts on its wish to be maximize
 window manager that starts afterwards adopts the window at its default size. This asks the
 window manager for what napari asked of it: the EWMH request to maximize (a
 ``_NET_WM_STATE`` client message to the root window), for each window of napari's process
-(``_NET_WM_PID``), once the window manager is up (``_NET_SUPPORTING_WM_CHECK``).
+(``_NET_WM_PID``), once the window manager is up (``_NET_SUPPORTING_WM_CHECK``), and gives
+the window the keyboard focus (``_NET_ACTIVE_WINDOW``), as a window mapped after the window
+manager would have had.
 
 Used by the supervisor from a daemon thread; it gives up quietly after its timeout.
 """
@@ -19,6 +21,7 @@ from typing import Any, Optional
 
 NET_WM_STATE_ADD = 1
 SOURCE_APPLICATION = 1
+SOURCE_PAGER = 2  # a request "from the user": no focus-stealing prevention
 
 
 def top_windows(dpy: Any, root: Any) -> list[Any]:
@@ -49,6 +52,8 @@ def maximize_when_managed(
         wm_state = dpy.intern_atom("_NET_WM_STATE")
         horz = dpy.intern_atom("_NET_WM_STATE_MAXIMIZED_HORZ")
         vert = dpy.intern_atom("_NET_WM_STATE_MAXIMIZED_VERT")
+        active = dpy.intern_atom("_NET_ACTIVE_WINDOW")
+        mask = X.SubstructureRedirectMask | X.SubstructureNotifyMask
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if root.get_full_property(wm_check, X.AnyPropertyType) is not None:
@@ -72,10 +77,16 @@ def maximize_when_managed(
                         client_type=wm_state,
                         data=(32, [NET_WM_STATE_ADD, horz, vert, SOURCE_APPLICATION, 0]),
                     )
-                    mask = X.SubstructureRedirectMask | X.SubstructureNotifyMask
                     root.send_event(message, event_mask=mask)
                 dpy.flush()
                 if windows and done == len(windows):
+                    focus = event.ClientMessage(
+                        window=windows[-1],
+                        client_type=active,
+                        data=(32, [SOURCE_PAGER, X.CurrentTime, 0, 0, 0]),
+                    )
+                    root.send_event(focus, event_mask=mask)
+                    dpy.flush()
                     return None
             time.sleep(poll)
         return f"napari's window was not maximized within {timeout:g} s"
