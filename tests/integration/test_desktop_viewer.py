@@ -424,7 +424,15 @@ def test_the_workshop_notebook_runs(viewer, server, artifacts):
     nbformat.write(notebook, artifacts / "workshop-loop.executed.ipynb")
     outputs = [out for cell in notebook.cells if cell.cell_type == "code" for out in cell.outputs]
     assert not [out for out in outputs if out.output_type == "error"]
-    assert any("image/png" in out.get("data", {}) for out in outputs), "the screenshot is shown"
+    shown = [out.data["image/png"] for out in outputs if "image/png" in out.get("data", {})]
+    assert shown, "the screenshot is shown in the notebook"
+    import base64
+    import io
+
+    from PIL import Image
+
+    pixels = np.asarray(Image.open(io.BytesIO(base64.b64decode(shown[-1]))).convert("RGB"))
+    assert (pixels.max(axis=2) > 40).mean() > 0.2, "the screenshot shows the image, fitted"
     names = list(viewer.layers)
     assert {"nuclei", "painted", "measured"} <= set(names), names
 
