@@ -77,9 +77,9 @@ DATA_TYPES = ("image", "labels", "points", "shapes")
 PROPERTIES: dict[str, tuple[str, ...]] = {
     "*": ("name", "visible", "opacity", "blending", "scale", "translate"),
     "image": ("colormap", "contrast_limits", "gamma", "rgb"),
-    "labels": (),
-    "points": ("size", "face_color", "border_color", "symbol"),
-    "shapes": ("edge_color", "face_color", "edge_width"),
+    "labels": ("mode", "selected_label", "brush_size"),
+    "points": ("size", "face_color", "border_color", "symbol", "mode"),
+    "shapes": ("edge_color", "face_color", "edge_width", "mode"),
 }
 ADD_ONLY = ("rgb",)
 SHAPE_TYPES = ("rectangle", "ellipse", "line", "path", "polygon")

@@ -7,6 +7,7 @@ ones close napari and stop the desktop.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -18,6 +19,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import pytest
@@ -27,6 +29,7 @@ from tests.integration.conftest import needs_xvnc
 from tests.support import procs
 from tests.support.jupyter import ROOT, JupyterServer
 from tests.support.pattern import colour_shares, png_colour_shares, write_pattern
+from tests.support.rfb import RFBClient
 from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, needs_xvnc]
@@ -289,6 +292,58 @@ def test_dims_camera_and_selection(viewer):
     assert sorted(viewer.selected) == ["pattern", "stack"]
     with pytest.raises(AttributeError, match="current_step, ndisplay can"):
         viewer.dims.ndim = 4
+
+
+def test_a_stroke_painted_in_napari_comes_back(viewer, server):
+    """A person's painting, for real: pointer events into the desktop's X server drag the
+    brush across the labels layer; the notebook's fetch has the stroke."""
+    for name in list(viewer.layers):
+        viewer.layers[name].visible = False
+    viewer.add_image(np.full((256, 256), 255, np.uint8), name="paper", contrast_limits=(0, 255))
+    viewer.add_labels(np.zeros((256, 256), np.int32), name="painted by hand")
+    viewer.layers["painted by hand"].update(mode="paint", selected_label=5, brush_size=12)
+    viewer.selected = "painted by hand"
+    viewer.dims.ndisplay = 2
+    viewer.reset_view()
+
+    async def paint() -> tuple[int, int, int, int]:
+        client = await RFBClient.connect_unix(server.vnc_socket(), raw=True)
+        try:
+            white = np.zeros(0)
+
+            async def paper_shown() -> bool:
+                nonlocal white
+                white = np.argwhere((await client.snapshot()).min(axis=2) > 240)
+                return len(white) > 10_000
+
+            deadline = time.monotonic() + 30
+            while not await paper_shown():
+                assert time.monotonic() < deadline, "the white paper never showed"
+            (top, left), (bottom, right) = white.min(axis=0), white.max(axis=0)
+            middle = (top + bottom) // 2
+            start, end = left + (right - left) // 5, right - (right - left) // 5
+            await client.pointer(int(start), int(middle))
+            for x in np.linspace(start, end, 25).astype(int):
+                await client.pointer(int(x), int(middle), 1)
+                await asyncio.sleep(0.02)
+            await client.pointer(int(end), int(middle), 0)
+            await client.round_trip()
+            return int(top), int(left), int(bottom), int(right)
+        finally:
+            await client.close()
+
+    asyncio.run(paint())
+
+    def stroke() -> Optional[list[np.ndarray]]:
+        labels = viewer.get("painted by hand")
+        return [labels] if (labels == 5).sum() > 500 else None
+
+    (painted,) = wait_for(stroke, 30, "the stroke to reach the labels layer")
+    rows, cols = np.nonzero(painted == 5)
+    assert 100 < rows.mean() < 156, "painted across the middle of the image"
+    assert cols.min() < 80 and cols.max() > 176, "from left of centre to right of it"
+    assert set(np.unique(painted)) == {0, 5}
+    viewer.remove("paper")
 
 
 def test_every_refusal_says_what_to_do(viewer, server):
