@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 
@@ -34,6 +35,37 @@ def write_stack(path: Path, planes: int, size: int = 512, seed: int = 6) -> Path
         )
     stack += rng.normal(12, 5, stack.shape).astype(np.float32)
     np.save(path, np.clip(stack, 0, 255).astype(np.uint8))
+    return path
+
+
+def write_fluorescence(
+    path: Path, planes: int, size: int = 512, seed: int = 7, labels: Optional[Path] = None
+) -> Path:
+    """A fluorescence-like stack: smooth 3D 'cells' (Gaussian in every axis), a dim
+    background and a little noise (sigma 1.5 grey levels); ``labels``: their masks (cell
+    ``k`` where it is brighter than 40), as napari labels of the same shape."""
+    rng = np.random.default_rng(seed)
+    stack = np.zeros((planes, size, size), np.float32)
+    masks = np.zeros((planes, size, size), np.uint16)
+    count = max(40, size * size // 4000)
+    z = np.arange(planes, dtype=np.float32)
+    for index in range(count):
+        radius = int(rng.integers(12, 30))
+        grid = np.arange(-radius, radius + 1, dtype=np.float32)
+        sy, sx = rng.uniform(0.35, 0.6, 2) * radius
+        patch = np.exp(-(grid[:, None] ** 2 / (2 * sy**2) + grid[None, :] ** 2 / (2 * sx**2)))
+        y, x = rng.integers(radius, size - radius, 2)
+        centre, depth = rng.uniform(0, planes), rng.uniform(0.08, 0.2) * planes
+        cell = rng.uniform(90, 230) * np.exp(-((z - centre) ** 2) / (2 * depth**2))
+        box = (slice(None), slice(y - radius, y + radius + 1), slice(x - radius, x + radius + 1))
+        own = cell[:, None, None] * patch[None]
+        stack[box] += own
+        if labels is not None:
+            masks[box][own > 40] = index + 1
+    stack += 10 + rng.normal(0, 1.5, stack.shape).astype(np.float32)
+    np.save(path, np.clip(stack, 0, 255).astype(np.uint8))
+    if labels is not None:
+        np.save(labels, masks)
     return path
 
 

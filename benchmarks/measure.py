@@ -14,7 +14,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -428,8 +428,16 @@ async def start_desktop(run: Run, name: str, geometry: str) -> JupyterServer:
     return server
 
 
-async def start_scene(run: Run, server: JupyterServer, geometry: str, name: str) -> Scene:
-    """Size the remote screen, then start napari with the stack to animate."""
+async def start_scene(
+    run: Run,
+    server: JupyterServer,
+    geometry: str,
+    name: str,
+    stack: Optional[Path] = None,
+    extra: Sequence[str] = (),
+) -> Scene:
+    """Size the remote screen, then start napari with the stack to animate (``extra``:
+    more napari_scene.py arguments)."""
     width, height = size_of(geometry)
     socket_path = server.vnc_socket()
     assert socket_path, "the desktop has no VNC socket"
@@ -447,7 +455,7 @@ async def start_scene(run: Run, server: JupyterServer, geometry: str, name: str)
     tmp = run.tmp(f"scene-{name}")
     control, status = tmp / "control", tmp / "status.json"
     control.write_text("stop")
-    argv = [str(run.napari_python), str(SCENE), str(run.stack100)]
+    argv = [str(run.napari_python), str(SCENE), str(stack or run.stack100), *extra]
     argv += ["--control", str(control), "--status", str(status)]
     proc = run.spawn(argv, server.x_env(), f"scene-{name}")
     wait_for(status.exists, 90, "the napari scene to run")

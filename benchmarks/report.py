@@ -8,6 +8,8 @@ from typing import Any, Optional
 
 from tests.support.stats import percentile, summary
 
+from . import bandwidth_report
+
 MAIN_GEOMETRY = "1920x1080"
 
 
@@ -578,6 +580,7 @@ def markdown(data: dict[str, Any], made: list[str]) -> str:
     for title, header, rows, note in sections(data):
         lines += ["", f"## {title}", "", *table(header, rows)]
         lines += ["", note] if note else []
+    lines += bandwidth_report.markdown(data["results"].get("bandwidth"))
     if made:
         lines += ["", "## Plots", ""]
         lines += [f"![{name}]({name})" for name in made]

@@ -27,7 +27,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks import measure, report
+from benchmarks import bandwidth, measure, report
 from benchmarks.browser import Browser
 
 HERE = Path(__file__).resolve().parent
@@ -61,7 +61,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument(
         "--only",
-        choices=["memory", "clicks", "streaming"],
+        choices=["memory", "clicks", "streaming", "bandwidth"],
         action="append",
         help="run only these parts (repeatable; default all)",
     )
@@ -150,7 +150,7 @@ async def measure_all(run: measure.Run, parts: set[str]) -> None:
                     run.log("time budget spent: skipping memory " + variant)
                     continue
                 await measure.memory(run, geometry, variant)
-    if parts & {"clicks", "streaming"}:
+    if parts & {"clicks", "streaming", "bandwidth"}:
         run.browser = await Browser().start()
     try:
         for geometry in plan.geometries:
@@ -162,6 +162,8 @@ async def measure_all(run: measure.Run, parts: set[str]) -> None:
                 await measure.clicks(run, geometry)
             if "streaming" in parts:
                 await measure.streaming(run, geometry, ["ours", "reference"])
+            if "bandwidth" in parts and geometry == plan.geometries[len(plan.geometries) // 2]:
+                await bandwidth.bandwidth(run, geometry)
     finally:
         if run.browser is not None:
             await run.browser.stop()
@@ -215,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         return render(args.render, args.out)
     plan = measure.QUICK if args.quick else measure.FULL
     budget = (args.budget_minutes or (15 if args.quick else 45)) * 60
-    parts = set(args.only or ["memory", "clicks", "streaming"])
+    parts = set(args.only or ["memory", "clicks", "streaming", "bandwidth"])
     for tool in ("Xvnc", "vncserver", "xwininfo"):
         if not shutil.which(tool):
             print(

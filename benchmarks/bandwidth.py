@@ -1,0 +1,465 @@
+"""Bandwidth, frames, latency, CPU and picture quality of the desktop page, per content.
+
+Measured in Chromium on the real desktop page (noVNC), not with the Python RFB client:
+``PAGE_STATS`` (a Playwright init script) counts the websocket's bytes, watches a box in
+the middle of noVNC's canvas on every animation frame (a change is a frame shown; the
+first change after a key press is key -> changed pixels) and keeps the first still frame
+after napari stops. The X screen itself is read losslessly (a Raw RFB client on the VNC
+unix socket) and compared with the canvas: PSNR of the box, on the frame shown when napari
+stops (encoded as while playing) and 1 s later (after TigerVNC's lossless refresh).
+
+Desktops with different settings ("variants": today's defaults, the package's) run side by
+side and take turns, each content in every variant, so that all see the same load.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+
+from tests.support import procs
+from tests.support.jupyter import JupyterServer
+from tests.support.rfb import RFBClient
+from tests.support.stats import percentile
+from tests.support.waiting import wait_for
+
+from . import images
+from .measure import Run, read_status, rotations, size_of, start_scene
+from .throttle import Throttle
+
+# Today's defaults (before issue #13), pinned so that they stay measurable as the baseline.
+TODAY = {"quality": 6, "compression": 2, "frame_rate": 60, "adaptive_quality": False}
+VARIANTS: dict[str, dict[str, Any]] = {"today": TODAY, "package": {}}
+CONTENTS = ("noise", "fluorescence", "labels", "volume")
+SLOW_LINK = {"mbit_per_s": 10.0, "rtt_ms": 40.0}
+
+PAGE_STATS = """
+(() => {
+  const bw = window.__bw = {bytes: 0, changes: 0, lastChange: 0, keyAt: null, keys: [],
+                            stopArmed: false, stopFrame: null, stopAt: null, box: null,
+                            active: false};
+  const Native = window.WebSocket;
+  // noVNC checks the socket's own prototype for its methods: hand it a native one.
+  const Counted = function (url, protocols) {
+    const ws = new Native(url, protocols);
+    ws.addEventListener('message', e => {
+      const d = e.data;
+      bw.bytes += d.byteLength !== undefined ? d.byteLength : (d.size || d.length || 0);
+    });
+    return ws;
+  };
+  Counted.prototype = Native.prototype;
+  for (const k of ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED']) Counted[k] = Native[k];
+  window.WebSocket = Counted;
+  document.addEventListener('keydown', () => { bw.keyAt = performance.now(); }, true);
+  const screen = () => {
+    let best = null;
+    for (const c of document.querySelectorAll('canvas')) {
+      if (c.width * c.height > (best ? best.width * best.height : 0)) best = c;
+    }
+    return best;
+  };
+  bw.canvas = screen;
+  let previous = null, pendingStop = false;
+  const tick = () => {
+    requestAnimationFrame(tick);
+    if (!bw.active) return;  // only the page being measured looks at its canvas
+    const c = screen();
+    if (!c || c.width < 256 || c.height < 256) return;
+    const ctx = c.getContext('2d');
+    const w = c.width >> 2, h = c.height >> 2, x = (c.width - w) >> 1, y = (c.height - h) >> 1;
+    bw.box = [x, y, w, h];
+    const d = ctx.getImageData(x, y, w, h).data;
+    let hash = 0;
+    for (let i = 0; i < d.length; i += 8) {
+      hash = (Math.imul(hash, 31) + d[i] + (d[i + 1] << 8) + (d[i + 2] << 16)) | 0;
+    }
+    const now = performance.now();
+    if (hash !== previous) {
+      if (previous !== null) {
+        bw.changes++;
+        bw.lastChange = now;
+        if (bw.keyAt !== null) { bw.keys.push(now - bw.keyAt); bw.keyAt = null; }
+        if (bw.stopArmed) pendingStop = true;
+      }
+      previous = hash;
+    } else if (pendingStop && now - bw.lastChange > 100) {
+      bw.stopFrame = ctx.getImageData(0, 0, c.width, c.height);
+      bw.stopAt = now;
+      pendingStop = false;
+      bw.stopArmed = false;
+    }
+  };
+  requestAnimationFrame(tick);
+  bw.png = (which) => {
+    const c = screen();
+    if (which !== 'stop') return c.toDataURL('image/png');
+    const out = document.createElement('canvas');
+    out.width = bw.stopFrame.width; out.height = bw.stopFrame.height;
+    out.getContext('2d').putImageData(bw.stopFrame, 0, 0);
+    return out.toDataURL('image/png');
+  };
+})();
+"""
+
+
+@dataclass
+class Desktop:
+    """One variant: its server, its page in Chromium, the napari scene it shows now."""
+
+    name: str
+    options: dict[str, Any]
+    server: JupyterServer
+    ctx: Any = None
+    page: Any = None
+    scene: Any = None
+    throttle: Optional[Throttle] = None
+    windows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+
+def content_files(run: Run) -> dict[str, tuple[Path, list[str]]]:
+    """Each content's stack and napari_scene.py arguments."""
+    work = run.work
+    fluo = images.write_fluorescence(work / "fluo100.npy", 100, labels=work / "labels100.npy")
+    volume = images.write_fluorescence(work / "volume64.npy", 64, 256, seed=8)
+    return {
+        "noise": (run.stack100, []),
+        "fluorescence": (fluo, ["--colormap", "magma"]),
+        "labels": (fluo, ["--labels", str(work / "labels100.npy")]),
+        "volume": (volume, ["--rotate", "--colormap", "green"]),
+    }
+
+
+def rgb_of_png(data_url: str) -> np.ndarray:
+    from PIL import Image
+
+    raw = base64.b64decode(data_url.split(",", 1)[1])
+    return np.asarray(Image.open(io.BytesIO(raw)).convert("RGB"))
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    if a.shape != b.shape:
+        raise ValueError(f"canvas {a.shape} and X screen {b.shape} differ in size")
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return math.inf if mse == 0 else round(10 * math.log10(255**2 / mse), 2)
+
+
+async def x_screen(server: JupyterServer) -> np.ndarray:
+    socket_path = server.vnc_socket()
+    assert socket_path, "the desktop has no VNC socket"
+    client = await RFBClient.connect_unix(socket_path, raw=True)
+    try:
+        # The whole screen, as the server had it when this client connected.
+        full = client.width * client.height
+        wait_until = time.monotonic() + 10
+        while sum(u.area for u in client.stats.updates) < full:
+            if time.monotonic() > wait_until or client.error is not None:
+                raise RuntimeError(f"no full screen from the VNC socket: {client.error}")
+            await asyncio.sleep(0.02)
+        assert client.fb is not None
+        return client.fb[:, :, :3].copy()
+    finally:
+        await client.close()
+
+
+async def compare(desk: Desktop, which: str) -> Optional[float]:
+    """PSNR (dB; inf = identical) of the canvas box ("now", or the frame kept by the page:
+    "stop") against the X screen's now."""
+    shown = rgb_of_png(await desk.page.evaluate(f"window.__bw.png({which!r})"))
+    truth = await x_screen(desk.server)
+    x, y, w, h = await desk.page.evaluate("window.__bw.box")
+    return psnr(shown[y : y + h, x : x + w], truth[y : y + h, x : x + w])
+
+
+async def open_page(run: Run, desk: Desktop, width: int, height: int) -> None:
+    from .browser import BAR_HEIGHT
+
+    assert run.browser is not None and run.browser.chromium is not None
+    desk.ctx = await run.browser.chromium.new_context(
+        viewport={"width": width, "height": height + BAR_HEIGHT["ours"]}
+    )
+    await desk.ctx.add_init_script(PAGE_STATS)
+    desk.page = await desk.ctx.new_page()
+    port = desk.throttle.port if desk.throttle else desk.server.port
+    url = f"http://127.0.0.1:{port}{desk.server.base_url}napari-desktop/?app=desktop"
+    await desk.page.goto(f"{url}&token={desk.server.token}", timeout=120_000)
+    await desk.page.wait_for_function(
+        "window.napariDesktop && window.napariDesktop.state === 'connected'", timeout=120_000
+    )
+
+
+async def page_value(desk: Desktop, expr: str) -> Any:
+    return await desk.page.evaluate(expr)
+
+
+async def wait_still(desk: Desktop, still_ms: float, timeout: float) -> float:
+    """Wait until the canvas box has not changed for ``still_ms``; seconds waited."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        quiet = await page_value(desk, "performance.now() - window.__bw.lastChange")
+        if quiet >= still_ms:
+            break
+        await asyncio.sleep(0.05)
+    return round(time.monotonic() - start, 3)
+
+
+async def napari_still(scene: Any, quiet: float = 0.6, timeout: float = 10) -> float:
+    """Wait until napari has drawn nothing for ``quiet`` s (its status comes every 0.25 s);
+    the monotonic time its draw count last changed."""
+    start = time.monotonic()
+    last, changed = read_status(scene.status).get("draws"), start
+    while time.monotonic() - changed < quiet and time.monotonic() - start < timeout:
+        await asyncio.sleep(0.05)
+        draws = read_status(scene.status).get("draws")
+        if draws != last:
+            last, changed = draws, time.monotonic()
+    return changed
+
+
+async def caught_up(desk: Desktop, timeout: float) -> Optional[float]:
+    """Seconds after now until the canvas box equals the X screen's (None: not in time)."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if await compare(desk, "now") == math.inf:
+            return round(time.monotonic() - start, 3)
+        await asyncio.sleep(0.1)
+    return None
+
+
+async def window(run: Run, desk: Desktop, seconds: float, keys: int) -> dict[str, Any]:
+    """Play ``seconds``, stop, compare the pictures, then press ``keys`` keys."""
+    scene, server = desk.scene, desk.server
+    assert server.proc is not None
+    pids = {"xvnc": server.xvnc() or 0, "jupyter": server.proc.pid, "napari": scene.proc.pid}
+    await page_value(desk, "window.__bw.active = true")
+    try:
+        return await measure_window(desk, seconds, keys, pids)
+    finally:
+        await page_value(desk, "window.__bw.active = false")
+
+
+async def measure_window(
+    desk: Desktop, seconds: float, keys: int, pids: dict[str, int]
+) -> dict[str, Any]:
+    scene = desk.scene
+    await desk.page.mouse.click(*(await centre(desk)))  # napari's canvas takes the keys
+    scene.control.write_text("play")
+    await asyncio.sleep(1.5)
+    cpu0 = {name: procs.cpu_seconds(pid) for name, pid in pids.items()}
+    bytes0, changes0 = await page_value(desk, "[window.__bw.bytes, window.__bw.changes]")
+    status0, t0 = read_status(scene.status), time.perf_counter()
+    await asyncio.sleep(seconds)
+    bytes1, changes1 = await page_value(desk, "[window.__bw.bytes, window.__bw.changes]")
+    status1, t1 = read_status(scene.status), time.perf_counter()
+    cpu1 = {name: procs.cpu_seconds(pid) for name, pid in pids.items()}
+    elapsed = t1 - t0
+    draws = status1.get("draws", 0) - status0.get("draws", 0)
+    napari_s = status1.get("time", 0) - status0.get("time", 0)
+    out: dict[str, Any] = {
+        "mbit_per_s": round((bytes1 - bytes0) * 8 / elapsed / 1e6, 2),
+        "canvas_fps": round((changes1 - changes0) / elapsed, 2),
+        "napari_draws_per_s": round(draws / napari_s, 2) if napari_s > 0 else None,
+        "cpu_percent": {n: round(100 * (cpu1[n] - cpu0[n]) / elapsed, 1) for n in pids},
+    }
+    if out["napari_draws_per_s"]:
+        out["delivered_share"] = round(out["canvas_fps"] / out["napari_draws_per_s"], 3)
+    scene.control.write_text("stop")
+    wait_for(lambda: not read_status(scene.status).get("playing", True), 5, "napari to stop")
+    still = await napari_still(scene)
+    await asyncio.sleep(max(0.0, still + 1.0 - time.monotonic()))
+    out["psnr_1s_after_stop"] = await compare(desk, "now")
+    if out["psnr_1s_after_stop"] == math.inf:
+        out["exact_after_stop_s"] = 1.0  # exact by then (at most 1 s)
+    else:
+        caught = await caught_up(desk, 5)
+        out["exact_after_stop_s"] = None if caught is None else round(time.monotonic() - still, 3)
+    # A picture encoded as while moving: the frame of one key, once it is all there.
+    await wait_still(desk, 500, 3)
+    await page_value(desk, "window.__bw.stopFrame = null, window.__bw.stopArmed = true")
+    await desk.page.keyboard.press("ArrowRight")
+    frame_deadline = time.monotonic() + 5
+    while time.monotonic() < frame_deadline:
+        if await page_value(desk, "window.__bw.stopFrame !== null"):
+            break
+        await asyncio.sleep(0.02)
+    await napari_still(scene)
+    out["psnr_moving"] = await compare(desk, "stop")
+    # Keys: Right/Left step the slider (or turn the volume); page time key -> changed box.
+    await page_value(desk, "window.__bw.keys = [], window.__bw.keyAt = null")
+    for index in range(keys):
+        await wait_still(desk, 400, 3)
+        await desk.page.keyboard.press("ArrowRight" if index % 2 == 0 else "ArrowLeft")
+        await asyncio.sleep(0.15)
+    await wait_still(desk, 400, 3)
+    out["key_to_pixels_ms"] = [round(v, 1) for v in await page_value(desk, "window.__bw.keys")]
+    return out
+
+
+async def centre(desk: Desktop) -> tuple[float, float]:
+    box = await desk.page.evaluate(
+        "(() => { const r = window.__bw.canvas().getBoundingClientRect();"
+        " return [r.left + r.width / 2, r.top + r.height / 2]; })()"
+    )
+    return float(box[0]), float(box[1])
+
+
+async def cdp_throttle_check(run: Run, desk: Desktop, seconds: float) -> dict[str, Any]:
+    """Mbit/s with Chromium's own emulation at the slow link's rate: does it hold back
+    websocket frames?"""
+    cdp = await desk.ctx.new_cdp_session(desk.page)
+    rate = SLOW_LINK["mbit_per_s"] * 1e6 / 8
+    await cdp.send("Network.enable")
+    await cdp.send(
+        "Network.emulateNetworkConditions",
+        {
+            "offline": False,
+            "latency": SLOW_LINK["rtt_ms"],
+            "downloadThroughput": rate,
+            "uploadThroughput": rate,
+        },
+    )
+    try:
+        desk.scene.control.write_text("play")
+        await asyncio.sleep(1.5)
+        b0 = await page_value(desk, "window.__bw.bytes")
+        t0 = time.perf_counter()
+        await asyncio.sleep(seconds)
+        b1 = await page_value(desk, "window.__bw.bytes")
+        mbit = round((b1 - b0) * 8 / (time.perf_counter() - t0) / 1e6, 2)
+    finally:
+        desk.scene.control.write_text("stop")
+        await cdp.send(
+            "Network.emulateNetworkConditions",
+            {
+                "offline": False,
+                "latency": 0,
+                "downloadThroughput": -1,
+                "uploadThroughput": -1,
+            },
+        )
+        await cdp.detach()
+    return {"emulated_mbit_per_s": SLOW_LINK["mbit_per_s"], "measured_mbit_per_s": mbit}
+
+
+async def start_variant(run: Run, name: str, options: dict[str, Any], geometry: str) -> Desktop:
+    server = run.start_server(
+        "ours", {"geometry": geometry, "autostart_napari": False, **options}, app="server"
+    )
+    status, _ = server.request("POST", "napari-desktop/api/start", {"app": "desktop"})
+    if status != 200:
+        raise RuntimeError(f"{name}: POST napari-desktop/api/start answered {status}")
+    return Desktop(name, options, server)
+
+
+async def show(run: Run, desk: Desktop, geometry: str, content: str, files: dict) -> None:
+    if desk.scene is not None:
+        procs.stop_tree(desk.scene.proc.pid, 5)
+    stack, extra = files[content]
+    desk.scene = await start_scene(
+        run, desk.server, geometry, f"{desk.name}-{content}", stack=stack, extra=extra
+    )
+    wait_for(lambda: read_status(desk.scene.status).get("draws", 0) > 0, 60, "napari's draw")
+
+
+async def bandwidth(
+    run: Run,
+    geometry: str,
+    variants: Optional[dict[str, dict[str, Any]]] = None,
+    contents: tuple[str, ...] = CONTENTS,
+    slow_contents: tuple[str, ...] = ("fluorescence",),
+) -> None:
+    """Every content in every variant, on the plain link and on the slow one."""
+    variants = variants or VARIANTS
+    width, height = size_of(geometry)
+    plan = run.plan
+    seconds = plan.stream_seconds
+    keys = max(6, plan.latency_samples // 2)
+    rounds = 1 if plan.mode == "quick" else 2
+    files = content_files(run)
+    desks: list[Desktop] = []
+    results: dict[str, Any] = {"variants": variants, "slow_link": SLOW_LINK}
+    try:
+        for name, options in variants.items():
+            desks.append(await start_variant(run, name, options, geometry))
+        for desk in desks:
+            await open_page(run, desk, width, height)
+        for content in contents:
+            if run.over_budget():
+                run.log(f"time budget spent: skipping bandwidth {content}")
+                break
+            for desk in desks:
+                await show(run, desk, geometry, content, files)
+            await asyncio.sleep(2)
+            for order in rotations(desks, rounds):
+                for desk in order:
+                    try:
+                        got = await window(run, desk, seconds, keys)
+                    except Exception as err:
+                        run.fail(f"bandwidth {desk.name} {content} {geometry}", err)
+                        continue
+                    desk.windows.setdefault(content, []).append(got)
+                    run.log(
+                        f"bandwidth {desk.name} {content}: {got['mbit_per_s']} Mbit/s, "
+                        f"{got['canvas_fps']} frames/s (napari {got['napari_draws_per_s']}), "
+                        f"PSNR moving {got['psnr_moving']} / 1 s after stop "
+                        f"{got['psnr_1s_after_stop']}, "
+                        f"key p50 {percentile(got['key_to_pixels_ms'], 50)} ms"
+                    )
+        results["plain"] = {desk.name: desk.windows for desk in desks}
+        # The slow link: each variant's page again, through the throttling proxy.
+        slow: dict[str, Any] = {}
+        for desk in desks:
+            if run.over_budget():
+                break
+            await desk.ctx.close()
+            desk.throttle = Throttle(desk.server.port, **SLOW_LINK)
+            await desk.throttle.start()
+            await open_page(run, desk, width, height)
+            for content in slow_contents:
+                try:
+                    await show(run, desk, geometry, content, files)
+                    await asyncio.sleep(2)
+                    got = await window(run, desk, seconds, keys)
+                    slow.setdefault(desk.name, {})[content] = [got]
+                    run.log(
+                        f"slow link {desk.name} {content}: {got['mbit_per_s']} Mbit/s, "
+                        f"{got['canvas_fps']} frames/s, exact after {got['exact_after_stop_s']} s, "
+                        f"key p50 {percentile(got['key_to_pixels_ms'], 50)} ms"
+                    )
+                except Exception as err:
+                    run.fail(f"slow link {desk.name} {content} {geometry}", err)
+        results["slow"] = slow
+        if desks and not run.over_budget():
+            desk = desks[-1]
+            await desk.ctx.close()
+            await desk.throttle.stop() if desk.throttle else None
+            desk.throttle = None
+            await open_page(run, desk, width, height)
+            try:
+                results["cdp_throttle_check"] = await cdp_throttle_check(run, desk, seconds)
+                run.log(f"CDP emulation check: {results['cdp_throttle_check']}")
+            except Exception as err:
+                run.fail("CDP emulation check", err)
+    except Exception as err:
+        run.fail(f"bandwidth {geometry}", err)
+    finally:
+        for desk in desks:
+            if desk.ctx is not None:
+                try:
+                    await desk.ctx.close()
+                except Exception:
+                    pass
+            if desk.throttle is not None:
+                await desk.throttle.stop()
+            if desk.scene is not None:
+                procs.stop_tree(desk.scene.proc.pid, 5)
+            run.stop_server(desk.server)
+    run.record("bandwidth", geometry, value=results)
