@@ -98,10 +98,13 @@ class NapariDesktop(Configurable):
     )
 
     quality = Int(
-        6,
+        2,
         config=True,
-        help="""Default JPEG quality the desktop page asks for (0 = smallest, 9 = best;
-        default 6). Users can change it on the page for slow networks.""",
+        help="""Default quality level the desktop page asks for while the picture moves
+        (noVNC's 0-9: TigerVNC's JPEG quality and chroma subsampling; default 2, JPEG 41 with
+        4:2:0). With `adaptive_quality` a still picture is then sent again losslessly, so a
+        low level only blurs motion; at 1920x1080 it sent less than noVNC's 6 on every
+        content in benchmarks/ (results/bandwidth.md). Users can change it on the page.""",
     )
 
     compression = Int(
@@ -109,6 +112,17 @@ class NapariDesktop(Configurable):
         config=True,
         help="""Default compression level the desktop page asks for (0 = fastest,
         9 = smallest; default 2). Users can change it on the page.""",
+    )
+
+    adaptive_quality = Bool(
+        True,
+        config=True,
+        help="""Lossy only while the picture moves (default True). The desktop page asks for
+        JPEG at `quality` while large updates arrive; 0.3 s after the picture and the input
+        stopped it asks for the screen again without a quality level, which TigerVNC sends
+        losslessly, so a still image is shown pixel for pixel (TigerVNC 1.12 by itself left
+        lossy areas at about 53 dB PSNR, never exact; benchmarks/). Input returns to
+        `quality` before its frame is encoded. False: always `quality`, as noVNC does.""",
     )
 
     startup_timeout = Float(

@@ -111,6 +111,7 @@ class DesktopPageHandler(DesktopMixin, JupyterHandler):
             "xsrfToken": self.xsrf_token.decode("ascii"),
             "quality": config.quality,
             "compression": config.compression,
+            "adaptiveQuality": config.adaptive_quality,
             "uploadDir": config.upload_dir,
             "hidpi": config.hidpi,
             "version": __version__,

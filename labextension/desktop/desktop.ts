@@ -27,7 +27,9 @@ import {
   remoteScale,
   watchPixelRatio
 } from './hidpi';
+import { StatsOverlay } from './overlay';
 import { postStart } from './start';
+import type { IStatsFigures } from './stats';
 import type { UploadResult } from './upload';
 import { UploadView } from './upload-view';
 import { ensureStylesheet, PageView } from './view';
@@ -44,6 +46,8 @@ export interface INapariDesktopHandle {
   upload(files: File[]): void;
   /** The remote screen's pixels per CSS pixel now (hidpi.ts). */
   remoteScale: number;
+  /** The stats overlay's figures now (overlay.ts). */
+  stats?: () => IStatsFigures;
 }
 
 declare global {
@@ -79,6 +83,7 @@ class DesktopPage {
   private _hidpi: HidpiMode;
   private _hidpiControl: IHidpiControl | null = null;
   private readonly _handle: INapariDesktopHandle;
+  private readonly _stats: StatsOverlay;
   /** The last text that went to or came from the desktop's clipboard. */
   private _clipboard = '';
 
@@ -96,6 +101,15 @@ class DesktopPage {
     view.quality.value = String(this._quality);
     view.compression.value = String(this._compression);
     this._handle = handle;
+    this._stats = new StatsOverlay(
+      view.reconnect.parentElement ?? document.body,
+      view.reconnect,
+      view.screen,
+      this._quality,
+      config.adaptiveQuality,
+      new URL('desktop.css', import.meta.url).href
+    );
+    handle.stats = () => this._stats.figures;
     this._hidpi = readStoredHidpi(config.hidpi);
     view.hidpi.value = this._hidpi;
     const uploads = new UploadView(config, view.body, view.upload);
@@ -134,10 +148,7 @@ class DesktopPage {
     view.quality.addEventListener('change', () => {
       this._quality = toLevel(view.quality.value, this._quality);
       storeLevel(STORAGE_KEYS.quality, this._quality);
-      const rfb = this._connection.vnc;
-      if (rfb) {
-        rfb.qualityLevel = this._quality;
-      }
+      this._stats.setLevel(this._quality);
     });
     view.compression.addEventListener('change', () => {
       this._compression = toLevel(view.compression.value, this._compression);
@@ -184,8 +195,11 @@ class DesktopPage {
   private _openRfb(config: IDesktopConfig): RFB {
     const url = websocketUrl(window.location, config.websocketPath);
     let rfb: RFB;
+    let socket: WebSocket;
     try {
-      rfb = new RFB(this._view.screen, url, { shared: true });
+      // The page opens the socket itself so that the stats overlay counts its bytes.
+      socket = new WebSocket(url);
+      rfb = new RFB(this._view.screen, socket, { shared: true });
     } catch (error) {
       throw new Error(`${url}: ${String(error)}`, { cause: error });
     }
@@ -201,6 +215,7 @@ class DesktopPage {
     rfb.focusOnClick = true;
     rfb.qualityLevel = this._quality;
     rfb.compressionLevel = this._compression;
+    this._stats.attach(rfb, socket);
     rfb.addEventListener('clipboard', event => {
       if (rfb === this._connection.vnc) {
         this._receiveClipboard(event.detail.text);

@@ -22,6 +22,8 @@ export interface IDesktopConfig {
   quality: number;
   /** Default noVNC compression level, 0 (none) to 9 (most). */
   compression: number;
+  /** Lossy only while the picture moves, exact once it stops (stats.ts). */
+  adaptiveQuality: boolean;
   /** Root-relative folder dropped files are uploaded into ("" = the root). */
   uploadDir: string;
   /** HiDPI screens: "crisp" (device pixels) or "light" (CSS pixels). */
@@ -38,8 +40,8 @@ export function toHidpiMode(value: unknown, fallback: HidpiMode): HidpiMode {
   return value === 'crisp' || value === 'light' ? value : fallback;
 }
 
-/** The noVNC defaults, used when the server sends no levels. */
-export const DEFAULT_QUALITY = 6;
+/** The defaults, used when the server sends no levels (as c.NapariDesktop). */
+export const DEFAULT_QUALITY = 2;
 export const DEFAULT_COMPRESSION = 2;
 
 /** localStorage keys of the user's own choices. */
@@ -152,6 +154,7 @@ export function parseConfig(text: string | null | undefined): IDesktopConfig {
     xsrfToken: stringField(record, 'xsrfToken', ''),
     quality: toLevel(record.quality, DEFAULT_QUALITY),
     compression: toLevel(record.compression, DEFAULT_COMPRESSION),
+    adaptiveQuality: record.adaptiveQuality !== false,
     uploadDir:
       typeof record.uploadDir === 'string'
         ? record.uploadDir.replace(/^\/+|\/+$/g, '')

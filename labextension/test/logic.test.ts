@@ -103,6 +103,7 @@ describe('parseConfig', () => {
     xsrfToken: 'token-value',
     quality: 3,
     compression: 7,
+    adaptiveQuality: false,
     uploadDir: 'data/uploads',
     hidpi: 'light',
     version: '0.1.0'
@@ -120,6 +121,7 @@ describe('parseConfig', () => {
     assert.equal(config.app, 'napari');
     assert.equal(config.quality, DEFAULT_QUALITY);
     assert.equal(config.compression, DEFAULT_COMPRESSION);
+    assert.equal(config.adaptiveQuality, true);
     assert.equal(config.uploadDir, '');
     assert.equal(config.hidpi, 'crisp');
   });

@@ -91,3 +91,10 @@ def test_parse_geometry():
 def test_every_option_has_help_for_the_admin():
     for name, trait in NapariDesktop.class_traits(config=True).items():
         assert len(trait.help) > 40, f"c.NapariDesktop.{name} needs a real help string"
+
+
+def test_picture_defaults_are_the_measured_ones():
+    """benchmarks/results/bandwidth.md: quality 2 while moving, exact when still."""
+    config = make()
+    assert (config.quality, config.compression, config.adaptive_quality) == (2, 2, True)
+    assert make(adaptive_quality=False).adaptive_quality is False
