@@ -57,7 +57,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--budget-minutes",
         type=float,
         default=None,
-        help="stop starting new measurements after this long (default 15 quick, 45 full)",
+        help="stop starting new measurements after this long (default 25 quick, 60 full)",
     )
     parser.add_argument(
         "--only",
@@ -216,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.render:
         return render(args.render, args.out)
     plan = measure.QUICK if args.quick else measure.FULL
-    budget = (args.budget_minutes or (15 if args.quick else 45)) * 60
+    budget = (args.budget_minutes or (25 if args.quick else 60)) * 60
     parts = set(args.only or ["memory", "clicks", "streaming", "bandwidth"])
     for tool in ("Xvnc", "vncserver", "xwininfo"):
         if not shutil.which(tool):
