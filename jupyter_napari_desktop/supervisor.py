@@ -281,17 +281,24 @@ class Supervisor:
         due = self.session_due
         if due is None or self.reason:
             return
-        if self.paths.napari_socket.exists() or self.napari_pid is None or time.monotonic() > due:
-            self.start_session()
-            assert self.session is not None
-            self.write_state("ready", session_pid=self.session.pid)
-            if self.napari_pid is not None:
-                threading.Thread(
-                    target=self.maximize_napari,
-                    args=(self.napari_pid,),
-                    name="napari-desktop-maximize",
-                    daemon=True,
-                ).start()
+        if self.paths.napari_socket.exists():
+            self.note("napari listens: starting the session")
+        elif self.napari_pid is None:
+            self.note("napari is not running: starting the session")
+        elif time.monotonic() > due:
+            self.note(f"napari not up after {SESSION_DEFER_MAX:g} s: starting the session")
+        else:
+            return
+        self.start_session()
+        assert self.session is not None
+        self.write_state("ready", session_pid=self.session.pid)
+        if self.napari_pid is not None:
+            threading.Thread(
+                target=self.maximize_napari,
+                args=(self.napari_pid,),
+                name="napari-desktop-maximize",
+                daemon=True,
+            ).start()
 
     def maximize_napari(self, pid: int) -> None:
         """The window manager came after napari's window: ask it to maximize the window."""
