@@ -102,9 +102,11 @@ class NapariDesktop(Configurable):
         config=True,
         help="""Default quality level the desktop page asks for while the picture moves
         (noVNC's 0-9: TigerVNC's JPEG quality and chroma subsampling; default 2, JPEG 41 with
-        4:2:0). With `adaptive_quality` a still picture is then sent again losslessly, so a
-        low level only blurs motion; at 1920x1080 it sent less than noVNC's 6 on every
-        content in benchmarks/ (results/bandwidth.md). Users can change it on the page.""",
+        4:2:0; noVNC's own default is 6). With `adaptive_quality` a still picture is then
+        sent again losslessly, so a low level only blurs motion. TigerVNC 1.12 itself re-sends
+        lossy areas nearly losslessly (about 53 dB PSNR) whenever the link has room, which
+        takes back most of the saving on a fast link (benchmarks/results/bandwidth-quick.md). Users can change it
+        on the page.""",
     )
 
     compression = Int(
