@@ -78,7 +78,8 @@ HANDLED = {
 }
 STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
 DESKTOP_MARKER = "X-NapariDesktop-Generated=true"
-XVNC_ATTEMPTS = 5
+XVNC_ATTEMPTS = 12  # Xvnc starts tried; each on a display that is free at that moment
+XVNC_SPREAD = 4  # after a collision, one of the lowest this many free displays at random
 TERM_GRACE = 2.0
 XVNC_EXIT_GRACE = 0.5  # seconds a session's end waits to see whether Xvnc died too
 INPUT_POLL = 10.0  # seconds between reads of the X server's idle time
@@ -159,9 +160,21 @@ class Supervisor:
     def vnc_ready(self) -> bool:
         return rfb_greets(self.paths.vnc_socket)
 
+    def next_display(self, tried: list[int]) -> Optional[int]:
+        """A display that is free now. Desktops starting at the same moment (a workshop's
+        first click) see the same free numbers; one gets the lowest, the others look again
+        and spread out over the next few instead of queueing for the same one."""
+        free = [d for d in candidate_displays(self.spec.first_display) if d not in tried]
+        if not free:
+            return None
+        return free[0] if not tried else secrets.choice(free[:XVNC_SPREAD])
+
     def start_xvnc(self) -> None:
         tried: list[int] = []
-        for display in candidate_displays(self.spec.first_display)[:XVNC_ATTEMPTS]:
+        for _ in range(XVNC_ATTEMPTS):
+            display = self.next_display(tried)
+            if display is None:
+                break
             tried.append(display)
             write_xauthority(self.paths.xauthority, display, secrets.token_bytes(16))
             argv = xvnc_argv(
