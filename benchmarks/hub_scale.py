@@ -428,7 +428,7 @@ async def until_drawn(uid: int, timeout: float = 180) -> float:
 async def click(hub: HubProcess, seat: Seat, delay: float) -> dict[str, Any]:
     """After ``delay`` s: the napari card's request; until napari is drawn."""
     await asyncio.sleep(delay)
-    cpu0 = sum(procs.cpu_seconds(pid) for pid in seat.user.processes())
+    cpu0 = {pid: procs.cpu_seconds(pid) for pid in seat.user.processes()}
     clicked = time.perf_counter()
     status, answer = await asyncio.to_thread(
         hub.api,
@@ -441,8 +441,15 @@ async def click(hub: HubProcess, seat: Seat, delay: float) -> dict[str, Any]:
         raise RuntimeError(f"{seat.user.name}: api/start {status} {answer}")
     answered = time.perf_counter()
     drawn = await until_drawn(seat.user.uid)
-    cpu = sum(procs.cpu_seconds(pid) for pid in seat.user.processes()) - cpu0
+    by_name: dict[str, float] = {}
+    for pid in seat.user.processes():
+        name = procs.comm(pid)
+        used = procs.cpu_seconds(pid) - cpu0.get(pid, 0.0)
+        by_name[name] = by_name.get(name, 0.0) + used
+    cpu = sum(by_name.values())
+    top = sorted(by_name.items(), key=lambda item: -item[1])[:6]
     return {
+        "cpu_s_by_process": {name: round(value, 2) for name, value in top},
         "clicked": clicked,
         "drawn": drawn,
         "click_to_drawn_s": round(drawn - clicked, 2),
@@ -497,6 +504,7 @@ async def workshop(args: argparse.Namespace, base: Path, python: Path, report: d
             click_to_drawn_s=[c["click_to_drawn_s"] for c in clicks],
             click_to_drawn_p50_s=pct([c["click_to_drawn_s"] for c in clicks], 50),
             cpu_s_per_start=[c["cpu_s"] for c in clicks],
+            cpu_s_by_process=[c["cpu_s_by_process"] for c in clicks],
             cpu_s_all=round(cpu, 1),
             cores=cores,
             cpu_floor_s=round(cpu / cores, 2),
@@ -576,6 +584,9 @@ def markdown(report: dict[str, Any]) -> str:
             f"| each user: click → napari drawn | {', '.join(map(str, w['click_to_drawn_s']))} s |",
             f"| p50 | {w['click_to_drawn_p50_s']} s |",
             f"| CPU-seconds per start | {', '.join(map(str, w['cpu_s_per_start']))} |",
+            f"| CPU-seconds by process: alone | {w['alone'].get('cpu_s_by_process')} |",
+            f"| CPU-seconds by process: one of the {w['users']} | "
+            f"{(w.get('cpu_s_by_process') or [None])[0]} |",
             f"| CPU floor (all starts' CPU-s ÷ {w['cores']} cores) | {w['cpu_floor_s']} s |",
             f"| first click → last drawn | {w['first_click_to_last_drawn_s']} s = "
             f"{w['last_vs_floor']} times the floor (target ≤ 1.5) |",
