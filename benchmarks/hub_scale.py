@@ -304,10 +304,19 @@ async def measure_step(
     pss = [seat_pss / 1024 for seat_pss in (pss_kib(u.processes()) for u in users)]
     hub_pids = sorted(set(hub_processes(hub)))
     cpu0, hub0 = cpu_of_users(users), sum(procs.cpu_seconds(p) for p in hub_pids)
+    per_pid0 = {pid: procs.cpu_seconds(pid) for u in users for pid in u.processes()}
     t0 = time.monotonic()
     await asyncio.sleep(args.idle_seconds)
     elapsed = time.monotonic() - t0
     cpu1, hub1 = cpu_of_users(users), sum(procs.cpu_seconds(p) for p in hub_pids)
+    by_name: dict[str, float] = {}
+    for pid in (pid for u in users for pid in u.processes()):
+        used = procs.cpu_seconds(pid) - per_pid0.get(pid, 0.0)
+        by_name[procs.comm(pid)] = by_name.get(procs.comm(pid), 0.0) + used
+    idle_by_process = {
+        name: round(value / elapsed * 100 / len(users), 3)
+        for name, value in sorted(by_name.items(), key=lambda item: -item[1])[:8]
+    }
     idle = [(cpu1[u.name] - cpu0[u.name]) / elapsed * 100 for u in users]
     active = seats[0]
     play = await active.play(args.play_seconds)
@@ -323,6 +332,7 @@ async def measure_step(
         "idle_cpu_per_user_percent": round(statistics.mean(idle), 3),
         "idle_cpu_max_user_percent": round(max(idle), 3),
         "idle_cpu_all_users_percent": round(sum(idle), 2),
+        "idle_cpu_per_user_by_process_percent": idle_by_process,
         "hub_and_proxy_cpu_percent": round((hub1 - hub0) / elapsed * 100, 3),
         "spawn_to_napari_p50_s": pct(list(spawns), 50),
         "spawn_to_napari_p95_s": pct(list(spawns), 95),
@@ -570,6 +580,9 @@ def markdown(report: dict[str, Any]) -> str:
             "update request outstanding; the active user idles too then. Active: key presses "
             "through the hub's websocket, each sent when the previous slice was on the screen "
             "(frames/s), then single presses after the screen drained (latency).",
+            "",
+            "Idle CPU per user by process (% of a core, mean over the users), last step: "
+            f"{report['steps'][-1].get('idle_cpu_per_user_by_process_percent')}",
             "",
         ]
     w = report.get("workshop")
