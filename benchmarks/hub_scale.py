@@ -291,8 +291,12 @@ def make_stack(path: Path, kind: str = "cells") -> None:
 
 
 def hub_processes(hub: HubProcess) -> list[int]:
+    """The hub and its proxy (and what else runs below the hub as root): not the users'
+    servers, which are the hub's children too."""
     assert hub.proc is not None
-    return [hub.proc.pid, *procs.descendants(hub.proc.pid), *hub.proxy_processes()]
+    mine = set(procs.processes_of(os.getuid()))
+    below = [pid for pid in procs.descendants(hub.proc.pid) if pid in mine]
+    return [hub.proc.pid, *below, *hub.proxy_processes()]
 
 
 async def measure_step(
