@@ -38,7 +38,8 @@ def maximize_when_managed(
     display: str, xauthority: str, pid: int, timeout: float = 30.0, poll: float = 0.2
 ) -> Optional[str]:
     """Ask the window manager to maximize the viewable windows of process ``pid`` once it
-    runs; wait until it did or ``timeout``. None when done, else why not."""
+    runs, and to focus the last; wait until it did or ``timeout``. None when done, else why
+    not."""
     from Xlib import X
     from Xlib import display as xdisplay
     from Xlib.protocol import event
@@ -80,6 +81,11 @@ def maximize_when_managed(
                     root.send_event(message, event_mask=mask)
                 dpy.flush()
                 if windows and done == len(windows):
+                    focused = root.get_full_property(active, X.AnyPropertyType)
+                    if focused is not None and focused.value[0] == windows[-1].id:
+                        return None
+                    # Asked again until it holds: a window manager still starting up may
+                    # drop the request.
                     focus = event.ClientMessage(
                         window=windows[-1],
                         client_type=active,
@@ -87,9 +93,8 @@ def maximize_when_managed(
                     )
                     root.send_event(focus, event_mask=mask)
                     dpy.flush()
-                    return None
             time.sleep(poll)
-        return f"napari's window was not maximized within {timeout:g} s"
+        return f"napari's window was not maximized and focused within {timeout:g} s"
     finally:
         with contextlib.suppress(Exception):
             dpy.close()

@@ -62,8 +62,17 @@ async def test_the_napari_card_starts_napari_before_the_session(jp_fetch, manage
     env = {**os.environ, **manager.kernel_env()}
     width = int(manager.config.geometry.split("x")[0])
 
-    def maximized_and_focused() -> bool:
-        window = napari_window(env)
-        return bool(window) and window[1] == width and active_window(env) == window[0]
+    seen: list[object] = []
 
-    wait_for(maximized_and_focused, 30, "napari's window maximized and focused", 0.5)
+    def maximized_and_focused() -> bool:
+        window, active = napari_window(env), active_window(env)
+        seen[:] = [window, active]
+        return bool(window) and window[1] == width and active == window[0]
+
+    try:
+        wait_for(maximized_and_focused, 30, "napari's window maximized and focused", 0.5)
+    except AssertionError as err:
+        raise AssertionError(
+            f"{err}: napari's window (id, width, height) {seen[0]}, active window {seen[1]}, "
+            f"screen width {width}\n{paths.log.read_text(errors='replace')[-1500:]}"
+        ) from err
