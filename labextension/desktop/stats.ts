@@ -83,7 +83,7 @@ export type QualityRequest =
  * Lossy while the picture moves, exact when it stops.
  *
  * While large updates arrive (napari playing, rotating, a key stepping the
- * slider) the server encodes at `level` (JPEG). Once nothing large came for
+ * slider) the server encodes at `level` (JPEG). Once no update at all came for
  * STILL_MS and there was no input, the page asks for the screen again without
  * a quality level: TigerVNC then encodes losslessly (zlib), so the still
  * picture is the X screen's, pixel for pixel. (By itself TigerVNC 1.12 left
@@ -117,6 +117,10 @@ export class AdaptiveQuality {
   /** A framebuffer update of `size` bytes finished at `now`. */
   frame(size: number, now: number): QualityRequest | null {
     if (size < MOTION_BYTES) {
+      // The rest of a picture that came in parts: still moving, not motion alone.
+      if (this._state === 'motion') {
+        this._lastMotion = now;
+      }
       return null;
     }
     if (this._state === 'refreshing') {

@@ -67,6 +67,14 @@ describe('AdaptiveQuality', () => {
     });
   });
 
+  it('waits for the small updates that finish a picture', () => {
+    const adaptive = new AdaptiveQuality(2, true);
+    adaptive.frame(MOTION_BYTES, 0);
+    adaptive.frame(1000, 200); // the last strip of the same picture
+    assert.equal(adaptive.tick(STILL_MS + 100), null);
+    assert.deepEqual(adaptive.tick(STILL_MS + 200), { kind: 'lossless' });
+  });
+
   it('waits while input goes on', () => {
     const adaptive = new AdaptiveQuality(2, true);
     adaptive.frame(MOTION_BYTES, 0);
