@@ -145,15 +145,7 @@ class Seat:
         await asyncio.to_thread(hub.wait_ready, self.user.name, 300)
         self.times["server_ready_s"] = round(time.perf_counter() - t0, 2)
         self.token = await asyncio.to_thread(hub.user_token, self.user.name)
-        status, answer = await asyncio.to_thread(
-            hub.api,
-            "POST",
-            f"/user/{self.user.name}/napari-desktop/api/start",
-            {"app": "napari"},
-            self.token,
-        )
-        if status != 200:
-            raise RuntimeError(f"{self.user.name}: api/start {status} {answer}")
+        await self.click_napari(hub)
         self.desktop = await asyncio.to_thread(
             wait_for, lambda: desktop_of(self.user.uid), 60, "the desktop"
         )
@@ -187,6 +179,18 @@ class Seat:
         if not self.pending:
             await self.client.request(True)
             self.pending = True
+
+    async def click_napari(self, hub: HubProcess) -> None:
+        """What the napari card (or the hub's default URL) asks: the desktop with napari."""
+        status, answer = await asyncio.to_thread(
+            hub.api,
+            "POST",
+            f"/user/{self.user.name}/napari-desktop/api/start",
+            {"app": "napari"},
+            self.token,
+        )
+        if status != 200:
+            raise RuntimeError(f"{self.user.name}: api/start {status} {answer}")
 
     def probe_box(self) -> tuple[int, int, int, int]:
         assert self.client is not None
@@ -444,15 +448,7 @@ async def click(hub: HubProcess, seat: Seat, delay: float) -> dict[str, Any]:
     await asyncio.sleep(delay)
     cpu0 = {pid: procs.cpu_seconds(pid) for pid in seat.user.processes()}
     clicked = time.perf_counter()
-    status, answer = await asyncio.to_thread(
-        hub.api,
-        "POST",
-        f"/user/{seat.user.name}/napari-desktop/api/start",
-        {"app": "napari"},
-        seat.token,
-    )
-    if status != 200:
-        raise RuntimeError(f"{seat.user.name}: api/start {status} {answer}")
+    await seat.click_napari(hub)
     answered = time.perf_counter()
     drawn = await until_drawn(seat.user.uid)
     by_name: dict[str, float] = {}
