@@ -105,8 +105,8 @@ class NapariDesktop(Configurable):
         4:2:0; noVNC's own default is 6). With `adaptive_quality` a still picture is then
         sent again losslessly, so a low level only blurs motion. TigerVNC 1.12 itself re-sends
         lossy areas nearly losslessly (about 53 dB PSNR) whenever the link has room, which
-        takes back most of the saving on a fast link (benchmarks/results/bandwidth-quick.md). Users can change it
-        on the page.""",
+        takes back most of the saving on a fast link (benchmarks/results/bandwidth-quick.md).
+        Users can change it on the page.""",
     )
 
     compression = Int(
