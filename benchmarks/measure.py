@@ -676,44 +676,10 @@ def other_desktops(server: JupyterServer) -> int:
     )
 
 
-LEAN_PANEL_PLUGINS = ("systray", "pulseaudio", "power-manager-plugin", "notification-plugin")
-
-
-def lean_xfce_config(run: Run) -> str:
-    """XDG_CONFIG_DIRS for the lean XFCE what-if: fewer panel plugins.
-
-    The panel layout is Debian's /etc/xdg/xfce4/panel/default.xml without the plugins that
-    run as their own processes or do nothing in a VNC desktop (tray, sound, power,
-    notifications); the package's own settings come next. (Thunar's daemon is not dropped:
-    xfdesktop starts it through D-Bus whatever the session lists.)
-    """
-    import xml.etree.ElementTree as ET
-
-    root = run.work / "lean-xdg"
-    panel_dir = root / "xfce4" / "panel"
-    panel_dir.mkdir(parents=True, exist_ok=True)
-    tree = ET.parse("/etc/xdg/xfce4/panel/default.xml")
-    plugins = tree.getroot().find("./property[@name='plugins']")
-    assert plugins is not None
-    dropped = set()
-    for prop in list(plugins):
-        if prop.get("value") in LEAN_PANEL_PLUGINS:
-            dropped.add(prop.get("name", "").removeprefix("plugin-"))
-            plugins.remove(prop)
-    for ids in tree.getroot().iter("property"):
-        if ids.get("name") == "plugin-ids":
-            for value in list(ids):
-                if value.get("value") in dropped:
-                    ids.remove(value)
-    tree.write(panel_dir / "default.xml", encoding="UTF-8", xml_declaration=True)
-    package = ROOT / "jupyter_napari_desktop" / "session" / "xdg-config"
-    return f"{root}:{package}:/etc/xdg"
-
-
 async def memory(run: Run, geometry: str, variant: str) -> None:
     """PSS of the desktop's processes: idle (client connected), then napari with 50 planes.
 
-    variant: "ours-xfce", "ours-minimal", "reference", or "ours-xfce-lean" (what-if).
+    variant: "ours-xfce", "ours-minimal" or "reference".
     """
     width, height = size_of(geometry)
     tool = "reference" if variant == "reference" else "ours"
@@ -725,8 +691,6 @@ async def memory(run: Run, geometry: str, variant: str) -> None:
             "napari_args": [str(run.stack50)],
             "geometry": geometry,
         }
-        if variant == "ours-xfce-lean":
-            options["extra_env"] = {"XDG_CONFIG_DIRS": lean_xfce_config(run)}
     server = run.start_server(tool, options, app="server")
     result: dict[str, Any] = {}
     client = None

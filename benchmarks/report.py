@@ -631,7 +631,4 @@ METHOD = """\
 - **Interleaving**: cold starts alternate ours / reference; the streaming and latency
   desktops (ours and the reference) run side by side with napari idle and take turns, so
   each sees the same machine load.
-- **What-if** (memory, `ours-xfce-lean`): our XFCE desktop with a panel layout without the
-  tray, sound, power and notification plugins (an XDG_CONFIG_DIRS entry through
-  `c.NapariDesktop.extra_env`), a change that is not in the package.
 """

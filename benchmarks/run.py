@@ -32,7 +32,7 @@ from benchmarks.browser import Browser
 
 HERE = Path(__file__).resolve().parent
 REFERENCE_PACKAGES = ["jupyterlab", "jupyter-remote-desktop-proxy==3.0.1"]
-MEMORY_VARIANTS = ("ours-xfce", "ours-minimal", "reference", "ours-xfce-lean")
+MEMORY_VARIANTS = ("ours-xfce", "ours-minimal", "reference")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
