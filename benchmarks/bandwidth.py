@@ -444,7 +444,8 @@ async def bandwidth(
         if desks and not run.over_budget():
             desk = desks[-1]
             await desk.ctx.close()
-            await desk.throttle.stop() if desk.throttle else None
+            if desk.throttle is not None:
+                await desk.throttle.stop()
             desk.throttle = None
             await open_page(run, desk, width, height)
             try:
