@@ -1,15 +1,20 @@
 """Bandwidth, frames, latency, CPU and picture quality of the desktop page, per content.
 
 Measured in Chromium on the real desktop page (noVNC), not with the Python RFB client:
-``PAGE_STATS`` (a Playwright init script) counts the websocket's bytes, watches a box in
-the middle of noVNC's canvas on every animation frame (a change is a frame shown; the
-first change after a key press is key -> changed pixels) and keeps the first still frame
-after napari stops. The X screen itself is read losslessly (a Raw RFB client on the VNC
-unix socket) and compared with the canvas: PSNR of the box, on the frame shown when napari
-stops (encoded as while playing) and 1 s later (after TigerVNC's lossless refresh).
+``PAGE_STATS`` (a Playwright init script) counts the bytes of the page's websockets (also
+one read in a worker), watches a box in the middle of the remote screen (the largest canvas
+or video) on every animation frame (a visible change is a frame shown; the first visible
+change after a key press is key -> changed pixels) and keeps the first still frame after
+napari stops. The X screen itself is read losslessly (a Raw RFB client on the VNC unix
+socket) and compared with the page: PSNR of the box, on the frame shown when napari stops
+(encoded as while playing) and 1 s later (after TigerVNC's lossless refresh).
 
 Desktops with different settings ("variants": today's defaults, the package's) run side by
-side and take turns, each content in every variant, so that all see the same load.
+side and take turns, each content in every variant, so that all see the same load. The
+"selkies" variant is the streaming reference: a desktop of the package (its Xvnc, its
+session) shown through Selkies 2.1 (H.264 over websockets, ``selkies.py``) instead of our
+page; the same script watches Selkies' page (it draws into a video, read through a
+canvas), and the same Raw client reads that desktop's X screen.
 """
 
 from __future__ import annotations
@@ -32,79 +37,146 @@ from tests.support.stats import percentile
 from tests.support.waiting import wait_for
 
 from . import images
+from . import selkies as selkies_server
 from .measure import Run, read_status, rotations, size_of, start_scene
 from .throttle import Throttle
 
 # Today's defaults (before issue #13), pinned so that they stay measurable as the baseline.
 TODAY = {"quality": 6, "compression": 2, "frame_rate": 60, "adaptive_quality": False}
-VARIANTS: dict[str, dict[str, Any]] = {"today": TODAY, "package": {}}
+# "selkies": the package's desktop (defaults), shown through Selkies instead of our page.
+SELKIES = "selkies"
+VARIANTS: dict[str, dict[str, Any]] = {"today": TODAY, "package": {}, SELKIES: {}}
 CONTENTS = ("noise", "fluorescence", "labels", "volume")
 SLOW_LINK = {"mbit_per_s": 10.0, "rtt_ms": 40.0}
 
 PAGE_STATS = """
 (() => {
-  const bw = window.__bw = {bytes: 0, changes: 0, lastChange: 0, keyAt: null, keys: [],
+  const bw = window.__bw = {bytes: 0, changes: 0, shown: 0, lastChange: 0, keyAt: null,
+                            keyRef: null, keys: [],
                             stopArmed: false, stopFrame: null, stopAt: null, box: null,
                             active: false};
-  const Native = window.WebSocket;
-  // noVNC checks the socket's own prototype for its methods: hand it a native one.
-  const Counted = function (url, protocols) {
-    const ws = new Native(url, protocols);
-    ws.addEventListener('message', e => {
-      const d = e.data;
-      bw.bytes += d.byteLength !== undefined ? d.byteLength : (d.size || d.length || 0);
-    });
-    return ws;
+  // Bytes of every websocket message received: on the page, and in workers (Selkies reads
+  // its socket in one), whose scripts come from blob URLs: those get the same counter in
+  // front, reporting through a BroadcastChannel.
+  function countSockets(scope, add) {
+    if (typeof scope.WebSocket !== 'function' || scope.__bwCounted) return;
+    scope.__bwCounted = true;
+    const Native = scope.WebSocket;
+    // noVNC checks the socket's own prototype for its methods: hand it a native one.
+    const Counted = function (url, protocols) {
+      const ws = new Native(url, protocols);
+      ws.addEventListener('message', e => {
+        const d = e.data;
+        add(d.byteLength !== undefined ? d.byteLength : (d.size || d.length || 0));
+      });
+      return ws;
+    };
+    Counted.prototype = Native.prototype;
+    for (const k of ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED']) Counted[k] = Native[k];
+    scope.WebSocket = Counted;
+  }
+  countSockets(window, n => { bw.bytes += n; });
+  new BroadcastChannel('__bw').onmessage = e => { bw.bytes += e.data; };
+  const prelude = `if (typeof BroadcastChannel === 'function') {
+    const channel = new BroadcastChannel('__bw');
+    (${countSockets})(self, n => channel.postMessage(n));
+  }\n`;
+  const objectURL = URL.createObjectURL;
+  URL.createObjectURL = function (obj) {
+    if (obj instanceof Blob && /javascript/.test(obj.type)) {
+      obj = new Blob([prelude, obj], {type: obj.type});
+    }
+    return objectURL.call(URL, obj);
   };
-  Counted.prototype = Native.prototype;
-  for (const k of ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED']) Counted[k] = Native[k];
-  window.WebSocket = Counted;
-  document.addEventListener('keydown', () => { bw.keyAt = performance.now(); }, true);
+  // On the window, capturing: before any handler of the page can stop the event.
+  window.addEventListener('keydown', () => {
+    bw.keyAt = performance.now();
+    bw.keyRef = null;
+  }, true);
+  // The remote screen: the largest canvas or video on show (noVNC draws into a canvas,
+  // Selkies into a video).
+  const size = el => el.tagName === 'VIDEO' ? [el.videoWidth, el.videoHeight]
+                                            : [el.width, el.height];
   const screen = () => {
-    let best = null;
-    for (const c of document.querySelectorAll('canvas')) {
-      if (c.width * c.height > (best ? best.width * best.height : 0)) best = c;
+    let best = null, area = 0;
+    for (const el of document.querySelectorAll('canvas, video')) {
+      const r = el.getBoundingClientRect();
+      if (r.width * r.height > area) { best = el; area = r.width * r.height; }
     }
     return best;
   };
   bw.canvas = screen;
+  const scratch = document.createElement('canvas');
+  const scratchCtx = scratch.getContext('2d', {willReadFrequently: true});
+  // Pixels of a box of the screen: a 2D canvas's own, else the element drawn at its own
+  // size (a video's current frame).
+  const pixels = (el, x, y, w, h) => {
+    if (el.tagName === 'CANVAS') {
+      let ctx = null;
+      try { ctx = el.getContext('2d'); } catch (err) { ctx = null; }
+      if (ctx) return ctx.getImageData(x, y, w, h);
+    }
+    if (scratch.width !== w || scratch.height !== h) { scratch.width = w; scratch.height = h; }
+    scratchCtx.drawImage(el, x, y, w, h, 0, 0, w, h);
+    return scratchCtx.getImageData(0, 0, w, h);
+  };
+  bw.size = () => { const el = screen(); return el ? size(el) : [0, 0]; };
+  // A visible change: the mean difference of the box's (sampled) pixels from the frame
+  // before is at least VISIBLE levels per channel. A video codec keeps touching a picture
+  // (Selkies refines a still one, ~0.03 on average, and a new one for a few frames after
+  // it came, up to ~0.35); a napari frame (the next plane of the smooth fluorescence
+  // stack, the labels, a turn of the volume) changes it by 2 and more.
+  const VISIBLE = 0.5;
+  const difference = (a, b) => {
+    let sum = 0, n = 0;
+    for (let i = 0; i < a.length; i += 8) {
+      sum += Math.abs(a[i] - b[i]) + Math.abs(a[i + 1] - b[i + 1]) + Math.abs(a[i + 2] - b[i + 2]);
+      n += 3;
+    }
+    return n ? sum / n : 0;
+  };
   let previous = null, pendingStop = false;
   const tick = () => {
     requestAnimationFrame(tick);
-    if (!bw.active) return;  // only the page being measured looks at its canvas
-    const c = screen();
-    if (!c || c.width < 256 || c.height < 256) return;
-    const ctx = c.getContext('2d');
-    const w = c.width >> 2, h = c.height >> 2, x = (c.width - w) >> 1, y = (c.height - h) >> 1;
+    if (!bw.active) return;  // only the page being measured looks at its screen
+    const el = screen();
+    if (!el) return;
+    const [width, height] = size(el);
+    if (width < 256 || height < 256) return;
+    const w = width >> 2, h = height >> 2, x = (width - w) >> 1, y = (height - h) >> 1;
     bw.box = [x, y, w, h];
-    const d = ctx.getImageData(x, y, w, h).data;
-    let hash = 0;
-    for (let i = 0; i < d.length; i += 8) {
-      hash = (Math.imul(hash, 31) + d[i] + (d[i + 1] << 8) + (d[i + 2] << 16)) | 0;
-    }
+    const d = pixels(el, x, y, w, h).data;
     const now = performance.now();
-    if (hash !== previous) {
-      if (previous !== null) {
-        bw.changes++;
-        bw.lastChange = now;
-        if (bw.keyAt !== null) { bw.keys.push(now - bw.keyAt); bw.keyAt = null; }
-        if (bw.stopArmed) pendingStop = true;
+    if (bw.keyAt !== null) {
+      // key -> the box differs visibly from what it showed when the key went down
+      if (bw.keyRef === null) bw.keyRef = d;
+      else if (difference(d, bw.keyRef) >= VISIBLE) {
+        bw.keys.push(now - bw.keyAt);
+        bw.keyAt = bw.keyRef = null;
       }
-      previous = hash;
+    }
+    const changed = previous !== null && previous.length === d.length
+      ? difference(d, previous) : null;
+    if (changed !== null && changed > 0) bw.changes++;
+    if (changed !== null && changed >= VISIBLE) {
+      bw.shown++;
+      bw.lastChange = now;
+      if (bw.stopArmed) pendingStop = true;
     } else if (pendingStop && now - bw.lastChange > 100) {
-      bw.stopFrame = ctx.getImageData(0, 0, c.width, c.height);
+      bw.stopFrame = pixels(el, 0, 0, width, height);
       bw.stopAt = now;
       pendingStop = false;
       bw.stopArmed = false;
     }
+    if (changed === null || changed > 0) previous = d;
   };
   requestAnimationFrame(tick);
   bw.png = (which) => {
-    const c = screen();
-    if (which !== 'stop') return c.toDataURL('image/png');
+    const el = screen();
+    const frame = which === 'stop' ? bw.stopFrame : pixels(el, 0, 0, ...size(el));
     const out = document.createElement('canvas');
-    out.width = bw.stopFrame.width; out.height = bw.stopFrame.height;
-    out.getContext('2d').putImageData(bw.stopFrame, 0, 0);
+    out.width = frame.width; out.height = frame.height;
+    out.getContext('2d').putImageData(frame, 0, 0);
     return out.toDataURL('image/png');
   };
 })();
@@ -122,6 +194,7 @@ class Desktop:
     page: Any = None
     scene: Any = None
     throttle: Optional[Throttle] = None
+    selkies: Optional[selkies_server.Selkies] = None
     windows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
@@ -183,11 +256,22 @@ async def open_page(run: Run, desk: Desktop, width: int, height: int) -> None:
     from .browser import BAR_HEIGHT
 
     assert run.browser is not None and run.browser.chromium is not None
+    # Selkies' page is the remote screen alone; ours has its bar above it.
+    bar = 0 if desk.selkies else BAR_HEIGHT["ours"]
     desk.ctx = await run.browser.chromium.new_context(
-        viewport={"width": width, "height": height + BAR_HEIGHT["ours"]}
+        viewport={"width": width, "height": height + bar}
     )
     await desk.ctx.add_init_script(PAGE_STATS)
     desk.page = await desk.ctx.new_page()
+    if desk.selkies is not None:
+        port = desk.throttle.port if desk.throttle else desk.selkies.port
+        await desk.page.goto(f"http://127.0.0.1:{port}/", timeout=120_000)
+        # Shown: the video has the X screen's size and a picture.
+        await desk.page.wait_for_function(
+            f"window.__bw.size()[0] === {width} && window.__bw.size()[1] === {height}",
+            timeout=120_000,
+        )
+        return
     port = desk.throttle.port if desk.throttle else desk.server.port
     url = f"http://127.0.0.1:{port}{desk.server.base_url}napari-desktop/?app=desktop"
     await desk.page.goto(f"{url}&token={desk.server.token}", timeout=120_000)
@@ -238,7 +322,11 @@ async def window(run: Run, desk: Desktop, seconds: float, keys: int) -> dict[str
     """Play ``seconds``, stop, compare the pictures, then press ``keys`` keys."""
     scene, server = desk.scene, desk.server
     assert server.proc is not None
-    pids = {"xvnc": server.xvnc() or 0, "jupyter": server.proc.pid, "napari": scene.proc.pid}
+    pids = {"xvnc": [server.xvnc() or 0], "napari": [scene.proc.pid]}
+    if desk.selkies is not None:
+        pids["selkies"] = desk.selkies.pids()  # the Jupyter server has nothing to do
+    else:
+        pids["jupyter"] = [server.proc.pid]  # its websocket proxy
     await page_value(desk, "window.__bw.active = true")
     try:
         return await measure_window(desk, seconds, keys, pids)
@@ -247,29 +335,44 @@ async def window(run: Run, desk: Desktop, seconds: float, keys: int) -> dict[str
 
 
 async def measure_window(
-    desk: Desktop, seconds: float, keys: int, pids: dict[str, int]
+    desk: Desktop, seconds: float, keys: int, pids: dict[str, list[int]]
 ) -> dict[str, Any]:
     scene = desk.scene
     x, y = await centre(desk)
     await desk.page.mouse.click(x, y)  # napari's canvas takes the keys
     # The pointer leaves the compared box: the X screen read through the Raw client has
-    # the cursor drawn in, noVNC's canvas does not.
+    # the cursor drawn in, noVNC's canvas (and Selkies' video) does not.
     await desk.page.mouse.move(x, y * 0.45)
+    counts = "[window.__bw.bytes, window.__bw.shown, window.__bw.changes]"
+    out: dict[str, Any] = {}
+    # Idle (napari still): what the stream costs when nothing moves.
+    await asyncio.sleep(1.0)
+    cpu0 = {name: sum(map(procs.cpu_seconds, tree)) for name, tree in pids.items()}
+    bytes0, _, changes0 = await page_value(desk, counts)
+    t0 = time.perf_counter()
+    await asyncio.sleep(2.0)
+    bytes1, _, changes1 = await page_value(desk, counts)
+    cpu1 = {name: sum(map(procs.cpu_seconds, tree)) for name, tree in pids.items()}
+    elapsed = time.perf_counter() - t0
+    out["idle_mbit_per_s"] = round((bytes1 - bytes0) * 8 / elapsed / 1e6, 2)
+    out["idle_any_changes_per_s"] = round((changes1 - changes0) / elapsed, 2)
+    out["idle_cpu_percent"] = {n: round(100 * (cpu1[n] - cpu0[n]) / elapsed, 1) for n in pids}
     scene.control.write_text("play")
     await asyncio.sleep(1.5)
-    cpu0 = {name: procs.cpu_seconds(pid) for name, pid in pids.items()}
-    bytes0, changes0 = await page_value(desk, "[window.__bw.bytes, window.__bw.changes]")
+    cpu0 = {name: sum(map(procs.cpu_seconds, tree)) for name, tree in pids.items()}
+    bytes0, shown0, changes0 = await page_value(desk, counts)
     status0, t0 = read_status(scene.status), time.perf_counter()
     await asyncio.sleep(seconds)
-    bytes1, changes1 = await page_value(desk, "[window.__bw.bytes, window.__bw.changes]")
+    bytes1, shown1, changes1 = await page_value(desk, counts)
     status1, t1 = read_status(scene.status), time.perf_counter()
-    cpu1 = {name: procs.cpu_seconds(pid) for name, pid in pids.items()}
+    cpu1 = {name: sum(map(procs.cpu_seconds, tree)) for name, tree in pids.items()}
     elapsed = t1 - t0
     draws = status1.get("draws", 0) - status0.get("draws", 0)
     napari_s = status1.get("time", 0) - status0.get("time", 0)
-    out: dict[str, Any] = {
+    out |= {
         "mbit_per_s": round((bytes1 - bytes0) * 8 / elapsed / 1e6, 2),
-        "canvas_fps": round((changes1 - changes0) / elapsed, 2),
+        "canvas_fps": round((shown1 - shown0) / elapsed, 2),  # visible changes
+        "any_changes_per_s": round((changes1 - changes0) / elapsed, 2),
         "napari_draws_per_s": round(draws / napari_s, 2) if napari_s > 0 else None,
         "cpu_percent": {n: round(100 * (cpu1[n] - cpu0[n]) / elapsed, 1) for n in pids},
     }
@@ -290,17 +393,27 @@ async def measure_window(
     await page_value(desk, "window.__bw.stopFrame = null, window.__bw.stopArmed = true")
     await desk.page.keyboard.press("ArrowRight")
     frame_deadline = time.monotonic() + 5
-    while time.monotonic() < frame_deadline:
-        if await page_value(desk, "window.__bw.stopFrame !== null"):
-            break
+    kept = False
+    while time.monotonic() < frame_deadline and not kept:
+        kept = await page_value(desk, "window.__bw.stopFrame !== null")
         await asyncio.sleep(0.02)
     await napari_still(scene)
-    out["psnr_moving"] = await compare(desk, "stop")
+    # Never still for 100 ms within 5 s (a picture that keeps changing visibly): now's.
+    out["moving_frame_still"] = kept
+    out["psnr_moving"] = await compare(desk, "stop" if kept else "now")
     # Keys: Right/Left step the slider (or turn the volume); page time key -> changed box.
     await page_value(desk, "window.__bw.keys = [], window.__bw.keyAt = null")
     for index in range(keys):
         await wait_still(desk, 400, 3)
+        seen = len(await page_value(desk, "window.__bw.keys"))
         await desk.page.keyboard.press("ArrowRight" if index % 2 == 0 else "ArrowLeft")
+        # The next key only once this one's change came (or 3 s): a key pressed before
+        # would take its place and be timed from the later press.
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            if await page_value(desk, "window.__bw.keys.length") > seen:
+                break
+            await asyncio.sleep(0.02)
         await asyncio.sleep(0.15)
     await wait_still(desk, 400, 3)
     out["key_to_pixels_ms"] = [round(v, 1) for v in await page_value(desk, "window.__bw.keys")]
@@ -353,14 +466,24 @@ async def cdp_throttle_check(run: Run, desk: Desktop, seconds: float) -> dict[st
     return {"emulated_mbit_per_s": SLOW_LINK["mbit_per_s"], "measured_mbit_per_s": mbit}
 
 
-async def start_variant(run: Run, name: str, options: dict[str, Any], geometry: str) -> Desktop:
+async def start_variant(
+    run: Run, name: str, options: dict[str, Any], geometry: str, program: Optional[Path] = None
+) -> Desktop:
+    """A desktop of the package (``options``: c.NapariDesktop); with ``program``, Selkies
+    serving it."""
     server = run.start_server(
         "ours", {"geometry": geometry, "autostart_napari": False, **options}, app="server"
     )
     status, _ = server.request("POST", "napari-desktop/api/start", {"app": "desktop"})
     if status != 200:
         raise RuntimeError(f"{name}: POST napari-desktop/api/start answered {status}")
-    return Desktop(name, options, server)
+    desk = Desktop(name, options, server)
+    if program is not None:
+        wait_for(server.vnc_socket, 60, f"{name}: the desktop's Xvnc")
+        desk.selkies = selkies_server.Selkies(program, server.x_env(), run.tmp(name))
+        run.live.append(desk.selkies.stop)
+        desk.selkies.start()
+    return desk
 
 
 async def show(run: Run, desk: Desktop, geometry: str, content: str, files: dict) -> None:
@@ -390,9 +513,17 @@ async def bandwidth(
     files = content_files(run)
     desks: list[Desktop] = []
     results: dict[str, Any] = {"variants": variants, "slow_link": SLOW_LINK}
+    program = None
     try:
+        if SELKIES in variants:
+            program = selkies_server.ensure_venv()
+            results["selkies"] = {
+                "versions": selkies_server.versions(),
+                "options": selkies_server.OPTIONS,
+            }
         for name, options in variants.items():
-            desks.append(await start_variant(run, name, options, geometry))
+            served_by = program if name == SELKIES else None
+            desks.append(await start_variant(run, name, options, geometry, served_by))
         for desk in desks:
             await open_page(run, desk, width, height)
         for content in contents:
@@ -402,6 +533,8 @@ async def bandwidth(
             for desk in desks:
                 await show(run, desk, geometry, content, files)
             await asyncio.sleep(2)
+            for desk in desks:  # what each page shows (kept with --keep-work)
+                await desk.page.screenshot(path=str(run.work / f"bw-{desk.name}-{content}.png"))
             for order in rotations(desks, rounds):
                 for desk in order:
                     try:
@@ -424,7 +557,8 @@ async def bandwidth(
             if run.over_budget():
                 break
             await desk.ctx.close()
-            desk.throttle = Throttle(desk.server.port, **SLOW_LINK)
+            target = desk.selkies.port if desk.selkies else desk.server.port
+            desk.throttle = Throttle(target, **SLOW_LINK)
             await desk.throttle.start()
             await open_page(run, desk, width, height)
             for content in slow_contents:
@@ -441,8 +575,9 @@ async def bandwidth(
                 except Exception as err:
                     run.fail(f"slow link {desk.name} {content} {geometry}", err)
         results["slow"] = slow
-        if desks and not run.over_budget():
-            desk = desks[-1]
+        ours = [desk for desk in desks if desk.selkies is None]
+        if ours and not run.over_budget():
+            desk = next((d for d in ours if d.name == "package"), ours[-1])
             await desk.ctx.close()
             if desk.throttle is not None:
                 await desk.throttle.stop()
@@ -466,5 +601,8 @@ async def bandwidth(
                 await desk.throttle.stop()
             if desk.scene is not None:
                 procs.stop_tree(desk.scene.proc.pid, 5)
+            if desk.selkies is not None:
+                desk.selkies.stop()
+                run.live.remove(desk.selkies.stop)
             run.stop_server(desk.server)
     run.record("bandwidth", geometry, value=results)
