@@ -23,6 +23,7 @@ import asyncio
 import base64
 import io
 import math
+import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -516,11 +517,18 @@ async def bandwidth(
     program = None
     try:
         if SELKIES in variants:
-            program = selkies_server.ensure_venv()
-            results["selkies"] = {
-                "versions": selkies_server.versions(),
-                "options": selkies_server.OPTIONS,
-            }
+            try:
+                program = selkies_server.ensure_venv()
+            except (OSError, subprocess.CalledProcessError) as err:
+                # Our variants are measured all the same; the report names what failed.
+                run.fail(f"bandwidth: Selkies not installed into {selkies_server.VENV}", err)
+                variants = {k: v for k, v in variants.items() if k != SELKIES}
+                results["variants"] = variants
+            else:
+                results["selkies"] = {
+                    "versions": selkies_server.versions(),
+                    "options": selkies_server.OPTIONS,
+                }
         for name, options in variants.items():
             served_by = program if name == SELKIES else None
             desks.append(await start_variant(run, name, options, geometry, served_by))
