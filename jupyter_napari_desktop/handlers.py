@@ -26,6 +26,7 @@ from .exchange import Exchange
 from .launch import DesktopError
 from .manager import PREFIX, DesktopManager, Refused, connect_unix, preflight
 from .napari_helper import DATA_TYPES, LAYER_TYPES
+from .pacing import PacedSocketProtocol, TokenBucket
 from .paths import PathRefused, resolve_in_root
 
 NAMESPACE = "napari-desktop"
@@ -479,9 +480,13 @@ class DesktopSocketHandler(DesktopMixin, RawSocketHandler):
 
     async def _create_ws_connection(self, proto: Any) -> Any:
         """Connect to the VNC socket (jupyter-server-proxy's seam for the backend): a burst
-        of tabs can fill Xvnc's listen backlog, which must delay a tab, not drop it."""
+        of tabs can fill Xvnc's listen backlog, which must delay a tab, not drop it. The
+        screen updates come through a paced protocol (pacing.py) instead of ``proto``."""
         sock = await connect_unix(str(self.unix_socket))
-        return await asyncio.get_running_loop().create_unix_connection(proto, sock=sock)
+        bucket = TokenBucket.for_mbit(self.manager.config.max_mbit_per_s)
+        return await asyncio.get_running_loop().create_unix_connection(
+            lambda: PacedSocketProtocol(self, bucket), sock=sock
+        )
 
     async def open(self, *args: Any, **kwargs: Any) -> None:
         # Small RFB messages (pointer, key, little updates) must not wait for Nagle's algorithm.

@@ -5,13 +5,16 @@
  * noVNC connection and applies what the rule asks for. It reaches into
  * noVNC 1.7.0 (pinned by the lockfile) in three places, all here: the
  * display's flip() (one call per finished framebuffer update), the socket
- * the page opens itself (bytes), and a SetEncodings without a quality level
- * followed by a full update request (the exact still picture).
+ * the page opens itself (bytes) with the display's damage box (what an update
+ * drew), and a SetEncodings without a quality level followed by a full update
+ * request of the drawn box (the exact still picture).
  */
 import RFB from '@novnc/novnc';
 
+import { withoutResends } from './encodings';
 import {
   AdaptiveQuality,
+  IArea,
   QualityRequest,
   StatsMeter,
   statsText
@@ -19,7 +22,15 @@ import {
 
 /** noVNC's internals used here (noVNC 1.7.0, core/rfb.js). */
 interface IRfbInternals {
-  _display?: { flip: (fromQueue?: boolean) => void };
+  _display?: {
+    flip: (fromQueue?: boolean) => void;
+    _damageBounds?: {
+      left: number;
+      top: number;
+      right: number;
+      bottom: number;
+    };
+  };
   _qualityLevel: number;
   _sendEncodings?: () => void;
   _sock?: unknown;
@@ -38,6 +49,22 @@ interface IRfbClass {
       w: number,
       h: number
     ) => void;
+    clientEncodings?: (sock: unknown, encodings: number[]) => void;
+  };
+}
+
+/** noVNC's damage box as an area (null when nothing was drawn). */
+function drawnArea(
+  box: { left: number; top: number; right: number; bottom: number } | undefined
+): IArea | null {
+  if (!box || box.right <= box.left || box.bottom <= box.top) {
+    return null;
+  }
+  return {
+    x: box.left,
+    y: box.top,
+    w: box.right - box.left,
+    h: box.bottom - box.top
   };
 }
 
@@ -145,6 +172,7 @@ export class StatsOverlay {
   attach(rfb: RFB, socket: WebSocket): void {
     this._rfb = rfb;
     this._pending = 0;
+    this._adaptive.reset();
     socket.addEventListener('message', event => {
       const data = event.data as ArrayBuffer | Blob | string;
       const size =
@@ -161,19 +189,44 @@ export class StatsOverlay {
     if (display && typeof display.flip === 'function') {
       const flip = display.flip.bind(display);
       display.flip = (fromQueue?: boolean) => {
+        const area = drawnArea(display._damageBounds); // flip() resets it
         flip(fromQueue);
         if (this._rfb === rfb) {
           const now = performance.now();
           this._meter.frame(this._pending, now);
-          this._apply(this._adaptive.frame(this._pending, now));
+          this._apply(this._adaptive.frame(this._pending, now, area));
           this._pending = 0;
+        }
+      };
+    }
+    const send = internals._sendEncodings?.bind(rfb);
+    const messages = (RFB as unknown as IRfbClass).messages;
+    if (this._adaptive.enabled && send && messages?.clientEncodings) {
+      // Every SetEncodings of this connection goes out without re-sends.
+      internals._sendEncodings = () => {
+        const original = messages.clientEncodings!;
+        messages.clientEncodings = (sock, encodings) =>
+          original(sock, withoutResends(encodings));
+        try {
+          send();
+        } finally {
+          messages.clientEncodings = original;
         }
       };
     }
   }
 
   private _tick(): void {
-    this._apply(this._adaptive.tick(performance.now()));
+    const internals = this._rfb as unknown as IRfbInternals | null;
+    if (internals) {
+      this._apply(
+        this._adaptive.tick(
+          performance.now(),
+          internals._fbWidth,
+          internals._fbHeight
+        )
+      );
+    }
     this._render();
   }
 
@@ -200,17 +253,12 @@ export class StatsOverlay {
     if (!internals._sendEncodings || !request_ || !internals._sock) {
       return; // Another noVNC: keep the lossy level.
     }
-    // Without a quality level TigerVNC encodes losslessly; then ask for it all.
+    // Without a quality level TigerVNC encodes losslessly; then ask again for
+    // what was drawn lossily.
+    const area = request.area;
     internals._qualityLevel = -1;
     internals._sendEncodings();
-    request_(
-      internals._sock,
-      false,
-      0,
-      0,
-      internals._fbWidth,
-      internals._fbHeight
-    );
+    request_(internals._sock, false, area.x, area.y, area.w, area.h);
   }
 
   private async _measureRtt(): Promise<void> {

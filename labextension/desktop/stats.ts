@@ -75,20 +75,80 @@ export class StatsMeter {
   }
 }
 
+/** A rectangle of the remote screen, in framebuffer pixels. */
+export interface IArea {
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+}
+
 /** What the page must ask the VNC server for. */
 export type QualityRequest =
-  { kind: 'level'; level: number } | { kind: 'lossless' };
+  { kind: 'level'; level: number } | { kind: 'lossless'; area: IArea };
+
+/**
+ * The part of the screen drawn since the last exact picture: the one box that
+ * holds every update. The exact still picture asks only for it (napari's
+ * canvas, not the whole screen), so catching up costs less on a slow link.
+ */
+export class DrawnArea {
+  private _left = Infinity;
+  private _top = Infinity;
+  private _right = -Infinity;
+  private _bottom = -Infinity;
+
+  /** An update drew `area` (null or empty: nothing). */
+  add(area: IArea | null): void {
+    if (area === null || area.w <= 0 || area.h <= 0) {
+      return;
+    }
+    this._left = Math.min(this._left, area.x);
+    this._top = Math.min(this._top, area.y);
+    this._right = Math.max(this._right, area.x + area.w);
+    this._bottom = Math.max(this._bottom, area.y + area.h);
+  }
+
+  /** Whether the box holds all of `area`. */
+  covers(area: IArea): boolean {
+    return (
+      this._left <= area.x &&
+      this._top <= area.y &&
+      this._right >= area.x + area.w &&
+      this._bottom >= area.y + area.h
+    );
+  }
+
+  /** The box within a `width` x `height` screen, forgotten; null when nothing was drawn. */
+  take(width: number, height: number): IArea | null {
+    const x = Math.max(0, Math.floor(this._left));
+    const y = Math.max(0, Math.floor(this._top));
+    const right = Math.min(width, Math.ceil(this._right));
+    const bottom = Math.min(height, Math.ceil(this._bottom));
+    this.clear();
+    if (right <= x || bottom <= y) {
+      return null;
+    }
+    return { x, y, w: right - x, h: bottom - y };
+  }
+
+  clear(): void {
+    this._left = this._top = Infinity;
+    this._right = this._bottom = -Infinity;
+  }
+}
 
 /**
  * Lossy while the picture moves, exact when it stops.
  *
- * While large updates arrive (napari playing, rotating, a key stepping the
- * slider) the server encodes at `level` (JPEG). Once no update at all came for
- * STILL_MS and there was no input, the page asks for the screen again without
- * a quality level: TigerVNC then encodes losslessly (zlib), so the still
- * picture is the X screen's, pixel for pixel. (By itself TigerVNC 1.12 left
- * the lossy areas at about 53 dB PSNR, never exact: benchmarks/.) Input
- * or the next large update return to `level` before more frames are encoded.
+ * While updates arrive (napari playing, rotating, a key stepping the slider)
+ * the server encodes at `level` (JPEG; encodings.ts keeps TigerVNC from
+ * re-sending it nearly losslessly in between). Once no large update came for
+ * STILL_MS and there was no input, the page asks for the part of the screen
+ * drawn meanwhile (DrawnArea) again without a quality level: TigerVNC then
+ * encodes it losslessly (zlib), so the still picture is the X screen's, pixel
+ * for pixel. The update that covers that area ends the refresh. Input or the
+ * next large update return to `level` before more frames are encoded.
  */
 export class AdaptiveQuality {
   private _level: number;
@@ -97,10 +157,18 @@ export class AdaptiveQuality {
   private _lastMotion = -Infinity;
   private _lastInput = -Infinity;
   private _movedSinceRefresh = false;
+  private readonly _drawn = new DrawnArea(); // lossy since the last exact picture
+  private readonly _answer = new DrawnArea(); // drawn since the refresh was asked for
+  private _asked: IArea | null = null;
 
   constructor(level: number, enabled: boolean) {
     this._level = level;
     this._enabled = enabled;
+  }
+
+  /** Whether the still picture is made exact by the page (not by the VNC server). */
+  get enabled(): boolean {
+    return this._enabled;
   }
 
   /** The quality level in use now. */
@@ -114,18 +182,38 @@ export class AdaptiveQuality {
     return this._state === 'motion' ? { kind: 'level', level } : null;
   }
 
-  /** A framebuffer update of `size` bytes finished at `now`. */
-  frame(size: number, now: number): QualityRequest | null {
-    if (size < MOTION_BYTES) {
-      // The rest of a picture that came in parts: still moving, not motion alone.
-      if (this._state === 'motion') {
-        this._lastMotion = now;
+  /** A new connection: nothing of the old screen is on the page any more. */
+  reset(): void {
+    this._drawn.clear();
+    this._answer.clear();
+    this._asked = null;
+    this._movedSinceRefresh = false;
+    this._state = 'motion';
+  }
+
+  /** An update of `size` bytes that drew `area` finished at `now`. */
+  frame(
+    size: number,
+    now: number,
+    area: IArea | null = null
+  ): QualityRequest | null {
+    if (this._state === 'refreshing' && this._asked !== null) {
+      this._answer.add(area);
+      if (this._answer.covers(this._asked)) {
+        this._state = 'still'; // This is the exact picture asked for.
+        this._asked = null;
+        return null;
       }
+    }
+    if (this._state === 'motion') {
+      // Anything drawn now may be lossy, also the rest of a picture in parts.
+      this._drawn.add(area);
+      this._movedSinceRefresh = true;
+      this._lastMotion = now;
       return null;
     }
-    if (this._state === 'refreshing') {
-      this._state = 'still'; // This is the exact picture asked for.
-      return null;
+    if (size < MOTION_BYTES) {
+      return null; // A cursor or a clock, encoded losslessly.
     }
     this._lastMotion = now;
     this._movedSinceRefresh = true;
@@ -139,7 +227,7 @@ export class AdaptiveQuality {
   }
 
   /** Called often (every 100 ms or so): time to make the picture exact? */
-  tick(now: number): QualityRequest | null {
+  tick(now: number, width: number, height: number): QualityRequest | null {
     if (
       !this._enabled ||
       this._state !== 'motion' ||
@@ -151,7 +239,15 @@ export class AdaptiveQuality {
     }
     this._state = 'refreshing';
     this._movedSinceRefresh = false;
-    return { kind: 'lossless' };
+    const area = this._drawn.take(width, height) ?? {
+      x: 0,
+      y: 0,
+      w: width,
+      h: height
+    };
+    this._asked = area;
+    this._answer.clear();
+    return { kind: 'lossless', area };
   }
 
   private _toMotion(): QualityRequest | null {
@@ -159,6 +255,7 @@ export class AdaptiveQuality {
       return null;
     }
     this._state = 'motion';
+    this._asked = null;
     return { kind: 'level', level: this._level };
   }
 }

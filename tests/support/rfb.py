@@ -90,6 +90,7 @@ class WebSocketStream(Stream):
         self.ws = ws
         self.buf = bytearray()
         self.pos = 0
+        self.arrived = 0  # bytes of websocket messages, also of a rectangle not read yet
 
     @classmethod
     async def open(cls, url: str, token: str, timeout: float = 90) -> WebSocketStream:
@@ -111,6 +112,7 @@ class WebSocketStream(Stream):
             message = await self.ws.recv()
             if isinstance(message, str):
                 message = message.encode()
+            self.arrived += len(message)
             if self.pos > 1 << 20:
                 del self.buf[: self.pos]
                 self.pos = 0

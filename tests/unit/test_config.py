@@ -31,6 +31,8 @@ def test_defaults_are_valid():
         ("frame_rate", 0, "from 1 to 120"),
         ("frame_rate", 500, "from 1 to 120"),
         ("quality", 10, "from 0 to 9"),
+        ("max_mbit_per_s", 0.1, "0 (no limit) or megabits from 0.5 to 10000"),
+        ("max_mbit_per_s", -4, "0 (no limit)"),
         ("compression", -1, "from 0 to 9"),
         ("startup_timeout", 0.1, "from 1 to 600"),
         ("open_timeout", 0, "from 1 to 3600"),
