@@ -433,10 +433,15 @@ async def until_drawn(uid: int, timeout: float = 180) -> float:
             await asyncio.sleep(0.05)
     client = await RFBClient.connect_unix(str(desktop.vnc_socket), raw=True)
     try:
+        looked_at = -1
         while time.perf_counter() < deadline:
             assert client.fb is not None
-            if images.shows_pattern(client.fb[:, :, :3]):
-                return time.perf_counter()
+            # Look only at a changed screen: ten users' checks every 50 ms would take the
+            # CPU the starts being measured need.
+            if len(client.stats.updates) != looked_at:
+                looked_at = len(client.stats.updates)
+                if images.shows_pattern(client.fb[:, :, :3]):
+                    return time.perf_counter()
             await asyncio.sleep(0.05)
     finally:
         await client.close()
@@ -504,9 +509,11 @@ async def workshop(args: argparse.Namespace, base: Path, python: Path, report: d
         await asyncio.sleep(5)
         cores = os.cpu_count() or 1
         delays = sorted(random.uniform(0, args.spread) for _ in seats[1:])
+        harness_cpu0 = sum(os.times()[:2])
         clicks = await asyncio.gather(
             *(click(hub, seat, delay) for seat, delay in zip(seats[1:], delays))
         )
+        harness_cpu = sum(os.times()[:2]) - harness_cpu0
         start = min(c["clicked"] for c in clicks)
         last = max(c["drawn"] for c in clicks)
         cpu = sum(c["cpu_s"] for c in clicks)
@@ -521,6 +528,7 @@ async def workshop(args: argparse.Namespace, base: Path, python: Path, report: d
             first_click_to_last_drawn_s=round(last - start, 2),
             last_vs_floor=round((last - start) / (cpu / cores), 2),
             load_average=round(os.getloadavg()[0], 2),
+            harness_cpu_s=round(harness_cpu, 1),
         )
         print(f"workshop: {result}", flush=True)
     finally:
@@ -604,6 +612,8 @@ def markdown(report: dict[str, Any]) -> str:
             f"| first click → last drawn | {w['first_click_to_last_drawn_s']} s = "
             f"{w['last_vs_floor']} times the floor (target ≤ 1.5) |",
             f"| load average | {w['load_average']} |",
+            f"| the benchmark's own CPU-s meanwhile (its VNC clients watching for napari) | "
+            f"{w.get('harness_cpu_s', '-')} |",
             "",
         ]
     return "\n".join(lines) + "\n"
