@@ -46,7 +46,13 @@ from .throttle import Throttle
 TODAY = {"quality": 6, "compression": 2, "frame_rate": 60, "adaptive_quality": False}
 # "selkies": the package's desktop (defaults), shown through Selkies instead of our page.
 SELKIES = "selkies"
-VARIANTS: dict[str, dict[str, Any]] = {"today": TODAY, "package": {}, SELKIES: {}}
+# The package as it is, and with the per-tab limit a workshop on one Wi-Fi would set.
+VARIANTS: dict[str, dict[str, Any]] = {
+    "today": TODAY,
+    "package": {},
+    "package-4mbit": {"max_mbit_per_s": 4},
+    SELKIES: {},
+}
 CONTENTS = ("noise", "fluorescence", "labels", "volume")
 SLOW_LINK = {"mbit_per_s": 10.0, "rtt_ms": 40.0}
 
@@ -279,6 +285,26 @@ async def open_page(run: Run, desk: Desktop, width: int, height: int) -> None:
     await desk.page.wait_for_function(
         "window.napariDesktop && window.napariDesktop.state === 'connected'", timeout=120_000
     )
+
+
+async def close_page(desk: Desktop) -> None:
+    if desk.ctx is not None:
+        await desk.ctx.close()
+    desk.ctx = desk.page = None
+
+
+async def turn(run: Run, desk: Desktop, width: int, height: int) -> None:
+    """Selkies' page is open only for its own turns: with a tab connected it encodes the
+    still screen about 45 times a second (about 60% of a core here), which would slow napari
+    in the others' turns."""
+    if desk.selkies is not None and desk.page is None:
+        await open_page(run, desk, width, height)
+        await asyncio.sleep(2)
+
+
+async def turn_over(desk: Desktop) -> None:
+    if desk.selkies is not None:
+        await close_page(desk)
 
 
 async def page_value(desk: Desktop, expr: str) -> Any:
@@ -542,14 +568,19 @@ async def bandwidth(
                 await show(run, desk, geometry, content, files)
             await asyncio.sleep(2)
             for desk in desks:  # what each page shows (kept with --keep-work)
+                await turn(run, desk, width, height)
                 await desk.page.screenshot(path=str(run.work / f"bw-{desk.name}-{content}.png"))
+                await turn_over(desk)
             for order in rotations(desks, rounds):
                 for desk in order:
                     try:
+                        await turn(run, desk, width, height)
                         got = await window(run, desk, seconds, keys)
                     except Exception as err:
                         run.fail(f"bandwidth {desk.name} {content} {geometry}", err)
                         continue
+                    finally:
+                        await turn_over(desk)
                     desk.windows.setdefault(content, []).append(got)
                     run.log(
                         f"bandwidth {desk.name} {content}: {got['mbit_per_s']} Mbit/s, "
@@ -564,7 +595,7 @@ async def bandwidth(
         for desk in desks:
             if run.over_budget():
                 break
-            await desk.ctx.close()
+            await close_page(desk)
             target = desk.selkies.port if desk.selkies else desk.server.port
             desk.throttle = Throttle(target, **SLOW_LINK)
             await desk.throttle.start()
@@ -585,8 +616,10 @@ async def bandwidth(
         results["slow"] = slow
         ours = [desk for desk in desks if desk.selkies is None]
         if ours and not run.over_budget():
+            for other in desks:
+                await turn_over(other)
             desk = next((d for d in ours if d.name == "package"), ours[-1])
-            await desk.ctx.close()
+            await close_page(desk)
             if desk.throttle is not None:
                 await desk.throttle.stop()
             desk.throttle = None
