@@ -19,8 +19,11 @@ export interface IStatsFigures {
 
 /** An update at least this large is a changing picture, not a cursor or a clock. */
 export const MOTION_BYTES = 16 * 1024;
-/** The picture counts as still after this long without a large update or input. */
+/** The picture counts as still after this long without a large update or input... */
 export const STILL_MS = 300;
+/** ...or 1.5 times the time between the last two large updates, up to this: a slow
+ * picture (a 3D volume drawn twice a second) is not made exact between its frames. */
+export const MAX_STILL_MS = 700;
 
 /** Sums of events in a sliding window (default one second). */
 export class StatsMeter {
@@ -144,7 +147,8 @@ export class DrawnArea {
  * While updates arrive (napari playing, rotating, a key stepping the slider)
  * the server encodes at `level` (JPEG; encodings.ts keeps TigerVNC from
  * re-sending it nearly losslessly in between). Once no large update came for
- * STILL_MS and there was no input, the page asks for the part of the screen
+ * STILL_MS (longer for a picture that changes slowly, see MAX_STILL_MS) and
+ * there was no input, the page asks for the part of the screen
  * drawn meanwhile (DrawnArea) again without a quality level: TigerVNC then
  * encodes it losslessly (zlib), so the still picture is the X screen's, pixel
  * for pixel. The update that covers that area ends the refresh. Input or the
@@ -155,6 +159,8 @@ export class AdaptiveQuality {
   private readonly _enabled: boolean;
   private _state: 'motion' | 'refreshing' | 'still' = 'motion';
   private _lastMotion = -Infinity;
+  private _lastLarge = -Infinity;
+  private _stillMs = STILL_MS;
   private _lastInput = -Infinity;
   private _movedSinceRefresh = false;
   private readonly _drawn = new DrawnArea(); // lossy since the last exact picture
@@ -205,6 +211,15 @@ export class AdaptiveQuality {
         return null;
       }
     }
+    if (size >= MOTION_BYTES) {
+      // Frames this far apart belong to one slow motion; after a pause, a first frame.
+      const gap = now - this._lastLarge;
+      this._stillMs =
+        gap > 2 * MAX_STILL_MS
+          ? STILL_MS
+          : Math.min(MAX_STILL_MS, Math.max(STILL_MS, 1.5 * gap));
+      this._lastLarge = now;
+    }
     if (this._state === 'motion') {
       // Anything drawn now may be lossy, also the rest of a picture in parts.
       this._drawn.add(area);
@@ -232,7 +247,7 @@ export class AdaptiveQuality {
       !this._enabled ||
       this._state !== 'motion' ||
       !this._movedSinceRefresh ||
-      now - this._lastMotion < STILL_MS ||
+      now - this._lastMotion < this._stillMs ||
       now - this._lastInput < STILL_MS
     ) {
       return null;

@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import {
   AdaptiveQuality,
   DrawnArea,
+  MAX_STILL_MS,
   MOTION_BYTES,
   STILL_MS,
   StatsMeter,
@@ -121,6 +122,19 @@ describe('AdaptiveQuality', () => {
     adaptive.frame(1000, 200, CANVAS); // the last strip of the same picture
     assert.equal(adaptive.tick(STILL_MS + 100, W, H), null);
     assert.equal(adaptive.tick(STILL_MS + 200, W, H)?.kind, 'lossless');
+  });
+
+  it('waits longer between the frames of a slow picture, not after a pause', () => {
+    const adaptive = new AdaptiveQuality(2, true);
+    adaptive.frame(MOTION_BYTES, 0, CANVAS);
+    adaptive.frame(MOTION_BYTES, 400, CANVAS); // a 3D view drawn 2.5 times a second
+    assert.equal(adaptive.tick(400 + STILL_MS + 50, W, H), null);
+    adaptive.frame(MOTION_BYTES, 800, CANVAS);
+    assert.equal(adaptive.tick(800 + MAX_STILL_MS, W, H)?.kind, 'lossless');
+    // A key after a long pause: one frame, exact STILL_MS later.
+    adaptive.input(10_000);
+    adaptive.frame(MOTION_BYTES, 10_050, CANVAS);
+    assert.equal(adaptive.tick(10_050 + STILL_MS, W, H)?.kind, 'lossless');
   });
 
   it('waits while input goes on', () => {
