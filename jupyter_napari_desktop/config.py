@@ -123,8 +123,8 @@ class NapariDesktop(Configurable):
         bytes, also between two frames); 0.3 s after the picture and the input stopped it
         asks for the part of the screen drawn meanwhile again without a quality level, which
         TigerVNC sends losslessly, so a still image is shown pixel for pixel. Measured with
-        napari playing a fluorescence-like stack at 1920x1080: about half of the bytes of
-        noVNC's level 6 with TigerVNC's re-sends, one frame shown per napari draw
+        napari playing a fluorescence-like stack at 1920x1080: 0.6 of the bytes of noVNC's
+        level 6 with TigerVNC's re-sends, one frame shown per napari draw
         (benchmarks/results/bandwidth-quick.md). False: always `quality` and TigerVNC's
         re-sends, as plain noVNC does (never exact: about 53 dB PSNR).""",
     )
@@ -137,9 +137,8 @@ class NapariDesktop(Configurable):
         once, so a key press after a pause is answered as fast as without a limit; under a
         sustained stream the VNC server's congestion control sends fewer frames. For a room
         on one Wi-Fi: this times the users who move pictures at once is what the desktops
-        can take of it (napari playing a 1920x1080 fluorescence-like stack needs about
-        6 Mbit/s at 10 frames/s; with 4 it shows fewer frames: benchmarks/). Input is never
-        limited.""",
+        can take of it (napari playing a 1920x1080 fluorescence-like stack took 6.6 Mbit/s
+        at 13 frames/s; with 4, 7 frames/s: benchmarks/). Input is never limited.""",
     )
 
     startup_timeout = Float(
