@@ -66,26 +66,25 @@ def summarise(node: dict[str, Any]) -> dict[str, Any]:
             old = plain.get(other, {}).get(content)
             if not old:
                 continue
-            into[content] = {
-                "mbit": _ratio(new["mbit_per_s"], old["mbit_per_s"]),
-                "key_p50": _ratio(new["key_p50_ms"], old["key_p50_ms"]),
-                "canvas_fps": _ratio(new["canvas_fps"], old["canvas_fps"]),
-                "cpu_total": _ratio(new["cpu_total"], old["cpu_total"]),
-            }
+            into[content] = _ratios(new, old)
     capped: dict[str, Any] = {}
     for content, new in plain.get(CAPPED, {}).items():
         old = plain.get(BASELINE, {}).get(content)
         if old:
-            capped[content] = {
-                "mbit": _ratio(new["mbit_per_s"], old["mbit_per_s"]),
-                "key_p50": _ratio(new["key_p50_ms"], old["key_p50_ms"]),
-                "canvas_fps": _ratio(new["canvas_fps"], old["canvas_fps"]),
-                "cpu_total": _ratio(new["cpu_total"], old["cpu_total"]),
-            }
+            capped[content] = _ratios(new, old)
     summ["ratios"] = ratios
     summ["ratios_selkies"] = against
     summ["ratios_capped"] = capped
     return summ
+
+
+def _ratios(new: dict[str, Any], old: dict[str, Any]) -> dict[str, Optional[float]]:
+    return {
+        "mbit": _ratio(new["mbit_per_s"], old["mbit_per_s"]),
+        "key_p50": _ratio(new["key_p50_ms"], old["key_p50_ms"]),
+        "canvas_fps": _ratio(new["canvas_fps"], old["canvas_fps"]),
+        "cpu_total": _ratio(new["cpu_total"], old["cpu_total"]),
+    }
 
 
 def _ratio(a: Optional[float], b: Optional[float]) -> Optional[float]:
@@ -204,24 +203,17 @@ def markdown(node: Optional[dict[str, Any]]) -> list[str]:
                     ])  # fmt: skip
             rows.sort(key=lambda r: (r[0], r[1]))
             lines += _table(header, rows)
-        if summ.get("ratios"):
-            lines += ["", "Ratios package / today (loopback): " + "; ".join(
-                f"{c}: Mbit/s {_fmt(r['mbit'])}, key p50 {_fmt(r['key_p50'])}, "
-                f"canvas changes/s {_fmt(r['canvas_fps'])}"
-                for c, r in summ["ratios"].items()
-            ) + "."]  # fmt: skip
-        if summ.get("ratios_capped"):
-            lines += ["", "Ratios package at 4 Mbit/s / today (loopback): " + "; ".join(
-                f"{c}: Mbit/s {_fmt(r['mbit'])}, key p50 {_fmt(r['key_p50'])}, "
-                f"canvas changes/s {_fmt(r['canvas_fps'])}"
-                for c, r in summ["ratios_capped"].items()
-            ) + "."]  # fmt: skip
-        if summ.get("ratios_selkies"):
-            lines += ["", "Ratios package / Selkies (loopback): " + "; ".join(
-                f"{c}: Mbit/s {_fmt(r['mbit'])}, key p50 {_fmt(r['key_p50'])}, "
-                f"canvas changes/s {_fmt(r['canvas_fps'])}, CPU total {_fmt(r['cpu_total'])}"
-                for c, r in summ["ratios_selkies"].items()
-            ) + "."]  # fmt: skip
+        for key, title in (
+            ("ratios", "package / today"),
+            ("ratios_capped", "package at 4 Mbit/s / today"),
+            ("ratios_selkies", "package / Selkies"),
+        ):
+            if summ.get(key):
+                lines += ["", f"Ratios {title} (loopback): " + "; ".join(
+                    f"{c}: Mbit/s {_fmt(r['mbit'])}, key p50 {_fmt(r['key_p50'])}, "
+                    f"canvas changes/s {_fmt(r['canvas_fps'])}, CPU total {_fmt(r['cpu_total'])}"
+                    for c, r in summ[key].items()
+                ) + "."]  # fmt: skip
         cdp = data.get("cdp_throttle_check")
         if cdp:
             lines += ["", "Chromium's own network emulation (CDP) at "
