@@ -3,11 +3,12 @@
  *
  * stats.ts holds the figures and the rule; this file feeds them from one
  * noVNC connection and applies what the rule asks for. It reaches into
- * noVNC 1.7.0 (pinned by the lockfile) in three places, all here: the
- * display's flip() (one call per finished framebuffer update), the socket
- * the page opens itself (bytes) with the display's damage box (what an update
- * drew), and a SetEncodings without a quality level followed by a full update
- * request of the drawn box (the exact still picture).
+ * noVNC 1.7.0 (pinned by the lockfile) in four places, all here: the
+ * display's flip() with its damage box (one call per finished framebuffer
+ * update, and what it drew), the socket the page opens itself (bytes), every
+ * SetEncodings (rewritten by encodings.ts while adaptive quality is on), and a
+ * SetEncodings without a quality level followed by a full update request of
+ * the drawn box (the exact still picture).
  */
 import RFB from '@novnc/novnc';
 
@@ -20,16 +21,19 @@ import {
   statsText
 } from './stats';
 
+/** noVNC's display's damage box: what was drawn since its last flip. */
+interface IDamageBox {
+  left: number;
+  top: number;
+  right: number;
+  bottom: number;
+}
+
 /** noVNC's internals used here (noVNC 1.7.0, core/rfb.js). */
 interface IRfbInternals {
   _display?: {
     flip: (fromQueue?: boolean) => void;
-    _damageBounds?: {
-      left: number;
-      top: number;
-      right: number;
-      bottom: number;
-    };
+    _damageBounds?: IDamageBox;
   };
   _qualityLevel: number;
   _sendEncodings?: () => void;
@@ -54,9 +58,7 @@ interface IRfbClass {
 }
 
 /** noVNC's damage box as an area (null when nothing was drawn). */
-function drawnArea(
-  box: { left: number; top: number; right: number; bottom: number } | undefined
-): IArea | null {
+function drawnArea(box: IDamageBox | undefined): IArea | null {
   if (!box || box.right <= box.left || box.bottom <= box.top) {
     return null;
   }
