@@ -15,7 +15,11 @@ request outstanding, Tight + JPEG as noVNC asks). At each step:
 - the active user (the first) plays the stack while the others idle: Right (Left) key
   presses, each as soon as the previous slice is on the screen, for ``--play-seconds``
   (frames/s), then ``--presses`` single presses after the screen has drained (key -> the
-  update with the new slice, p50/p95). Against the same user alone (the first step, N=1);
+  update with the new slice, p50/p95), after ``--warmup-seconds`` of playing. Against the
+  same user alone: the first step (N=1), and again after the last step with the others'
+  servers stopped (the machine's drift in between). At each step with N > 1 also ``--pairs``
+  turns of playing with the others idle, then with their processes frozen (SIGSTOP, memory
+  kept): what idle users cost the active one, measured within the same minutes;
 - spawn time of the users added (hub spawn request -> napari holding the stack), p50/p95.
 
 **Workshop** (``--workshop 10``): another hub whose users' napari opens a four-colour test
@@ -45,6 +49,7 @@ import os
 import random
 import secrets
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -99,6 +104,18 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument("--idle-seconds", type=float, default=60.0, help="idle window (60 s)")
     parser.add_argument("--play-seconds", type=float, default=20.0, help="playing (20 s)")
     parser.add_argument("--presses", type=int, default=10, help="latency presses (10)")
+    parser.add_argument(
+        "--warmup-seconds", type=float, default=10.0, help="playing before each step (10 s)"
+    )
+    parser.add_argument(
+        "--pairs",
+        type=int,
+        default=5,
+        help="at N > 1: rounds of playing with the others idle, then frozen (5)",
+    )
+    parser.add_argument(
+        "--pair-seconds", type=float, default=10.0, help="each playing window of a pair (10 s)"
+    )
     parser.add_argument("--min-free", type=float, default=2.0, help="stop under this GiB free")
     parser.add_argument(
         "--image",
@@ -258,6 +275,34 @@ class Seat:
         elapsed = time.perf_counter() - start
         return {"frames_per_s": round(frames / elapsed, 2), "missed": missed}
 
+    async def paired(self, others: list[Seat], pairs: int, seconds: float) -> dict[str, Any]:
+        """Frames/s with the other users idle, then with their processes frozen (SIGSTOP:
+        their memory stays, their timers, polls and screen updates stop), in turns: what
+        idle users cost the active one, with the machine's drift in both."""
+        idle, frozen, missed = [], [], 0
+        pids = [pid for seat in others for pid in seat.user.processes()]
+        for _ in range(pairs):
+            got = await self.play(seconds)
+            idle.append(got["frames_per_s"])
+            procs.signal_all(pids, signal.SIGSTOP)
+            try:
+                still = await self.play(seconds)
+            finally:
+                procs.signal_all(pids, signal.SIGCONT)
+            frozen.append(still["frames_per_s"])
+            missed += got["missed"] + still["missed"]
+        return {
+            "frames_per_s_others_idle": idle,
+            "frames_per_s_others_frozen": frozen,
+            "frames_idle_vs_frozen": round(
+                statistics.median(idle) / max(statistics.median(frozen), 1e-9), 3
+            ),
+            "frames_idle_vs_frozen_means": round(
+                statistics.mean(idle) / max(statistics.mean(frozen), 1e-9), 3
+            ),
+            "pairs_missed": missed,
+        }
+
     async def latency(self, presses: int) -> dict[str, Any]:
         """Single presses after the screen drained: key -> the new slice on the screen."""
         values: list[Optional[float]] = []
@@ -327,8 +372,13 @@ async def measure_step(
     }
     idle = [(cpu1[u.name] - cpu0[u.name]) / elapsed * 100 for u in users]
     active = seats[0]
+    # The first seconds of playing after napari opened ran about 1.5 times as fast as the
+    # minutes after them in 3 of 4 runs, alone too: a warm-up, so that N=1 is not measured
+    # on them alone.
+    await active.play(args.warmup_seconds)
     play = await active.play(args.play_seconds)
     latency = await active.latency(args.presses)
+    turns = await active.paired(seats[1:], args.pairs, args.pair_seconds) if seats[1:] else {}
     await active.idle_tab()
     spawns = [seat.times["napari_with_stack_s"] for seat in seats]
     step: dict[str, Any] = {
@@ -344,7 +394,7 @@ async def measure_step(
         "hub_and_proxy_cpu_percent": round((hub1 - hub0) / elapsed * 100, 3),
         "spawn_to_napari_p50_s": pct(list(spawns), 50),
         "spawn_to_napari_p95_s": pct(list(spawns), 95),
-        "active": {**play, **latency},
+        "active": {**play, **latency, **turns},
         "load_average": round(os.getloadavg()[0], 2),
     }
     if alone:
@@ -394,12 +444,39 @@ async def scale(args: argparse.Namespace, base: Path, python: Path, report: dict
             if mem_available_kib() / 2**20 < args.min_free:
                 report["stopped"] = f"MemAvailable under {args.min_free} GiB"
                 break
+        if alone is not None and len(seats) > 1:
+            report["alone_after"] = await alone_again(args, hub, seats, alone)
     finally:
         for seat in seats:
             if seat.client is not None:
                 await seat.client.close()
         report["spawn_times"] = [seat.times for seat in seats]
         stop_hub(hub, [seat.user for seat in seats], report)
+
+
+async def alone_again(
+    args: argparse.Namespace, hub: HubProcess, seats: list[Seat], alone: dict
+) -> dict[str, Any]:
+    """The others' servers stopped through the hub: the active user alone again, as at N=1
+    but as late as the last step (the machine's drift between the two)."""
+    for seat in seats[1:]:
+        if seat.client is not None:
+            await seat.client.close()
+            seat.client = None
+        status, answer = await asyncio.to_thread(
+            hub.api, "DELETE", f"/hub/api/users/{seat.user.name}/server"
+        )
+        if status not in (202, 204):
+            raise RuntimeError(f"stop {seat.user.name}: {status} {answer}")
+    for seat in seats[1:]:
+        await asyncio.to_thread(
+            wait_for, lambda seat=seat: not seat.user.processes(), 120, f"{seat.user.name} stopped"
+        )
+    await asyncio.sleep(10)
+    active = seats[0]
+    play = await active.play(args.play_seconds)
+    latency = await active.latency(args.presses)
+    return {**play, **latency, "load_average": round(os.getloadavg()[0], 2)}
 
 
 def sweep_own_stale_users() -> list[str]:
@@ -593,6 +670,29 @@ def markdown(report: dict[str, Any]) -> str:
             f"{report['steps'][-1].get('idle_cpu_per_user_by_process_percent')}",
             "",
         ]
+        last = report["steps"][-1]["active"]
+        if "frames_idle_vs_frozen" in last:
+            lines += [
+                f"Active user's frames/s in turns at N={report['steps'][-1]['users']} "
+                f"({args['pair_seconds']} s each): the others idle "
+                f"{last['frames_per_s_others_idle']}, the others' processes frozen (SIGSTOP, "
+                f"memory kept) {last['frames_per_s_others_frozen']}: idle / frozen "
+                f"{last['frames_idle_vs_frozen']} (medians), "
+                f"{last['frames_idle_vs_frozen_means']} (means).",
+                "",
+            ]
+        after = report.get("alone_after")
+        if after:
+            first = report["steps"][0]["active"]
+            late = round(last["frames_per_s"] / max(after["frames_per_s"], 1e-9), 3)
+            lines += [
+                "Alone again after the last step (the others' servers stopped through the "
+                f"hub): {after['frames_per_s']} frames/s, key→pixels p50 "
+                f"{after['key_to_pixels_p50_ms']} ms (load {after['load_average']}); at N=1 "
+                f"before: {first['frames_per_s']} frames/s, {first['key_to_pixels_p50_ms']} ms. "
+                f"Last step / alone after: {late}.",
+                "",
+            ]
     w = report.get("workshop")
     if w and "click_to_drawn_s" in w:
         lines += [

@@ -237,6 +237,8 @@ class UnixUser:
 def remove_tmp_files(uid: int) -> None:
     """The user's desktop leftovers in /tmp (private dirs, X locks and sockets)."""
     for folder in (Path("/tmp"), Path("/tmp/.X11-unix")):
+        if not folder.is_dir():
+            continue  # No X server made /tmp/.X11-unix on this machine.
         for path in folder.iterdir():
             try:
                 if path.lstat().st_uid != uid:
