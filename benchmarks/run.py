@@ -22,7 +22,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Optional
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -64,6 +66,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         choices=["memory", "clicks", "streaming", "bandwidth"],
         action="append",
         help="run only these parts (repeatable; default all)",
+    )
+    parser.add_argument(
+        "--contents",
+        help="bandwidth: only these contents, comma-separated (default "
+        + ",".join(bandwidth.CONTENTS)
+        + ")",
+    )
+    parser.add_argument(
+        "--variants",
+        help="bandwidth: only these variants, comma-separated (default "
+        + ",".join(bandwidth.VARIANTS)
+        + ")",
     )
     parser.add_argument("--keep-work", action="store_true", help="keep logs and screenshots")
     parser.add_argument(
@@ -141,7 +155,23 @@ def machine() -> str:
     return f"{os.cpu_count()} CPUs ({model}), {mem:.0f} GiB, {platform.platform()}"
 
 
-async def measure_all(run: measure.Run, parts: set[str]) -> None:
+def chosen(text: Optional[str], known: Iterable[str], what: str) -> Optional[list[str]]:
+    """The comma-separated names of --contents / --variants, checked (None: all)."""
+    if not text:
+        return None
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = sorted(set(names) - set(known))
+    if unknown:
+        raise SystemExit(f"run.py: unknown {what} {', '.join(unknown)}; known: {', '.join(known)}")
+    return names
+
+
+async def measure_all(
+    run: measure.Run,
+    parts: set[str],
+    contents: Optional[list[str]] = None,
+    variants: Optional[list[str]] = None,
+) -> None:
     plan = run.plan
     if "memory" in parts:  # first, with no browser running
         for geometry in plan.geometries:
@@ -163,7 +193,13 @@ async def measure_all(run: measure.Run, parts: set[str]) -> None:
             if "streaming" in parts:
                 await measure.streaming(run, geometry, ["ours", "reference"])
             if "bandwidth" in parts and geometry == plan.geometries[len(plan.geometries) // 2]:
-                await bandwidth.bandwidth(run, geometry)
+                await bandwidth.bandwidth(
+                    run,
+                    geometry,
+                    {name: bandwidth.VARIANTS[name] for name in variants} if variants else None,
+                    tuple(contents) if contents else bandwidth.CONTENTS,
+                    ("fluorescence",) if not contents or "fluorescence" in contents else (),
+                )
     finally:
         if run.browser is not None:
             await run.browser.stop()
@@ -218,6 +254,8 @@ def main(argv: list[str] | None = None) -> int:
     plan = measure.QUICK if args.quick else measure.FULL
     budget = (args.budget_minutes or (25 if args.quick else 60)) * 60
     parts = set(args.only or ["memory", "clicks", "streaming", "bandwidth"])
+    contents = chosen(args.contents, bandwidth.CONTENTS, "content")
+    variants = chosen(args.variants, bandwidth.VARIANTS, "variant")
     for tool in ("Xvnc", "vncserver", "xwininfo"):
         if not shutil.which(tool):
             print(
@@ -245,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_term)
     run.log(f"{plan.mode} run; work files in {work}")
     try:
-        asyncio.run(measure_all(run, parts))
+        asyncio.run(measure_all(run, parts, contents, variants))
     except KeyboardInterrupt:
         run.errors.append("interrupted: the report holds what was measured until then")
     finally:
