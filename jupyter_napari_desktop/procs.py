@@ -30,7 +30,9 @@ from .launch import (
 
 
 def pid_alive(pid: int) -> bool:
-    """True if a process with this pid exists (ours or another user's)."""
+    """True if a process with this pid runs (ours or another user's). A zombie does not: a
+    server killed with its parent holds no socket while it waits to be reaped, however long
+    the container's init takes."""
     if pid <= 0:
         return False
     try:
@@ -38,8 +40,13 @@ def pid_alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
-    return True
+        pass
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc to ask: it exists
+    state = stat.rpartition(")")[2].split()[:1]
+    return state not in (["Z"], ["X"])
 
 
 def descendants(root: int) -> list[int]:

@@ -25,6 +25,7 @@ from jupyter_napari_desktop.launch import (
     xvnc_argv,
 )
 from jupyter_napari_desktop.procs import clean_stale_display, display_state, make_runtime_dir
+from tests.support.waiting import wait_for
 
 
 def test_xvnc_listens_on_a_private_unix_socket_only(tmp_path):
@@ -184,6 +185,22 @@ def test_stale_lock_of_dead_server_is_cleaned(unused_display):
     assert display_state(unused_display) == "stale"
     assert unused_display in procs.candidate_displays(unused_display, 1)
     assert not x_lock_path(unused_display).exists()
+
+
+def test_lock_of_a_zombie_server_is_stale(unused_display):
+    """A server killed with its parent stays a zombie until init reaps it (in a container,
+    maybe never): its lock is stale, the display is used again."""
+    zombie = subprocess.Popen(["true"])
+    try:
+        wait_for(
+            lambda: Path(f"/proc/{zombie.pid}/stat").read_text().split()[2] == "Z", 5, "a zombie"
+        )
+        assert not procs.pid_alive(zombie.pid)
+        x_lock_path(unused_display).write_text(f"{zombie.pid:>10}\n")
+        assert display_state(unused_display) == "stale"
+        assert unused_display in procs.candidate_displays(unused_display, 1)
+    finally:
+        zombie.wait()
 
 
 def test_live_lock_is_respected(unused_display):
