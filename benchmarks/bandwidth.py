@@ -532,6 +532,7 @@ async def bandwidth(
 ) -> None:
     """Every content in every variant, on the plain link and on the slow one."""
     variants = variants or VARIANTS
+    slow_contents = tuple(c for c in slow_contents if c in contents)  # only what was asked
     width, height = size_of(geometry)
     plan = run.plan
     seconds = plan.stream_seconds

@@ -445,7 +445,7 @@ async def scale(args: argparse.Namespace, base: Path, python: Path, report: dict
                 report["stopped"] = f"MemAvailable under {args.min_free} GiB"
                 break
         if alone is not None and len(seats) > 1:
-            report["alone_after"] = await alone_again(args, hub, seats, alone)
+            report["alone_after"] = await alone_again(args, hub, seats)
     finally:
         for seat in seats:
             if seat.client is not None:
@@ -455,7 +455,7 @@ async def scale(args: argparse.Namespace, base: Path, python: Path, report: dict
 
 
 async def alone_again(
-    args: argparse.Namespace, hub: HubProcess, seats: list[Seat], alone: dict
+    args: argparse.Namespace, hub: HubProcess, seats: list[Seat]
 ) -> dict[str, Any]:
     """The others' servers stopped through the hub: the active user alone again, as at N=1
     but as late as the last step (the machine's drift between the two)."""

@@ -193,12 +193,9 @@ async def measure_all(
             if "streaming" in parts:
                 await measure.streaming(run, geometry, ["ours", "reference"])
             if "bandwidth" in parts and geometry == plan.geometries[len(plan.geometries) // 2]:
+                chosen_variants = {n: bandwidth.VARIANTS[n] for n in variants} if variants else None
                 await bandwidth.bandwidth(
-                    run,
-                    geometry,
-                    {name: bandwidth.VARIANTS[name] for name in variants} if variants else None,
-                    tuple(contents) if contents else bandwidth.CONTENTS,
-                    ("fluorescence",) if not contents or "fluorescence" in contents else (),
+                    run, geometry, chosen_variants, tuple(contents or bandwidth.CONTENTS)
                 )
     finally:
         if run.browser is not None:
