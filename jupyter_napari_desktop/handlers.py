@@ -1,7 +1,7 @@
 """Thin authenticated handlers; every URL lives under ``{base_url}napari-desktop/``.
 
 - ``napari-desktop/``            the desktop page (``?app=napari`` or ``?app=desktop``)
-- ``napari-desktop/static/...``  its script and styles (noVNC bundled, no CDN)
+- ``napari-desktop/static/...``  its styles and icon (the script is in the page itself)
 - ``napari-desktop/websockify``  websocket to the VNC unix socket (jupyter-server-proxy)
 - ``napari-desktop/api/...``     JSON: info, status, start, open, restart, stop; the
   notebook's layers, transfers, screenshot and viewer (exchange.py)
@@ -10,7 +10,9 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
+import re
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -36,6 +38,12 @@ TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 TEMPLATES = jinja2.Environment(
     loader=jinja2.FileSystemLoader(TEMPLATE_DIR), autoescape=True, undefined=jinja2.StrictUndefined
 )
+# The page's script (noVNC bundled, no CDN), put into the page itself: a module script
+# loaded by URL is fetched in CORS mode, which a JupyterHub single-user server (>= 4.1)
+# treats as anonymous unless it carries the XSRF token, so under a hub it was answered
+# with login redirects and the page stayed blank. A classic script cannot hold noVNC's
+# top-level await; the token in the script's URL would end up in logs.
+PAGE_SCRIPT = STATIC_DIR / "build" / "desktop.js"
 APPS = ("napari", "desktop")
 MAX_PATHS = 100
 COEXISTING_TOOLS = ("jupyter-remote-desktop-proxy",)
@@ -67,6 +75,20 @@ def installed_tools() -> list[str]:
     return found
 
 
+@functools.lru_cache(maxsize=2)
+def read_page_script(path: Path, mtime_ns: int) -> str:
+    """The bundle as it may stand inside ``<script>``: "</script" and "<!--" would end or
+    change the element, so their "<" is written as the JavaScript escape \\x3C (the same
+    character in strings, regular expressions and template literals)."""
+    text = path.read_text(encoding="utf-8")
+    return re.sub(r"<(?=/script|!--)", r"\\x3C", text, flags=re.IGNORECASE)
+
+
+def page_script() -> str:
+    """The page's script, read again when the file changes (a rebuild in development)."""
+    return read_page_script(PAGE_SCRIPT, PAGE_SCRIPT.stat().st_mtime_ns)
+
+
 class DesktopMixin:
     """Access to the one DesktopManager of this server."""
 
@@ -95,6 +117,16 @@ class DesktopPageHandler(DesktopMixin, JupyterHandler):
         self.set_header("Cache-Control", "no-store")
         self.set_header("X-Frame-Options", "SAMEORIGIN")
         problems = preflight(self.manager.config)
+        try:
+            script = page_script()
+        except OSError as err:
+            problems.append(
+                DesktopError(
+                    f"The desktop page's script {PAGE_SCRIPT} cannot be read: {err.strerror}",
+                    "reinstall jupyter-napari-desktop with pip (its build makes the script; "
+                    "from a checkout: cd labextension && npm run build)",
+                )
+            )
         if problems:
             self.set_status(503)
             self.finish(
@@ -123,6 +155,7 @@ class DesktopPageHandler(DesktopMixin, JupyterHandler):
             static_base=static,
             asset_version=__version__,
             page_config=page_config,
+            page_script=script,
         )
         self.finish(page)
 

@@ -12,6 +12,7 @@ import RFB from '@novnc/novnc';
 
 import { ConnectionState, DesktopConnection } from './connection';
 import {
+  apiEndpoint,
   documentTitle,
   HidpiMode,
   IDesktopConfig,
@@ -32,7 +33,7 @@ import { postStart } from './start';
 import type { IStatsFigures } from './stats';
 import type { UploadResult } from './upload';
 import { UploadView } from './upload-view';
-import { ensureStylesheet, PageView } from './view';
+import { PageView } from './view';
 
 export type { ConnectionState } from './connection';
 
@@ -107,7 +108,8 @@ class DesktopPage {
       view.screen,
       this._quality,
       config.adaptiveQuality,
-      new URL('desktop.css', import.meta.url).href
+      apiEndpoint(config.apiUrl, 'info'),
+      config.xsrfToken
     );
     handle.stats = () => this._stats.figures;
     this._hidpi = readStoredHidpi(config.hidpi);
@@ -300,7 +302,6 @@ function storeString(key: string, value: string): void {
 }
 
 function main(): void {
-  ensureStylesheet();
   const handle: INapariDesktopHandle = {
     state: 'connecting',
     rfb: null,

@@ -13,6 +13,7 @@
 import RFB from '@novnc/novnc';
 
 import { withoutResends } from './encodings';
+import { withXsrf } from './request';
 import {
   AdaptiveQuality,
   IArea,
@@ -90,6 +91,7 @@ export class StatsOverlay {
   private _timer: number;
   private _rttTimer: number | null = null;
   private readonly _rttUrl: string;
+  private readonly _xsrfToken: string;
 
   constructor(
     bar: HTMLElement,
@@ -97,10 +99,12 @@ export class StatsOverlay {
     screen: HTMLElement,
     level: number,
     adaptive: boolean,
-    rttUrl: string
+    rttUrl: string,
+    xsrfToken: string
   ) {
     this._adaptive = new AdaptiveQuality(level, adaptive);
     this._rttUrl = rttUrl;
+    this._xsrfToken = xsrfToken;
     this.button = document.createElement('button');
     this.button.type = 'button';
     this.button.className = 'jp-NapariDesktop-button';
@@ -266,7 +270,10 @@ export class StatsOverlay {
   private async _measureRtt(): Promise<void> {
     const started = performance.now();
     try {
-      await fetch(this._rttUrl, { method: 'GET', cache: 'no-store' });
+      await fetch(
+        this._rttUrl,
+        withXsrf(this._xsrfToken, { method: 'GET', cache: 'no-store' })
+      );
       this._meter.rtt(performance.now() - started);
     } catch {
       // Offline: the connection's own status says so.

@@ -5,6 +5,7 @@
 import { parseApiError, parseStartResponse } from '../src/api';
 import type { StartResult } from './connection';
 import { apiEndpoint, IDesktopConfig, isTransientFailure } from './logic';
+import { withXsrf } from './request';
 
 /** How long POST start may take before the page retries. */
 export const START_TIMEOUT_MS = 60_000;
@@ -39,16 +40,15 @@ export async function postStart(
   try {
     let response: Response;
     try {
-      response = await fetchImpl(url, {
-        method: 'POST',
-        credentials: 'same-origin',
-        headers: {
-          'Content-Type': 'application/json',
-          'X-XSRFToken': config.xsrfToken
-        },
-        body: JSON.stringify({ app: config.app, reconnect }),
-        signal: controller.signal
-      });
+      response = await fetchImpl(
+        url,
+        withXsrf(config.xsrfToken, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify({ app: config.app, reconnect }),
+          signal: controller.signal
+        })
+      );
     } catch (error) {
       console.warn(`[napari-desktop] POST ${url} failed`, error);
       return { ok: false, transient: true, error: parseApiError(0, null, url) };

@@ -16,6 +16,7 @@
 import { parseApiError } from '../src/api';
 import { apiEndpoint, backoffDelay } from './logic';
 import { readBody } from './start';
+import { withXsrf } from './request';
 
 /** Bytes per PUT: 8 MiB (about 11 MB of base64 JSON). */
 export const CHUNK_SIZE = 8 * 1024 * 1024;
@@ -320,16 +321,15 @@ class Uploader {
     }
     let response: Response;
     try {
-      response = await this._fetch(url, {
-        method,
-        credentials: 'same-origin',
-        headers: {
-          'Content-Type': 'application/json',
-          'X-XSRFToken': this._o.xsrfToken
-        },
-        body: payload,
-        signal: cancellable ? this._o.signal : undefined
-      });
+      response = await this._fetch(
+        url,
+        withXsrf(this._o.xsrfToken, {
+          method,
+          headers: { 'Content-Type': 'application/json' },
+          body: payload,
+          signal: cancellable ? this._o.signal : undefined
+        })
+      );
     } catch (error) {
       if (cancellable && this._o.signal?.aborted) {
         throw new UploadCancelled();

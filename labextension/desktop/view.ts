@@ -57,26 +57,6 @@ function levelSelect(
   return { wrapper, select };
 }
 
-/** Load desktop.css from next to this script unless the page links it already. */
-export function ensureStylesheet(): void {
-  const script = new URL(import.meta.url);
-  const css = new URL('desktop.css', script);
-  const links = document.querySelectorAll<HTMLLinkElement>(
-    'link[rel="stylesheet"]'
-  );
-  for (const link of links) {
-    // Compare without the query: the server adds ?v=<version> to both.
-    if (new URL(link.href, document.baseURI).pathname === css.pathname) {
-      return;
-    }
-  }
-  css.search = script.search;
-  const link = document.createElement('link');
-  link.rel = 'stylesheet';
-  link.href = css.href;
-  document.head.appendChild(link);
-}
-
 /** The page's elements. */
 export class PageView {
   readonly status: HTMLSpanElement;

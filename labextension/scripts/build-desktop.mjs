@@ -4,7 +4,10 @@
 //   node scripts/build-desktop.mjs            development build, with source maps
 //   node scripts/build-desktop.mjs --minify   production build
 //
-// The output is an ES module targeting ES2022: noVNC uses top-level await.
+// The output is an ES module targeting ES2022: noVNC uses top-level await. The server puts
+// desktop.js into the page itself (handlers.py): a module script loaded by URL is fetched
+// in CORS mode, which JupyterHub answers with a login redirect (its XSRF rules), and a
+// classic script cannot hold top-level await.
 import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,7 +34,8 @@ await build({
   platform: 'browser',
   target: 'es2022',
   minify,
-  sourcemap: minify ? false : 'linked',
+  // 'external': the map is written, not named in the script (the page inlines it).
+  sourcemap: minify ? false : 'external',
   legalComments: 'eof',
   banner: {
     js:

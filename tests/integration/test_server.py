@@ -95,7 +95,11 @@ async def test_websocket_refuses_without_auth(jp_serverapp, jp_http_port, jp_bas
 async def test_page_and_info(jp_fetch):
     page = await jp_fetch("napari-desktop/", params={"app": "napari"})
     text = page.body.decode()
-    assert "napari-desktop/static/build/desktop.js" in text
+    # The script is in the page (a hub answers module scripts fetched by URL with login
+    # redirects); the styles come by URL.
+    assert '<script type="module">/*! jupyter-napari-desktop desktop page' in text
+    assert "<script src=" not in text and 'type="module" src=' not in text
+    assert "napari-desktop/static/build/desktop.css" in text
     config = json.loads(text.split('type="application/json">')[1].split("</script>")[0])
     assert config["app"] == "napari"
     assert config["websocketPath"].endswith("napari-desktop/websockify")
@@ -220,7 +224,7 @@ async def test_stop_ends_every_process_and_removes_files(jp_fetch, manager):
 async def test_under_a_jupyterhub_style_base_url(jp_serverapp, jp_fetch, jp_http_port, jp_base_url):
     page = (await jp_fetch("napari-desktop/")).body.decode()
     assert '"websocketPath": "/user/alice/napari-desktop/websockify"' in page
-    assert "/user/alice/napari-desktop/static/build/desktop.js" in page
+    assert "/user/alice/napari-desktop/static/build/desktop.css" in page
     greeting = await rfb_greeting(jp_http_port, "/user/alice/", token_header(jp_serverapp))
     assert greeting == b"RFB 003.008\n"
     response = await raw_fetch(
