@@ -195,7 +195,7 @@ class DesktopPage {
   }
 
   private _openRfb(config: IDesktopConfig): RFB {
-    const url = websocketUrl(window.location, config.websocketPath);
+    const url = websocketUrl(document.baseURI, config.websocketPath);
     let rfb: RFB;
     let socket: WebSocket;
     try {

@@ -88,15 +88,15 @@ export function apiEndpoint(apiUrl: string, name: string): string {
 }
 
 /**
- * The websocket URL for `path` on the page's own host: wss:// on https
- * pages, ws:// otherwise.
+ * The websocket URL for the absolute `path` on the host of `baseUri` (the
+ * document's base URI: in JupyterLab's tab the page is an iframe's srcdoc,
+ * whose location is about:srcdoc and whose base URI is JupyterLab's): wss://
+ * on https pages, ws:// otherwise.
  */
-export function websocketUrl(
-  location: { protocol: string; host: string },
-  path: string
-): string {
-  const scheme = location.protocol === 'https:' ? 'wss://' : 'ws://';
-  return scheme + location.host + (path.startsWith('/') ? path : `/${path}`);
+export function websocketUrl(baseUri: string, path: string): string {
+  const url = new URL(path.startsWith('/') ? path : `/${path}`, baseUri);
+  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+  return url.href;
 }
 
 /** The browser tab title for `app`. */

@@ -24,6 +24,7 @@ import { Widget } from '@lumino/widgets';
 
 import { desktopPageUrl, viewTitle } from './api';
 import { desktopIcon, napariIcon } from './icons';
+import { NapariDesktopRequestError, requestPageHtml } from './request';
 import { DEFAULT_SETTINGS } from './settings-values';
 import {
   DesktopApp,
@@ -66,7 +67,7 @@ function carriesFiles(event: DragEvent): boolean {
   return Array.from(event.dataTransfer?.types ?? []).includes('Files');
 }
 
-/** The desktop page in an iframe. */
+/** The desktop page in an iframe, as its srcdoc (see requestPageHtml). */
 class DesktopFrame extends Widget {
   constructor(url: string) {
     super();
@@ -77,16 +78,18 @@ class DesktopFrame extends Widget {
     // The page is this server's own, same origin: no sandbox, but let it use
     // the clipboard for the desktop's clipboard panel.
     this._iframe.allow = 'clipboard-read; clipboard-write; fullscreen';
-    this._iframe.src = url;
     this.node.appendChild(this._iframe);
+    this._url = url;
+    void this._load();
   }
 
   get url(): string {
-    return this._iframe.src;
+    return this._url;
   }
 
   set url(value: string) {
-    this._iframe.src = value;
+    this._url = value;
+    void this._load();
   }
 
   /**
@@ -105,9 +108,29 @@ class DesktopFrame extends Widget {
 
   /** Load the page again: it reconnects to the (still running) desktop. */
   reload(): void {
-    const src = this._iframe.src;
-    this._iframe.src = 'about:blank';
-    this._iframe.src = src;
+    void this._load();
+  }
+
+  /** Fetch the page for the current URL and show it; the latest call wins. */
+  private async _load(): Promise<void> {
+    const url = this._url;
+    const load = ++this._loads;
+    let html: string;
+    try {
+      html = await requestPageHtml(url);
+    } catch (error) {
+      if (load === this._loads && !this.isDisposed) {
+        const details =
+          error instanceof NapariDesktopRequestError
+            ? `${error.details.message} ${error.details.fix}`
+            : String(error);
+        void showErrorMessage('The desktop page could not be loaded', details);
+      }
+      return;
+    }
+    if (load === this._loads && !this.isDisposed) {
+      this._iframe.srcdoc = html;
+    }
   }
 
   protected onActivateRequest(msg: Message): void {
@@ -116,6 +139,8 @@ class DesktopFrame extends Widget {
   }
 
   private _iframe: HTMLIFrameElement;
+  private _url: string;
+  private _loads = 0;
 }
 
 /** The JupyterLab tab with the desktop page. */

@@ -1,5 +1,6 @@
 /**
- * The one helper that talks to the server's `napari-desktop/api/` endpoints.
+ * The one place that talks to the server's `napari-desktop/` URLs: its API, and the
+ * desktop page's HTML for the JupyterLab tab.
  */
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
@@ -15,6 +16,44 @@ export class NapariDesktopRequestError extends Error {
   ) {
     super(details.message);
     this.name = 'NapariDesktopRequestError';
+  }
+}
+
+/**
+ * The HTML of the desktop page at `url`, fetched as the API is (with the XSRF header);
+ * an error page (503) is HTML to show too.
+ *
+ * The JupyterLab tab shows it as its iframe's srcdoc rather than by URL: under
+ * JupyterHub every page of a single-user server forbids being framed (CSP
+ * `frame-ancestors 'none'`), because all users' servers share one origin and a
+ * framed page could be scripted by another user's page. A srcdoc document belongs
+ * to this JupyterLab page, and the page's own rule stays as it is.
+ *
+ * @throws NapariDesktopRequestError when the server cannot be reached
+ */
+export async function requestPageHtml(url: string): Promise<string> {
+  const settings = ServerConnection.makeSettings();
+  let response: Response;
+  try {
+    response = await ServerConnection.makeRequest(
+      url,
+      { method: 'GET', cache: 'no-store' },
+      settings
+    );
+    const type = response.headers.get('Content-Type') ?? '';
+    if (!type.startsWith('text/html')) {
+      throw new NapariDesktopRequestError(
+        response.status,
+        parseApiError(response.status, await response.text(), url)
+      );
+    }
+    return await response.text();
+  } catch (error) {
+    if (error instanceof NapariDesktopRequestError) {
+      throw error;
+    }
+    console.warn(`[napari-desktop] request to ${url} failed`, error);
+    throw new NapariDesktopRequestError(0, parseApiError(0, null, url));
   }
 }
 

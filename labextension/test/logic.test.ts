@@ -33,7 +33,7 @@ describe('websocketUrl', () => {
   it('uses wss:// on https pages', () => {
     assert.equal(
       websocketUrl(
-        { protocol: 'https:', host: 'hub.example.org' },
+        'https://hub.example.org/user/alice/lab/tree/data',
         '/user/alice/napari-desktop/websockify'
       ),
       'wss://hub.example.org/user/alice/napari-desktop/websockify'
@@ -43,7 +43,7 @@ describe('websocketUrl', () => {
   it('uses ws:// on http pages and keeps the port', () => {
     assert.equal(
       websocketUrl(
-        { protocol: 'http:', host: 'localhost:8888' },
+        'http://localhost:8888/napari-desktop/?app=napari',
         '/napari-desktop/websockify'
       ),
       'ws://localhost:8888/napari-desktop/websockify'
@@ -52,10 +52,7 @@ describe('websocketUrl', () => {
 
   it('adds the leading slash to a relative path', () => {
     assert.equal(
-      websocketUrl(
-        { protocol: 'http:', host: 'h' },
-        'napari-desktop/websockify'
-      ),
+      websocketUrl('http://h/lab', 'napari-desktop/websockify'),
       'ws://h/napari-desktop/websockify'
     );
   });
