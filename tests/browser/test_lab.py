@@ -10,36 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.pages import desktop_x_env, open_lab, wait_state
-from tests.support.pattern import png_colour_shares
+from tests.support.pages import (
+    click_card,
+    desktop_x_env,
+    open_lab,
+    wait_for_pattern,
+    wait_state,
+)
 from tests.support.procs import XVNC_NAMES, comm, descendants
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.browser
-
-
-def click_card(context, page, title_part: str):
-    """Click the launcher card whose tooltip contains ``title_part``; return the new tab."""
-    card = page.locator(f".jp-LauncherCard[title*='{title_part}']").first
-    with context.expect_page(timeout=30_000) as new_tab:
-        card.click()
-    tab = new_tab.value
-    tab.wait_for_load_state()
-    return tab
-
-
-def wait_for_pattern(tab, timeout: float) -> bytes:
-    """Screenshots of the VNC canvas until all four quadrant colours are visible."""
-    canvas = tab.locator("#jp-NapariDesktop-root canvas").first
-    deadline = time.monotonic() + timeout
-    shares: dict[str, float] = {}
-    while time.monotonic() < deadline:
-        png = canvas.screenshot()
-        shares = png_colour_shares(png)
-        if min(shares.values()) > 0.02:
-            return png
-        time.sleep(0.25)
-    raise AssertionError(f"napari's test image never appeared in the canvas: {shares}")
 
 
 def test_launcher_shows_napari_and_desktop_cards(context, lab, artifacts):

@@ -12,14 +12,20 @@ import re
 import subprocess
 import time
 import urllib.request
-from pathlib import Path
 
-import numpy as np
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.pages import desktop_x_env, open_lab, wait_state
-from tests.support.pattern import png_colour_shares
+from tests.support.pages import (
+    context_menu_open,
+    desktop_canvas,
+    desktop_x_env,
+    lab_tab_frame,
+    open_lab,
+    wait_for_colours,
+    wait_state,
+)
+from tests.support.pattern import write_tiff
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.browser
@@ -28,36 +34,6 @@ pytestmark = pytest.mark.browser
 MAGENTA, CYAN = (255, 0, 255), (0, 255, 255)
 ORANGE, PURPLE = (255, 128, 0), (128, 0, 255)
 PINK = (255, 128, 192)
-
-
-def write_tiff(path: Path, left: tuple[int, int, int], right: tuple[int, int, int]) -> Path:
-    """An RGB TIFF, ``left`` colour on the left half and ``right`` on the right."""
-    import tifffile
-
-    image = np.zeros((256, 256, 3), np.uint8)
-    image[:, :128] = left
-    image[:, 128:] = right
-    tifffile.imwrite(path, image, photometric="rgb")
-    return path
-
-
-def wait_for_colours(canvas, colours, timeout: float, minimum: float = 0.05) -> bytes:
-    """Screenshots of ``canvas`` until every colour covers ``minimum`` of it."""
-    deadline = time.monotonic() + timeout
-    shares: list[float] = []
-    while time.monotonic() < deadline:
-        png = canvas.screenshot()
-        shares = list(png_colour_shares(png, {str(rgb): rgb for rgb in colours}).values())
-        if min(shares) > minimum:
-            return png
-        time.sleep(0.25)
-    raise AssertionError(f"colours {colours} never covered the canvas: shares {shares}")
-
-
-def context_menu_open(page, name: str) -> None:
-    """Right-click ``name`` in the file browser and choose Open in napari."""
-    page.locator(".jp-DirListing-item", has_text=name).first.click(button="right")
-    page.locator(".lm-Menu-item:visible", has_text="Open in napari").click()
 
 
 def layer_names(lab) -> list[str]:
@@ -96,7 +72,7 @@ def test_open_in_napari_from_the_file_browser(context, lab, artifacts):
     assert 'as layer "napari test ü"' in toast.inner_text()
 
     wait_state(tab, "connected", 60)
-    png = wait_for_colours(tab.locator("#jp-NapariDesktop-root canvas").first, [MAGENTA, CYAN], 90)
+    png = wait_for_colours(desktop_canvas(tab), [MAGENTA, CYAN], 90, 0.05)
     elapsed = time.monotonic() - clicked
     (artifacts / "open-in-napari.png").write_bytes(png)
     tab.screenshot(path=str(artifacts / "open-in-napari-desktop-tab.png"))
@@ -139,12 +115,12 @@ def test_open_in_napari_in_a_jupyterlab_tab(context, lab, artifacts):
         panel.wait_for(timeout=30_000)
         assert page.locator(".lm-TabBar-tab.lm-mod-current", has_text="napari").count() == 1
         wait_for(lambda: "second image" in layer_names(lab), 150, "the layer in napari's status")
-        frame = next(f for f in page.frames if "napari-desktop/?app=napari" in f.url)
+        frame = lab_tab_frame(page)
         wait_state(frame, "connected", 60)
         canvas = page.frame_locator("#jp-NapariDesktop-panel iframe").locator(
             "#jp-NapariDesktop-root canvas"
         )
-        png = wait_for_colours(canvas.first, [ORANGE, PURPLE], 90)
+        png = wait_for_colours(canvas.first, [ORANGE, PURPLE], 90, 0.05)
         (artifacts / "open-in-napari-lab-tab-canvas.png").write_bytes(png)
         page.screenshot(path=str(artifacts / "open-in-napari-lab-tab.png"))
         assert popups == [], f"no browser tab should open in lab-tab mode: {popups}"
@@ -229,7 +205,7 @@ def test_notebook_viewer_appears_in_the_desktop(context, lab, artifacts):
     desktop = context.new_page()
     desktop.goto(f"{lab.url}napari-desktop/?app=desktop")
     wait_state(desktop, "connected", 60)
-    png = wait_for_colours(desktop.locator("#jp-NapariDesktop-root canvas").first, [PINK], 60)
+    png = wait_for_colours(desktop_canvas(desktop), [PINK], 60, 0.05)
     (artifacts / "notebook-viewer.png").write_bytes(png)
 
     # Leave the desktop's own napari in front for whatever runs next.
@@ -294,7 +270,7 @@ def test_files_dropped_on_the_napari_tab_are_uploaded(context, lab, artifacts, t
         page = open_lab(context, lab)
         page.locator(".jp-LauncherCard[title*='napari']").first.click()
         page.locator("#jp-NapariDesktop-panel").wait_for(timeout=30_000)
-        frame = next(f for f in page.frames if "napari-desktop/?app=napari" in f.url)
+        frame = lab_tab_frame(page)
         wait_state(frame, "connected", 90)
         frame.evaluate(
             DROP_FILE,

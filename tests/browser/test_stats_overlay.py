@@ -14,8 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from tests.browser.pages import wait_state
 from tests.support import procs
+from tests.support.pages import wait_state
 from tests.support.rfb import RFBClient
 from tests.support.waiting import wait_for
 

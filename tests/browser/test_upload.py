@@ -10,7 +10,6 @@ the X screen.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import os
 import re
@@ -21,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.pages import wait_state
 from tests.support.jupyter import JupyterServer
+from tests.support.pages import drop, wait_state
 from tests.support.pattern import CHROMIUM, png_colour_shares, write_pattern
 from tests.support.waiting import wait_for
 
@@ -74,25 +73,6 @@ def wait_uploads(page, count: int, timeout: float = 120) -> list[dict]:
         polling=100,
     )
     return uploads(page)
-
-
-def drop(page, name: str, data: bytes) -> None:
-    """What a file manager's drop does: a drop event with the file in its DataTransfer."""
-    page.evaluate(
-        """([name, b64]) => {
-            const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
-            const transfer = new DataTransfer();
-            transfer.items.add(new File([bytes], name, { type: 'image/tiff' }));
-            const target = document.querySelector('#jp-NapariDesktop-root canvas')
-                ?? document.body;
-            for (const type of ['dragenter', 'dragover', 'drop']) {
-                target.dispatchEvent(new DragEvent(type, {
-                    dataTransfer: transfer, bubbles: true, cancelable: true
-                }));
-            }
-        }""",
-        [name, base64.b64encode(data).decode("ascii")],
-    )
 
 
 def choose(page, path: Path) -> None:

@@ -55,3 +55,14 @@ def png_colour_shares(png: bytes, colours: Colours = QUADRANTS) -> dict[str, flo
     from PIL import Image
 
     return colour_shares(np.asarray(Image.open(io.BytesIO(png)).convert("RGB")), colours)
+
+
+def write_tiff(path: Path, left: tuple[int, int, int], right: tuple[int, int, int]) -> Path:
+    """An RGB TIFF, ``left`` colour on the left half and ``right`` on the right."""
+    import tifffile
+
+    image = np.zeros((256, 256, 3), np.uint8)
+    image[:, :128] = left
+    image[:, 128:] = right
+    tifffile.imwrite(path, image, photometric="rgb")
+    return path
