@@ -9,8 +9,8 @@ See docs/jupyterhub.md. Run as root:
 Needs, on the hub's side: ``pip install jupyterhub jupyterhub-idle-culler`` and
 configurable-http-proxy (``npm install -g configurable-http-proxy``). On the users' side:
 the system packages of binder/apt.txt and one Python environment every user can run with
-``jupyterhub-singleuser`` and this package (``pip install jupyterhub jupyter-napari-desktop``
-plus ``napari[pyqt6]``); put its bin/ first on PATH or set ``c.Spawner.cmd`` to its
+``jupyterhub-singleuser``, JupyterLab and this package (``pip install jupyterhub jupyterlab
+jupyter-napari-desktop`` plus ``napari[pyqt6]``); put its bin/ first on PATH or set ``c.Spawner.cmd`` to its
 ``jupyterhub-singleuser``. The tests (tests/hub/) load this file and override only ports,
 paths, the login method and the test users.
 """

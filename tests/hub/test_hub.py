@@ -1,7 +1,7 @@
 """A real JupyterHub with two real Unix users, each with a napari desktop.
 
 JupyterHub + configurable-http-proxy on 127.0.0.1 (free ports), LocalProcessSpawner,
-``deploy/jupyterhub/jupyterhub_config.py`` plus test settings (tests/hub/hubtools.py). Both
+``deploy/jupyterhub/jupyterhub_config.py`` plus test settings (tests/support/hub.py). Both
 users' single-user servers run this checkout from a venv made from /usr/bin/python3, with
 the "minimal" session and no napari. Everything is removed afterwards, even on failure:
 the hub (by pid, it stops the servers and the proxy), the users' processes (by pid), the

@@ -10,15 +10,19 @@ container has no route to another's.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from tests.images.containers import engine_run, tag
 from tests.support.hub import HubProcess, chp_command
+from tests.support.pages import click_card, desktop_canvas, drop, wait_for_colours, wait_state
+from tests.support.pattern import write_tiff
 from tests.support.waiting import wait_for
 
 # The first test that needs the images waits for their build (minutes on a cold cache).
@@ -27,6 +31,7 @@ pytestmark = pytest.mark.timeout(3600)
 ROOT = Path(__file__).resolve().parents[2]
 DOCKER_SPAWNER = ROOT / "deploy" / "jupyterhub" / "docker_spawner.py"
 USERS = ["alice", "bob"]
+MAGENTA, CYAN = (255, 0, 255), (0, 255, 255)
 SANDBOX_HOST_CONFIG = {
     "network_mode": "slirp4netns:allow_host_loopback=true",
     "runtime": "runc",
@@ -177,6 +182,41 @@ def test_users_cannot_reach_each_other(hub, spawned):
         f"from alice's container: bob's server reachable? (host, 127.0.0.2): {out[:2]}; "
         f"the hub's API (the control: must be reachable): {out[2:]}"
     )
+
+
+def test_alice_logs_in_and_napari_draws_in_her_container(hub, spawned, browser, images_dir):
+    """As alice meets it: the hub's login form, the napari page (the hub's default URL), a
+    file from her laptop dropped on it is uploaded into her container and drawn; then the
+    napari card in her JupyterLab."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        page = context.new_page()
+        hub.log_in(page, "alice")
+        wait_state(page, "connected", 180)
+        tiff = write_tiff(Path(tempfile.mkdtemp()) / "laptop.tif", MAGENTA, CYAN)
+        drop(page, "from alice's laptop.tif", tiff.read_bytes())
+        page.wait_for_function(
+            "() => window.napariDesktop.uploads.length >= 1", timeout=120_000, polling=250
+        )
+        [result] = page.evaluate("() => window.napariDesktop.uploads")
+        assert result["status"] == "uploaded", result
+        inside = engine_run(
+            "podman", "exec", container_of("alice"), "sha256sum", f"/home/jovyan/{result['path']}"
+        ).stdout.split()[0]
+        assert inside == hashlib.sha256(tiff.read_bytes()).hexdigest()
+        png = wait_for_colours(desktop_canvas(page), [MAGENTA, CYAN], 120, 0.05)
+        (images_dir / "dockerspawner-alice-napari.png").write_bytes(png)
+
+        lab = context.new_page()
+        lab.goto(f"{hub.url}/user/alice/lab?reset")
+        lab.wait_for_selector(".jp-NapariDesktop-statusItem", timeout=120_000)
+        tab = click_card(context, lab, "napari in a browser desktop")
+        wait_state(tab, "connected", 90)
+        png = wait_for_colours(desktop_canvas(tab), [MAGENTA, CYAN], 120, 0.05)
+        (images_dir / "dockerspawner-alice-lab-card.png").write_bytes(png)
+        lab.screenshot(path=str(images_dir / "dockerspawner-alice-lab.png"))
+    finally:
+        context.close()
 
 
 def test_the_idle_culler_stops_an_untouched_server(hub, spawned):

@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 import pwd
+import re
 import secrets
 import shutil
 import signal
@@ -129,7 +130,7 @@ def checkout_is_reachable() -> bool:
     return others_can_reach(ROOT) is None
 
 
-def user_venv_stamp(napari: bool) -> str:
+def user_venv_stamp(napari: bool, jupyterhub: Optional[str] = None) -> str:
     """Changes when the venv must be rebuilt: pyproject, jupyterhub, and (for a copied,
     non-editable install) the package's own files."""
     digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes())
@@ -138,21 +139,26 @@ def user_venv_stamp(napari: bool) -> str:
             digest.update(source.read_bytes())
     mode = "editable" if checkout_is_reachable() else "copy"
     return (
-        f"jupyterhub=={jupyterhub_version()} pyproject={digest.hexdigest()[:16]} "
-        f"napari={int(napari)} {mode}\n"
+        f"jupyterhub=={jupyterhub or jupyterhub_version()} pyproject={digest.hexdigest()[:16]} "
+        f"napari={int(napari)} jupyterlab {mode}\n"
     )
 
 
 def ensure_user_venv(
-    path: Path = USER_VENV, napari: bool = False, log: Callable[[str], None] = print
+    path: Path = USER_VENV,
+    napari: bool = False,
+    log: Callable[[str], None] = print,
+    jupyterhub: Optional[str] = None,
 ) -> Path:
-    """A venv from /usr/bin/python3 with jupyterhub and this checkout (editable); reused while
-    pyproject.toml and the hub's jupyterhub version stay the same. Returns its python."""
+    """A venv from /usr/bin/python3 with jupyterhub (``jupyterhub``, default: the version
+    the hub runs) and this checkout (editable); reused while pyproject.toml and that
+    version stay the same. Returns its python."""
+    jupyterhub = jupyterhub or jupyterhub_version()
     python = path / "bin" / "python"
     stamp = path / ".napari-desktop-stamp"
-    want = user_venv_stamp(napari)
+    want = user_venv_stamp(napari, jupyterhub)
     have = stamp.read_text() if stamp.exists() else ""
-    if have == want or (not napari and have == user_venv_stamp(True)):
+    if have == want or (not napari and have == user_venv_stamp(True, jupyterhub)):
         return python
     blocked = others_can_reach(path.parent)
     if blocked is not None:
@@ -170,14 +176,55 @@ def ensure_user_venv(
     # Editable when the test users can read the checkout; else a copy in the venv (CI may
     # clone under /root, which other users cannot enter), refreshed when the sources change.
     pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    # What docs/jupyterhub.md installs on the users' side: JupyterLab too (the napari card).
+    hub_and_lab = [f"jupyterhub=={jupyterhub}", "jupyterlab"]
     if checkout_is_reachable():
-        subprocess.run([*pip, f"jupyterhub=={jupyterhub_version()}", "-e", target], check=True)
+        subprocess.run([*pip, *hub_and_lab, "-e", target], check=True)
+        link_labextension(path)
     else:
-        subprocess.run([*pip, f"jupyterhub=={jupyterhub_version()}", target], check=True)
+        subprocess.run([*pip, *hub_and_lab, target], check=True)
         subprocess.run([*pip, "--force-reinstall", "--no-deps", target], check=True)
     stamp.write_text(want)
     os.chmod(path, 0o755)
     return python
+
+
+def link_labextension(venv: Path) -> None:
+    """The checkout's built JupyterLab extension, linked into ``venv``: an editable install
+    copies it once, so a rebuilt extension would not reach JupyterLab."""
+    target = venv / "share" / "jupyter" / "labextensions" / "jupyter-napari-desktop"
+    if target.is_symlink():
+        return
+    shutil.rmtree(target, ignore_errors=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.symlink_to(ROOT / "jupyter_napari_desktop" / "labextension", target_is_directory=True)
+
+
+def ensure_hub_venv(path: Path, requirement: str, log: Callable[[str], None] = print) -> Path:
+    """A venv with ``requirement`` (e.g. "jupyterhub>=5,<6") for a hub of another version than
+    the project's own; reused while the requirement is the same. Returns its python."""
+    python = path / "bin" / "python"
+    stamp = path / ".napari-desktop-stamp"
+    if stamp.exists() and stamp.read_text() == requirement + "\n":
+        return python
+    log(f"creating the hub venv {path} with {requirement} (PyPI)")
+    if path.exists() and not (path / "pyvenv.cfg").exists():
+        raise RuntimeError(f"{path} exists and is not a venv; remove it")
+    if not python.exists():
+        subprocess.run([str(SYSTEM_PYTHON), "-m", "venv", str(path)], check=True)
+    pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    subprocess.run([*pip, requirement], check=True)
+    stamp.write_text(requirement + "\n")
+    return python
+
+
+def package_version(python: Path, name: str) -> str:
+    """The version of ``name`` installed for the interpreter ``python``."""
+    code = "import sys, importlib.metadata as m; print(m.version(sys.argv[1]))"
+    done = subprocess.run([str(python), "-c", code, name], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{name} is not installed for {python}: {done.stderr.strip()}")
+    return done.stdout.strip()
 
 
 # -- Unix users ------------------------------------------------------------------------------
@@ -276,6 +323,7 @@ class HubProcess:
     users: list[str]
     user_python: Path
     napari_desktop: dict[str, Any] = field(default_factory=dict)
+    hub_python: Path = field(default_factory=lambda: Path(sys.executable))
     hub_config: str = ""
     activity_interval: int = 5
     culler_token: str = field(default_factory=lambda: secrets.token_hex(32))
@@ -284,6 +332,8 @@ class HubProcess:
     proxy_api_port: int = field(default_factory=procs.free_port)
     token: str = field(default_factory=lambda: secrets.token_hex(32))
     proxy_token: str = field(default_factory=lambda: secrets.token_hex(32))
+    # What every user types on the login form (SharedPasswordAuthenticator).
+    password: str = field(default_factory=lambda: secrets.token_hex(16))
     proc: Optional[subprocess.Popen[bytes]] = None
     tokens: dict[str, str] = field(default_factory=dict)  # user name -> API token
     unix_users: list[UnixUser] = field(default_factory=list)
@@ -323,7 +373,7 @@ class HubProcess:
         # The example's idle-culler service, with a token instead of a command: the test starts
         # the culler itself, when it wants to, with the example's role (its scopes).
         culler = {"name": "idle-culler", "api_token": self.culler_token}
-        text = f"""# Written by tests/hub/hubtools.py: the example config plus this test's settings.
+        text = f"""# Written by tests/support/hub.py: the example config plus this test's settings.
 load_subconfig({str(EXAMPLE_CONFIG)!r})
 c.JupyterHub.services = [s for s in c.JupyterHub.services if s["name"] != "idle-culler"]
 c.JupyterHub.services.append({culler!r})
@@ -340,7 +390,7 @@ c.JupyterHub.db_url = "sqlite:///{self.workdir / "jupyterhub.sqlite"}"
 c.JupyterHub.cookie_secret_file = {str(self.workdir / "cookie_secret")!r}
 c.JupyterHub.pid_file = {str(self.workdir / "jupyterhub.pid")!r}
 c.JupyterHub.authenticator_class = "shared-password"
-c.SharedPasswordAuthenticator.user_password = {secrets.token_hex(16)!r}
+c.SharedPasswordAuthenticator.user_password = {self.password!r}
 c.Authenticator.allowed_users = set({sorted(self.users)!r})
 c.JupyterHub.last_activity_interval = {self.activity_interval}
 c.Spawner.cmd = [{str(venv_bin / "jupyterhub-singleuser")!r}]
@@ -358,14 +408,26 @@ c.Spawner.http_timeout = 120
         path.write_text(text)
         return path
 
+    def log_in(self, page: Any, user: str, timeout: float = 240) -> None:
+        """What a person does in the browser ``page`` (Playwright): the hub's login form with
+        her name and the password; then wait until the hub has spawned her server and sent
+        her to its default URL, the napari page (the example config's)."""
+        page.goto(f"{self.url}/hub/login")
+        page.fill("#username_input", user)
+        page.fill("#password_input", self.password)
+        page.click("#login_submit")
+        # JupyterHub 6 appends "&" to the default URL's query.
+        napari_page = re.compile(r".*/napari-desktop/\?app=napari&?$")
+        page.wait_for_url(napari_page, timeout=timeout * 1000)
+
     def start(self, timeout: float = 60) -> HubProcess:
         config = self.write_config()
         env = dict(os.environ)
         env["PATH"] = os.pathsep.join(
-            [*filter(None, [node_bin_dir()]), str(Path(sys.executable).parent), env.get("PATH", "")]
+            [*filter(None, [node_bin_dir()]), str(self.hub_python.parent), env.get("PATH", "")]
         )
         self.proc = procs.start_logged(
-            [sys.executable, "-m", "jupyterhub", "-f", str(config)],
+            [str(self.hub_python), "-m", "jupyterhub", "-f", str(config)],
             self.log_path,
             cwd=self.workdir,
             env=env,
