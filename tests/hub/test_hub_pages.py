@@ -19,7 +19,6 @@ import os
 import re
 import secrets
 import shutil
-import sys
 import tempfile
 import time
 import urllib.parse
@@ -29,16 +28,12 @@ import pytest
 
 from tests.helpers import ARTIFACTS
 from tests.support.hub import (
-    HERE,
-    USER_VENV,
+    HUB_MAJORS,
     HubProcess,
     UnixUser,
-    ensure_hub_venv,
-    ensure_user_venv,
     http,
-    jupyterhub_version,
+    hub_venvs,
     missing_requirements,
-    package_version,
     sweep_stale_users,
 )
 from tests.support.pages import (
@@ -64,31 +59,14 @@ pytestmark = [
     pytest.mark.timeout(600),
 ]
 
-# The hub's major version -> how to get it (None: the project's own venv).
-HUBS = {"6": None, "5": "jupyterhub>=5,<6"}
 MAGENTA, CYAN, ORANGE = (255, 0, 255), (0, 255, 255), (255, 128, 0)
 
 
-def hub_pythons(major: str) -> tuple[Path, Path, str]:
-    """(the hub's python, the user's python, the JupyterHub version) for ``major``."""
-    requirement = HUBS[major]
-    if requirement is None:
-        hub_python, version = Path(sys.executable), jupyterhub_version()
-        assert version and version.startswith(major + "."), version
-        user_venv = USER_VENV
-    else:
-        hub_python = ensure_hub_venv(HERE / f".venv-hub{major}", requirement)
-        version = package_version(hub_python, "jupyterhub")
-        user_venv = USER_VENV.with_name(f"{USER_VENV.name}-hub{major}")
-    user_python = ensure_user_venv(user_venv, napari=True, jupyterhub=version)
-    return hub_python, user_python, version
-
-
-@pytest.fixture(scope="module", params=sorted(HUBS, reverse=True), ids=lambda m: f"hub{m}")
+@pytest.fixture(scope="module", params=sorted(HUB_MAJORS, reverse=True), ids=lambda m: f"hub{m}")
 def hub(request):
     """A hub of one major version with one user (not spawned: the login form spawns her)."""
     sweep_stale_users()
-    hub_python, user_python, version = hub_pythons(request.param)
+    hub_python, user_python, version = hub_venvs(request.param)
     base = Path(tempfile.mkdtemp(prefix="napari-hub-pages-", dir="/tmp"))
     os.chmod(base, 0o755)
     homes = base / "home"

@@ -227,6 +227,34 @@ def package_version(python: Path, name: str) -> str:
     return done.stdout.strip()
 
 
+# The hub's major versions the tests run (pyproject admits >=5,<7) -> how to get each
+# (None: the project's own venv).
+HUB_MAJORS = {"6": None, "5": "jupyterhub>=5,<6"}
+
+
+def hub_venvs(major: str) -> tuple[Path, Path, str]:
+    """(the hub's python, the users' python with napari and JupyterLab, the JupyterHub
+    version) for a hub of the major version ``major``, made when missing."""
+    requirement = HUB_MAJORS[major]
+    if requirement is None:
+        hub_python, version = Path(sys.executable), jupyterhub_version()
+        assert version and version.startswith(major + "."), version
+        user_venv = USER_VENV
+    else:
+        hub_python = ensure_hub_venv(HERE / f".venv-hub{major}", requirement)
+        version = package_version(hub_python, "jupyterhub")
+        user_venv = USER_VENV.with_name(f"{USER_VENV.name}-hub{major}")
+    user_python = ensure_user_venv(user_venv, napari=True, jupyterhub=version)
+    return hub_python, user_python, version
+
+
+def prepare_hub_venvs() -> None:
+    """Every venv the hub tests use, made ahead (scripts/setup.sh --test), so that no test
+    spends its time limit installing napari."""
+    for major in HUB_MAJORS:
+        hub_venvs(major)
+
+
 # -- Unix users ------------------------------------------------------------------------------
 @dataclass
 class UnixUser:
