@@ -30,7 +30,7 @@ from tests.images.containers import (
 )
 from tests.support.pattern import (
     QUADRANTS,
-    png_colour_shares,
+    wait_for_canvas_colours,
     write_pattern,
 )
 from tests.support.waiting import wait_for
@@ -50,18 +50,6 @@ def write_tiff(path, left, right):
     image[:, 128:] = right
     tifffile.imwrite(path, image, photometric="rgb")
     return path
-
-
-def wait_for_colours(canvas, colours: dict, timeout: float) -> bytes:
-    deadline = time.monotonic() + timeout
-    shares: dict[str, float] = {}
-    while time.monotonic() < deadline:
-        png = canvas.screenshot()
-        shares = png_colour_shares(png, colours)
-        if min(shares.values()) > 0.02:
-            return png
-        time.sleep(0.25)
-    raise AssertionError(f"colours {list(colours)} never all showed in the canvas: {shares}")
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +125,7 @@ def test_napari_card_draws_the_test_pattern(napari, browser, images_dir, figures
         tab.wait_for_load_state()
         assert "napari-desktop/?app=napari" in tab.url
         canvas = tab.locator("#jp-NapariDesktop-root canvas").first
-        png = wait_for_colours(canvas, QUADRANTS, 120)
+        png = wait_for_canvas_colours(canvas, QUADRANTS, 120)
         (images_dir / "container-napari-card.png").write_bytes(png)
         tab.screenshot(path=str(images_dir / "container-napari-page.png"))
         figures["click on napari -> pattern drawn (s)"] = elapsed(clicked)
@@ -164,7 +152,7 @@ def test_open_a_tiff_of_the_volume_in_napari(napari, browser, images_dir):
             "the layer 'cells' in napari",
         )
         canvas = tab.locator("#jp-NapariDesktop-root canvas").first
-        png = wait_for_colours(canvas, {"magenta": MAGENTA, "cyan": CYAN}, 120)
+        png = wait_for_canvas_colours(canvas, {"magenta": MAGENTA, "cyan": CYAN}, 120)
         (images_dir / "container-open-in-napari.png").write_bytes(png)
         page.screenshot(path=str(images_dir / "container-open-in-napari-lab.png"))
     finally:

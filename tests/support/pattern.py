@@ -4,7 +4,9 @@ shows each colour, and the Chromium both browser tests and benchmarks drive."""
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -55,3 +57,18 @@ def png_colour_shares(png: bytes, colours: Colours = QUADRANTS) -> dict[str, flo
     from PIL import Image
 
     return colour_shares(np.asarray(Image.open(io.BytesIO(png)).convert("RGB")), colours)
+
+
+def wait_for_canvas_colours(canvas: Any, colours: Colours, timeout: float) -> bytes:
+    """Screenshots of a Playwright ``canvas`` locator until each of ``colours`` covers more
+    than 2% of it; the PNG that showed them all. At the deadline an AssertionError names
+    the shares last seen."""
+    deadline = time.monotonic() + timeout
+    shares: dict[str, float] = {}
+    while time.monotonic() < deadline:
+        png = canvas.screenshot()
+        shares = png_colour_shares(png, colours)
+        if min(shares.values()) > 0.02:
+            return png
+        time.sleep(0.25)
+    raise AssertionError(f"colours {list(colours)} never all showed in the canvas: {shares}")
