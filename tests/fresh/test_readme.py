@@ -1,0 +1,76 @@
+"""The README's first command on fresh machines: bare Debian 12 and 13 (no Python, no
+Node.js, no Chromium), the checkout as `git archive HEAD`, the command read from README.md
+and run exactly as written, once as root and once as a user with sudo; then the host's
+Chromium opens the printed URL, clicks the napari card and sees napari draw the test
+pattern. Screenshots, logs and set-up times in artifacts/fresh/."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.fresh.machines import SETUP_DONE, SUITES, URL, USERS, Machine, readme_command
+from tests.support.pattern import QUADRANTS, wait_for_canvas_colours
+
+# apt, pip and the labextension's npm build on a cold machine: minutes.
+pytestmark = pytest.mark.timeout(40 * 60)
+SETUP_TIMEOUT = 30 * 60
+NAPARI_CARD = ".jp-LauncherCard[title*='napari in a browser desktop']"
+
+
+def test_the_readme_names_setup_and_run_lab():
+    command = readme_command(1)
+    assert "scripts/setup.sh" in command and "scripts/run-lab.sh" in command, command
+
+
+@pytest.mark.parametrize("user", USERS)
+@pytest.mark.parametrize("suite", SUITES)
+def test_first_command_on_a_fresh_machine(
+    suite, user, container_engine, base, checkout, pattern_config, browser, fresh_dir, figures
+):
+    command = readme_command(1)
+    base(suite)
+    label = f"{suite}-{user}"
+    machine = Machine(container_engine, suite, user, checkout, fresh_dir / f"{label}.log")
+    try:
+        machine.start(pattern_config)
+        found = machine.exec("for t in python3 node nodejs chromium; do command -v $t; done; :")
+        assert found.strip() == "", f"the {suite} base is not bare: {found}"
+        machine.exec("mkdir -p ~/.jupyter && cp /run/jupyter_server_config.json ~/.jupyter/")
+
+        machine.run(command)
+        setup_s = machine.wait_output(SETUP_DONE, SETUP_TIMEOUT, "setup.sh's last line")
+        url_s = machine.wait_output(URL, 180, "the token URL of run-lab.sh")
+        port, token = machine.url()
+        owners = machine.exec("stat -c %U .venv ~/.jupyter; pgrep -u $(id -u) -x jupyter-lab")
+        assert owners.split()[:2] == [machine.login] * 2, owners
+        assert len(owners.split()) > 2, f"no jupyter-lab process of {machine.login}: {owners}"
+
+        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        try:
+            page = context.new_page()
+            page.goto(f"http://127.0.0.1:{port}/lab?token={token}")
+            page.wait_for_selector(NAPARI_CARD, timeout=90_000)
+            page.screenshot(path=str(fresh_dir / f"{label}-lab.png"))
+            clicked = time.monotonic()
+            with context.expect_page(timeout=30_000) as new_tab:
+                page.locator(NAPARI_CARD).first.click()
+            tab = new_tab.value
+            tab.wait_for_load_state()
+            canvas = tab.locator("#jp-NapariDesktop-root canvas").first
+            png = wait_for_canvas_colours(canvas, QUADRANTS, 180)
+            drawn_s = time.monotonic() - clicked
+            (fresh_dir / f"{label}-napari-canvas.png").write_bytes(png)
+            tab.screenshot(path=str(fresh_dir / f"{label}-napari-page.png"))
+        finally:
+            context.close()
+        figures[label] = {
+            "command": command,
+            "setup.sh (s)": round(setup_s),
+            "command -> token URL printed (s)": round(url_s),
+            "click on napari -> pattern drawn (s)": round(drawn_s, 1),
+        }
+        print(f"{label}: {figures[label]}")
+    finally:
+        machine.remove()
