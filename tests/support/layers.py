@@ -1,6 +1,6 @@
 """Test layers as markers: each test gets the marker of its folder under tests/ (``unit``,
-``integration``, ``browser``, ``hub``, ``images``, ``packaging``, ``fresh``), so ``-m`` selects a layer
-and every layer runs on its own. Registered by tests/conftest.py."""
+``integration``, ``browser``, ``hub``, ``images``, ``packaging``, ``fresh``), so ``-m``
+selects a layer and every layer runs on its own. Registered by tests/conftest.py."""
 
 from __future__ import annotations
 
