@@ -10,7 +10,7 @@ from typing import Callable
 
 import pytest
 
-from tests.fresh.machines import git_archive, make_base
+from tests.fresh.machines import CONFIG_INSIDE, PATTERN_INSIDE, git_archive, make_base
 from tests.helpers import ARTIFACTS
 from tests.support.pattern import write_pattern
 from tests.support.playwright import jp_asyncio_loop, jp_server_cleanup  # noqa: F401
@@ -60,7 +60,7 @@ def pattern_config(tmp_path_factory) -> dict[Path, str]:
     folder.chmod(0o755)
     image = write_pattern(folder / "pattern.png")
     config = folder / "jupyter_server_config.json"
-    config.write_text(json.dumps({"NapariDesktop": {"napari_args": ["/run/pattern.png"]}}))
+    config.write_text(json.dumps({"NapariDesktop": {"napari_args": [PATTERN_INSIDE]}}))
     for path in (image, config):
         path.chmod(0o644)
-    return {image: "/run/pattern.png", config: "/run/jupyter_server_config.json"}
+    return {image: PATTERN_INSIDE, config: CONFIG_INSIDE}

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Optional
 
 from tests.images.containers import REPO, SANDBOX_BUILD_FLAGS, ca_bundle, engine_run
+from tests.support.pattern import QUADRANTS, wait_for_canvas_colours
 from tests.support.waiting import wait_for
 
 SUITES = ("bookworm", "trixie")
@@ -32,20 +33,35 @@ CA_INSIDE = "/run/host-ca.crt"
 CA_VARS = ("PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS")
 URL = re.compile(r"http://127\.0\.0\.1:(\d+)/lab\?token=([0-9a-f]+)")
 SETUP_DONE = "== done."
+PATTERN_INSIDE = "/run/pattern.png"
+CONFIG_INSIDE = "/run/jupyter_server_config.json"
+NAPARI_CARD = ".jp-LauncherCard[title*='napari in a browser desktop']"
+
+
+def readme_lines(marker: str) -> list[str]:
+    """The commands under the comment that starts with ``marker`` in one of README.md's
+    bash blocks, as written (the comment may go on over several lines; the commands end at
+    the next comment or blank line)."""
+    text = (REPO / "README.md").read_text()
+    for block in re.findall(r"```bash\n(.*?)```", text, re.S):
+        lines = block.splitlines()
+        for index, line in enumerate(lines):
+            if line.startswith(marker):
+                commands = []
+                for command in lines[index + 1 :]:
+                    if command.startswith("#") and not commands:
+                        continue
+                    if not command.strip() or command.startswith("#"):
+                        break
+                    commands.append(command.strip())
+                assert commands, f"README.md: no command after {marker!r}"
+                return commands
+    raise AssertionError(f"README.md has no bash block with a comment {marker!r}")
 
 
 def readme_command(number: int) -> str:
-    """The command under ``# NUMBER.`` in the README's first bash block, as written."""
-    text = (REPO / "README.md").read_text()
-    block = re.search(r"```bash\n(.*?)```", text, re.S)
-    assert block, "README.md has no ```bash block with the set-up commands"
-    lines = block.group(1).splitlines()
-    for index, line in enumerate(lines):
-        if line.startswith(f"# {number}."):
-            following = [x for x in lines[index + 1 :] if x.strip() and not x.startswith("#")]
-            assert following, f"README.md: no command after '# {number}.'"
-            return following[0].strip()
-    raise AssertionError(f"README.md's bash block has no '# {number}.' comment: {lines}")
+    """The numbered command of the README's set-up block (``# 1.``, ``# 2.``)."""
+    return readme_lines(f"# {number}.")[0]
 
 
 def base_image(suite: str) -> str:
@@ -88,9 +104,10 @@ class Machine:
     def workdir(self) -> str:
         return f"{self.home}/{CHECKOUT_DIR}"
 
-    def start(self, mounts: dict[Path, str]) -> Machine:
+    def start(self, mounts: dict[Path, str], packages: tuple[str, ...] = ()) -> Machine:
         """The container (idle), with the host's CA bundle and ``mounts`` read-only, the
-        sudo user made, and the checkout unpacked in the user's home."""
+        sudo user made, Debian ``packages`` installed, the checkout unpacked in the user's
+        home and ~/.jupyter/jupyter_server_config.json from the mounts' config, if any."""
         self.remove()
         volumes = [f"--volume={self.checkout}:/run/checkout.tar:ro"]
         bundle = ca_bundle()
@@ -110,18 +127,27 @@ class Machine:
             "infinity",
         )
         if self.login != "root":
-            # A machine where the user may use sudo without a password; apt's lists are
-            # removed again so that setup.sh finds the machine as bare as root does.
+            packages = ("sudo", *packages)
+        if packages:
+            # apt's lists are removed again, so that the command finds them as on a bare
+            # machine.
             self.exec(
                 "apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -q -y "
-                f"--no-install-recommends sudo && useradd --create-home --shell /bin/bash "
-                f"{self.login} && echo '{self.login} ALL=(ALL) NOPASSWD: ALL' > "
-                f"/etc/sudoers.d/{self.login} && chmod 0440 /etc/sudoers.d/{self.login} && "
-                "rm -rf /var/lib/apt/lists/*",
+                f"--no-install-recommends {shlex.join(packages)} && rm -rf /var/lib/apt/lists/*",
                 user="root",
                 timeout=600,
             )
+        if self.login != "root":
+            # A user who may use sudo without a password.
+            sudoers = f"/etc/sudoers.d/{self.login}"
+            self.exec(
+                f"useradd --create-home --shell /bin/bash {self.login} && "
+                f"echo '{self.login} ALL=(ALL) NOPASSWD: ALL' > {sudoers} && chmod 0440 {sudoers}",
+                user="root",
+            )
         self.exec(f"mkdir {self.workdir} && tar -x -C {self.workdir} -f /run/checkout.tar")
+        if CONFIG_INSIDE in mounts.values():
+            self.exec(f"mkdir -p ~/.jupyter && cp {CONFIG_INSIDE} ~/.jupyter/")
         return self
 
     def env_args(self, user: str) -> list[str]:
@@ -189,3 +215,28 @@ class Machine:
         engine_run(self.tool, "rm", "--force", "--time=0", self.name, check=False, timeout=120)
         if self.process and self.process.poll() is None:
             self.process.wait(timeout=30)
+
+
+def napari_card_draws(browser, port: int, token: str, label: str, folder: Path) -> float:
+    """The host's Chromium opens JupyterLab with ``token``, clicks the napari card and waits
+    for napari to draw the test pattern; seconds from the click. Screenshots in ``folder``."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto(f"http://127.0.0.1:{port}/lab?token={token}")
+        page.wait_for_selector(NAPARI_CARD, timeout=90_000)
+        page.screenshot(path=str(folder / f"{label}-lab.png"))
+        clicked = time.monotonic()
+        with context.expect_page(timeout=30_000) as new_tab:
+            page.locator(NAPARI_CARD).first.click()
+        tab = new_tab.value
+        tab.wait_for_load_state()
+        assert "napari-desktop/?app=napari" in tab.url, tab.url
+        canvas = tab.locator("#jp-NapariDesktop-root canvas").first
+        png = wait_for_canvas_colours(canvas, QUADRANTS, 180)
+        drawn = time.monotonic() - clicked
+        (folder / f"{label}-napari-canvas.png").write_bytes(png)
+        tab.screenshot(path=str(folder / f"{label}-napari-page.png"))
+        return drawn
+    finally:
+        context.close()

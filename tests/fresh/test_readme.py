@@ -6,17 +6,21 @@ pattern. Screenshots, logs and set-up times in artifacts/fresh/."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
-from tests.fresh.machines import SETUP_DONE, SUITES, URL, USERS, Machine, readme_command
-from tests.support.pattern import QUADRANTS, wait_for_canvas_colours
+from tests.fresh.machines import (
+    SETUP_DONE,
+    SUITES,
+    URL,
+    USERS,
+    Machine,
+    napari_card_draws,
+    readme_command,
+)
 
 # apt, pip and the labextension's npm build on a cold machine: minutes.
 pytestmark = pytest.mark.timeout(40 * 60)
 SETUP_TIMEOUT = 30 * 60
-NAPARI_CARD = ".jp-LauncherCard[title*='napari in a browser desktop']"
 
 
 def test_the_readme_names_setup_and_run_lab():
@@ -37,7 +41,6 @@ def test_first_command_on_a_fresh_machine(
         machine.start(pattern_config)
         found = machine.exec("for t in python3 node nodejs chromium; do command -v $t; done; :")
         assert found.strip() == "", f"the {suite} base is not bare: {found}"
-        machine.exec("mkdir -p ~/.jupyter && cp /run/jupyter_server_config.json ~/.jupyter/")
 
         machine.run(command)
         setup_s = machine.wait_output(SETUP_DONE, SETUP_TIMEOUT, "setup.sh's last line")
@@ -49,24 +52,7 @@ def test_first_command_on_a_fresh_machine(
         assert owners.split()[:1] == [machine.login], f".venv's owner: {owners}"
         assert len(owners.split()) > 1, f"no jupyter-lab process of {machine.login}: {owners}"
 
-        context = browser.new_context(viewport={"width": 1400, "height": 900})
-        try:
-            page = context.new_page()
-            page.goto(f"http://127.0.0.1:{port}/lab?token={token}")
-            page.wait_for_selector(NAPARI_CARD, timeout=90_000)
-            page.screenshot(path=str(fresh_dir / f"{label}-lab.png"))
-            clicked = time.monotonic()
-            with context.expect_page(timeout=30_000) as new_tab:
-                page.locator(NAPARI_CARD).first.click()
-            tab = new_tab.value
-            tab.wait_for_load_state()
-            canvas = tab.locator("#jp-NapariDesktop-root canvas").first
-            png = wait_for_canvas_colours(canvas, QUADRANTS, 180)
-            drawn_s = time.monotonic() - clicked
-            (fresh_dir / f"{label}-napari-canvas.png").write_bytes(png)
-            tab.screenshot(path=str(fresh_dir / f"{label}-napari-page.png"))
-        finally:
-            context.close()
+        drawn_s = napari_card_draws(browser, port, token, label, fresh_dir)
         figures[label] = {
             "command": command,
             "setup.sh (s)": round(setup_s),
