@@ -7,8 +7,8 @@
 #                      Each is built FROM the one before, which must exist or be built too.
 #   --engine NAME      docker or podman (default: docker if its engine answers, else podman)
 #   --name NAME        image name (default: jupyter-napari-desktop; tags NAME:desktop, ...)
-#   --base IMAGE       base of the desktop image (default: debian:bookworm-slim; ubuntu:24.04
-#                      should work too, untested here)
+#   --base IMAGE       base of the desktop image (default: debian:trixie-slim; also built
+#                      here: debian:bookworm-slim; ubuntu:24.04 should work too, untested)
 #   --build-arg K=V    passed to every build (e.g. NAPARI_VERSION=0.9.2, SAMPLE_DATA=yes)
 #   --ca-bundle FILE   trust this CA bundle for pip and npm during the build (podman only:
 #                      mounted read-only; for builds behind a TLS-inspecting proxy)
@@ -25,7 +25,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "${here}"
 
-BASE_IMAGE=debian:bookworm-slim
+BASE_IMAGE=debian:trixie-slim
 ORDER=(desktop napari napari-gpu)
 engine=""
 name="jupyter-napari-desktop"

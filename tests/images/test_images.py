@@ -8,6 +8,7 @@ the containers from podman, the clicks from Debian's Chromium.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
 
@@ -102,6 +103,27 @@ def test_images_run_as_the_notebook_user_with_the_start_command(built, container
     assert out[:4] == ["1000", "100", "jovyan", "/home/jovyan"], out
     assert out[4].endswith("/jupyterhub-singleuser"), out
     assert out[5] == "no-node", f"Node.js must not reach the image: {out}"
+
+
+def test_tigervnc_1_15_and_the_doctor_names_the_renderer(built, container_engine):
+    """Debian 13's TigerVNC 1.15 (Xvnc -rendernode); without a /dev/dri device the doctor
+    says napari draws on the CPU, and why."""
+    out = engine_run(
+        container_engine,
+        "run",
+        "--rm",
+        *run_flags(),
+        tag("napari"),
+        "bash",
+        "-c",
+        "Xvnc -version 2>&1; jupyter napari-desktop doctor 2>&1",
+        timeout=300,
+    ).stdout
+    assert "Xvnc TigerVNC 1.15" in out, out
+    assert "Renderer: napari's OpenGL: Mesa llvmpipe on the CPU; auto: no /dev/dri/renderD*" in (
+        out
+    ), out
+    assert re.search(r"\[OK  \] OpenGL: llvmpipe", out), out
 
 
 def test_run_prints_the_token_url_and_serves_on_all_interfaces(napari):
