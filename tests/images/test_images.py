@@ -243,6 +243,21 @@ def test_a_bad_option_stops_the_container_with_the_reason(built, container_engin
         assert "'session' trait of a NapariDesktop" in logs and "'kde'" in logs, logs[-2000:]
 
 
+def test_a_port_option_replaces_the_default_port(built, container_engine, tmp_path):
+    """`docker run IMAGE --ServerApp.port=9999` (start-notebook.py's own example form): the
+    server listens on 9999 instead of refusing two values for the port."""
+    box = Container(container_engine, "desktop", "jnd-test-port", own_volume(tmp_path / "w"))
+    with box.run("--ServerApp.port=9999"):
+
+        def ports() -> set[int]:
+            if not box.state()["Running"]:
+                raise AssertionError(f"the container ended: {box.logs()[-2000:]}")
+            return listening_ports(box.exec("cat /proc/net/tcp /proc/net/tcp6"))
+
+        assert wait_for(lambda: 9999 in ports(), 90, "a server on port 9999"), box.logs()
+        assert 8888 not in ports()
+
+
 def test_memory_of_an_idle_desktop_container(built, container_engine, tmp_path, figures):
     """PSS of the desktop image with its desktop started (XFCE, no napari)."""
     box = Container(container_engine, "desktop", "jnd-test-idle", own_volume(tmp_path / "w"))
