@@ -23,6 +23,13 @@ from tests.support.waiting import wait_for
 
 SUITES = ("bookworm", "trixie")
 USERS = ("root", "sudo-user")
+# Each base once and each user once (about 10 min with the existing-environment test);
+# FRESH_MATRIX=full runs both users on both bases (about 17 min on 2 cores).
+CASES = (
+    [(suite, user) for suite in SUITES for user in USERS]
+    if os.environ.get("FRESH_MATRIX") == "full"
+    else [("bookworm", "root"), ("trixie", "sudo-user")]
+)
 SUDO_USER = "alice"
 CHECKOUT_DIR = "jupyter-napari-desktop"
 MAKE_BASE = REPO / "scripts" / "make-debian-base.sh"

@@ -42,6 +42,7 @@ def test_readme_lines_into_an_existing_jupyter_environment(
         listed = machine.exec(
             f"{activate} && jupyter server extension list 2>&1 && jupyter labextension list 2>&1"
         )
+        listed = re.sub(r"\x1b\[[0-9;]*m", "", listed)  # the lists' colours
         assert re.search(r"jupyter_napari_desktop\s+enabled", listed), listed
         assert re.search(r"jupyter-napari-desktop .*enabled.*OK", listed), listed
 

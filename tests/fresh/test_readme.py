@@ -1,6 +1,6 @@
 """The README's first command on fresh machines: bare Debian 12 and 13 (no Python, no
 Node.js, no Chromium), the checkout as `git archive HEAD`, the command read from README.md
-and run exactly as written, once as root and once as a user with sudo; then the host's
+and run exactly as written, as root and as a user with sudo (machines.CASES); then the host's
 Chromium opens the printed URL, clicks the napari card and sees napari draw the test
 pattern. Screenshots, logs and set-up times in artifacts/fresh/."""
 
@@ -9,10 +9,9 @@ from __future__ import annotations
 import pytest
 
 from tests.fresh.machines import (
+    CASES,
     SETUP_DONE,
-    SUITES,
     URL,
-    USERS,
     Machine,
     napari_card_draws,
     readme_command,
@@ -28,8 +27,7 @@ def test_the_readme_names_setup_and_run_lab():
     assert "scripts/setup.sh" in command and "scripts/run-lab.sh" in command, command
 
 
-@pytest.mark.parametrize("user", USERS)
-@pytest.mark.parametrize("suite", SUITES)
+@pytest.mark.parametrize(("suite", "user"), CASES, ids=[f"{s}-{u}" for s, u in CASES])
 def test_first_command_on_a_fresh_machine(
     suite, user, container_engine, base, checkout, pattern_config, browser, fresh_dir, figures
 ):
