@@ -88,6 +88,20 @@ class NapariDesktop(Configurable):
         ever listens on a private unix socket; no TCP port is opened.""",
     )
 
+    render_node = Unicode(
+        "auto",
+        config=True,
+        help="""GPU for the desktop's OpenGL: the DRM render node that Xvnc gets as
+        -rendernode (DRI3, TigerVNC 1.14 or newer), so napari draws on the GPU instead of
+        with Mesa's llvmpipe on the CPU. 'auto' (default): the first /dev/dri/renderD*
+        device, if Xvnc is 1.14 or newer and this user may read and write the device (on
+        Debian: the groups render or video), else none. A path such as
+        '/dev/dri/renderD129': that device (Xvnc must be 1.14 or newer). 'off': none, always
+        the CPU. In a container the device must be passed in (docker run --device
+        /dev/dri). `jupyter napari-desktop doctor` says which renderer napari gets and
+        why.""",
+    )
+
     frame_rate = Int(
         60,
         config=True,
@@ -334,6 +348,17 @@ class NapariDesktop(Configurable):
                 "vnc_server", proposal["value"], "a command name such as 'Xvnc' or an absolute path"
             )
         return str(value)
+
+    @validate("render_node")
+    def _valid_render_node(self, proposal: dict[str, Any]) -> str:
+        value = proposal["value"].strip()
+        if value in ("auto", "off") or re.fullmatch(r"/dev/\S+", value):
+            return str(value)
+        raise bad_value(
+            "render_node",
+            proposal["value"],
+            "'auto', 'off' or the path of a DRM render node, e.g. '/dev/dri/renderD128'",
+        )
 
     @validate("xstartup", "napari_python", "runtime_dir")
     def _valid_absolute_or_empty(self, proposal: dict[str, Any]) -> str:

@@ -15,6 +15,8 @@ from typing import Callable, Optional
 
 from .config import NapariDesktop
 from .launch import (
+    RENDER_NODE_XVNC,
+    RenderNode,
     RuntimePaths,
     desktop_env,
     resolve_napari,
@@ -22,7 +24,13 @@ from .launch import (
     session_programs,
     xvnc_argv,
 )
-from .procs import candidate_displays, rfb_greets, write_xauthority
+from .procs import (
+    candidate_displays,
+    resolve_render_node,
+    rfb_greets,
+    write_xauthority,
+    xvnc_version,
+)
 
 APT = "sudo apt-get install -y"
 QT_XCB_LIBS = {
@@ -85,8 +93,9 @@ def check_xcb_libraries() -> Check:
 class TemporaryDisplay:
     """A throwaway Xvnc on a private unix socket, for the OpenGL and Qt checks."""
 
-    def __init__(self, config: NapariDesktop) -> None:
+    def __init__(self, config: NapariDesktop, render_node: Optional[str] = None) -> None:
         self.config = config
+        self.render_node = render_node
         self.tmp = tempfile.TemporaryDirectory(prefix="napari-doctor-")
         os.chmod(self.tmp.name, 0o700)
         self.paths = RuntimePaths(Path(self.tmp.name))
@@ -96,7 +105,9 @@ class TemporaryDisplay:
     def __enter__(self) -> TemporaryDisplay:
         display = candidate_displays(max(self.config.first_display, 50))[0]
         write_xauthority(self.paths.xauthority, display, os.urandom(16))
-        argv = xvnc_argv(self.config.vnc_server, display, self.paths, "640x480", 24, 10)
+        argv = xvnc_argv(
+            self.config.vnc_server, display, self.paths, "640x480", 24, 10, self.render_node
+        )
         self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 15
         # Ready when the VNC server greets on its socket (as the supervisor waits for it).
@@ -135,6 +146,33 @@ def check_opengl(display: TemporaryDisplay) -> Check:
         )
     version = gl_version.group(1) if gl_version else "unknown version"
     return Check("OpenGL", True, f"{renderer.group(1)}, OpenGL {version}")
+
+
+def check_render_node(config: NapariDesktop, gpu: RenderNode) -> Check:
+    """Which renderer napari's OpenGL gets (c.NapariDesktop.render_node) and why; a set
+    path that cannot work is a failure with the fix."""
+    name = "Renderer"
+    detail = f"napari's OpenGL: {gpu.renderer}; {gpu.reason}"
+    if not gpu.path or config.render_node == "auto":
+        return Check(name, True, detail, needed=False)
+    version = xvnc_version(config.vnc_server)
+    if version is None or version < RENDER_NODE_XVNC:
+        shown = ".".join(map(str, version)) if version else "unknown"
+        return Check(
+            name,
+            False,
+            f"{detail}, but Xvnc's TigerVNC version is {shown}; -rendernode needs 1.14 or newer",
+            "install TigerVNC 1.14+ (Debian 13) or set c.NapariDesktop.render_node = 'off'",
+        )
+    if not os.access(gpu.path, os.R_OK | os.W_OK):
+        return Check(
+            name,
+            False,
+            f"{detail}, but {gpu.path} is missing or not readable and writable by this user",
+            "add the user to the device's group (ls -l /dev/dri), pass the device into the "
+            "container (--device /dev/dri) or set c.NapariDesktop.render_node = 'auto'",
+        )
+    return Check(name, True, detail)
 
 
 NAPARI_PROBE = (
@@ -190,7 +228,9 @@ def run_checks(config: NapariDesktop, progress: Callable[[Check], None]) -> list
         add(check_program("session bus (dbus)", "dbus-launch", "dbus-x11"))
     add(check_xcb_libraries())
     if checks[0].ok:
-        with TemporaryDisplay(config) as display:
+        gpu = resolve_render_node(config.render_node, config.vnc_server)
+        add(check_render_node(config, gpu))
+        with TemporaryDisplay(config, gpu.path) as display:
             add(check_opengl(display))
             add(check_napari(config, display.env() if display.display is not None else None))
     else:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import secrets
 import shlex
 import shutil
@@ -18,7 +19,7 @@ import sys
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 SESSION_DIR = PACKAGE_DIR / "session"
@@ -26,6 +27,9 @@ NAPARI_HELPER = PACKAGE_DIR / "napari_helper.py"
 X_SOCKET_DIR = Path("/tmp/.X11-unix")
 X_LOCK_TEMPLATE = "/tmp/.X{}-lock"
 DISPLAY_SEARCH = 200
+# TigerVNC 1.14 brought DRI3 and Xvnc's -rendernode (GPU OpenGL for the desktop's programs).
+RENDER_NODE_XVNC = (1, 14)
+XVNC_VERSION_RE = re.compile(r"TigerVNC (\d+)\.(\d+)")
 
 # Secrets of the Jupyter server that programs inside the desktop have no use for.
 ENV_STRIP = (
@@ -162,8 +166,11 @@ def xvnc_argv(
     geometry: str,
     depth: int,
     frame_rate: int,
+    render_node: Optional[str] = None,
 ) -> list[str]:
-    """Command line of TigerVNC's Xvnc: unix socket only, no TCP, no blacklist."""
+    """Command line of TigerVNC's Xvnc: unix socket only, no TCP, no blacklist; with a
+    ``render_node`` (see ``choose_render_node``) its OpenGL runs on that GPU."""
+    gpu = ["-rendernode", render_node] if render_node else []
     return [
         vnc_server,
         f":{display}",
@@ -193,7 +200,62 @@ def xvnc_argv(
         "napari-desktop",
         "-s",
         "0",
+        *gpu,
     ]
+
+
+def parse_xvnc_version(text: str) -> Optional[tuple[int, int]]:
+    """(major, minor) from the output of ``Xvnc -version`` ("Xvnc TigerVNC 1.15.0 - built
+    ..."); None if it names no TigerVNC version."""
+    found = XVNC_VERSION_RE.search(text)
+    return (int(found.group(1)), int(found.group(2))) if found else None
+
+
+@dataclass(frozen=True)
+class RenderNode:
+    """Which renderer the desktop's OpenGL gets: ``path`` for Xvnc's -rendernode (None: Mesa
+    llvmpipe on the CPU), and why, in words for the doctor and the log."""
+
+    path: Optional[str]
+    reason: str
+
+    @property
+    def renderer(self) -> str:
+        if self.path:
+            return f"the GPU of {self.path} (DRI3, Xvnc -rendernode)"
+        return "Mesa llvmpipe on the CPU"
+
+
+def choose_render_node(
+    setting: str,
+    version: Optional[tuple[int, int]],
+    nodes: list[str],
+    usable: Callable[[str], bool],
+) -> RenderNode:
+    """c.NapariDesktop.render_node turned into Xvnc's -rendernode. ``version`` is Xvnc's,
+    ``nodes`` the /dev/dri/renderD* devices in order, ``usable`` says whether this user may
+    read and write one. 'auto' takes the first node only with Xvnc 1.14+ and access to it;
+    a path is passed on as given (the doctor says when it cannot work)."""
+    if setting == "off":
+        return RenderNode(None, "c.NapariDesktop.render_node is 'off'")
+    if setting != "auto":
+        return RenderNode(setting, "set by c.NapariDesktop.render_node")
+    if version is None:
+        return RenderNode(None, "auto: Xvnc did not say its TigerVNC version (Xvnc -version)")
+    shown = ".".join(map(str, version))
+    if version < RENDER_NODE_XVNC:
+        return RenderNode(None, f"auto: Xvnc is TigerVNC {shown}; -rendernode needs 1.14 or newer")
+    if not nodes:
+        return RenderNode(
+            None, "auto: no /dev/dri/renderD* device (in a container: --device /dev/dri)"
+        )
+    if not usable(nodes[0]):
+        return RenderNode(
+            None,
+            f"auto: {nodes[0]} is not readable and writable by this user (add the user to "
+            "the device's group, e.g. render or video)",
+        )
+    return RenderNode(nodes[0], f"auto: the first render node, TigerVNC {shown}")
 
 
 def user_xstartup(home: Path) -> Optional[Path]:
@@ -376,6 +438,7 @@ class SupervisorSpec:
     autostart_napari: bool
     extra_env: dict[str, str] = field(default_factory=dict)
     parent_pid: int = 0
+    render_node: Optional[str] = None
 
     def dump(self) -> str:
         return json.dumps(asdict(self), indent=1)

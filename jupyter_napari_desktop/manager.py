@@ -36,7 +36,15 @@ from .launch import (
     session_programs,
 )
 from .napari_client import NapariTimeout, NapariUnavailable, ask
-from .procs import kill_group, log_tail, make_runtime_dir, pid_alive, socket_accepts, tree_pss_mb
+from .procs import (
+    kill_group,
+    log_tail,
+    make_runtime_dir,
+    pid_alive,
+    resolve_render_node,
+    socket_accepts,
+    tree_pss_mb,
+)
 
 PREFIX = "[napari-desktop]"
 STOP_TIMEOUT = 4.0
@@ -364,6 +372,8 @@ class DesktopManager:
         launch = self.napari_launch()
         if not launch.available:
             self.log.warning("%s %s", PREFIX, launch.message)
+        gpu = resolve_render_node(c.render_node, c.vnc_server)
+        self.log.info("%s OpenGL: %s (%s)", PREFIX, gpu.renderer, gpu.reason)
         spec = SupervisorSpec(
             root=str(paths.root),
             vnc_server=c.vnc_server,
@@ -378,6 +388,7 @@ class DesktopManager:
             autostart_napari=c.autostart_napari or napari,
             extra_env=dict(c.extra_env),
             parent_pid=os.getpid(),
+            render_node=gpu.path,
         )
         fd = os.open(paths.spec, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:

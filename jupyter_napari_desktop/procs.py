@@ -19,7 +19,10 @@ from typing import Optional
 from .launch import (
     DISPLAY_SEARCH,
     DesktopError,
+    RenderNode,
     RuntimePaths,
+    choose_render_node,
+    parse_xvnc_version,
     runtime_name,
     x_lock_path,
     x_socket_path,
@@ -144,6 +147,36 @@ def rfb_greets(path: Path, timeout: float = 1.0) -> bool:
 
 
 # --- X displays -----------------------------------------------------------------------
+
+
+def xvnc_version(vnc_server: str) -> Optional[tuple[int, int]]:
+    """TigerVNC's (major, minor) from ``Xvnc -version``; None if it does not run or say."""
+    try:
+        done = subprocess.run(
+            [vnc_server, "-version"], capture_output=True, text=True, timeout=10, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return parse_xvnc_version(done.stdout + done.stderr)
+
+
+def render_nodes(dri: Path = Path("/dev/dri")) -> list[str]:
+    """The DRM render nodes (/dev/dri/renderD128, ...) in number order."""
+    found = [path for path in dri.glob("renderD*") if path.name[7:].isdigit()]
+    return [str(path) for path in sorted(found, key=lambda path: int(path.name[7:]))]
+
+
+def resolve_render_node(setting: str, vnc_server: str) -> RenderNode:
+    """c.NapariDesktop.render_node for this machine (launch.choose_render_node on the
+    Xvnc, the devices and the access this user has)."""
+    if setting == "off":
+        return choose_render_node(setting, None, [], bool)
+    return choose_render_node(
+        setting,
+        xvnc_version(vnc_server),
+        render_nodes(),
+        lambda node: os.access(node, os.R_OK | os.W_OK),
+    )
 
 
 def lock_pid(display: int) -> Optional[int]:

@@ -184,6 +184,7 @@ class Supervisor:
                 self.spec.geometry,
                 self.spec.depth,
                 self.spec.frame_rate,
+                self.spec.render_node,
             )
             try:
                 proc = self.spawn(argv)

@@ -7,13 +7,14 @@
 #                      Each is built FROM the one before, which must exist or be built too.
 #   --engine NAME      docker or podman (default: docker if its engine answers, else podman)
 #   --name NAME        image name (default: jupyter-napari-desktop; tags NAME:desktop, ...)
-#   --base IMAGE       base of the desktop image (default: debian:bookworm-slim; ubuntu:24.04
-#                      should work too, untested here)
+#   --base IMAGE       base of the desktop image (default: debian:trixie-slim; also built
+#                      here: debian:bookworm-slim; ubuntu:24.04 should work too, untested)
 #   --build-arg K=V    passed to every build (e.g. NAPARI_VERSION=0.9.2, SAMPLE_DATA=yes)
 #   --ca-bundle FILE   trust this CA bundle for pip and npm during the build (podman only:
 #                      mounted read-only; for builds behind a TLS-inspecting proxy)
-#   --make-base        if the base image debian:bookworm-slim is missing and cannot be
-#                      pulled, make it from Debian's archive with mmdebstrap (needs root)
+#   --make-base        if the base image (debian:bookworm-slim or debian:trixie-slim) is
+#                      missing, make it from Debian's archive with mmdebstrap instead of
+#                      pulling it (scripts/make-debian-base.sh; needs root)
 #   -h, --help         this text
 #
 # Environment: CONTAINER_BUILD_FLAGS, extra flags for every `ENGINE build` (word-split),
@@ -24,7 +25,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "${here}"
 
-BASE_IMAGE=debian:bookworm-slim
+BASE_IMAGE=debian:trixie-slim
 ORDER=(desktop napari napari-gpu)
 engine=""
 name="jupyter-napari-desktop"
@@ -71,7 +72,7 @@ while [[ $# -gt 0 ]]; do
         shift
         ;;
     -h | --help)
-        sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+        sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
         exit 0
         ;;
     -*) die "unknown option '$1'; see --help" ;;
@@ -128,27 +129,18 @@ has_image() {
 
 ensure_base() {
     has_image "${BASE_IMAGE}" && return 0
-    if [[ ${make_base} == 0 || "${BASE_IMAGE}" != debian:bookworm-slim ]]; then
+    local suite=""
+    case "${BASE_IMAGE}" in
+    debian:bookworm-slim) suite=bookworm ;;
+    debian:trixie-slim) suite=trixie ;;
+    esac
+    if [[ ${make_base} == 0 || -z "${suite}" ]]; then
         echo "build-images: ${BASE_IMAGE} is not here; the desktop build will pull it" \
             "(where no registry is reachable, pass --make-base)"
         return 0
     fi
-    command -v mmdebstrap >/dev/null 2>&1 || die "--make-base needs mmdebstrap (apt-get install mmdebstrap)"
-    [[ "$(id -u)" == 0 ]] || die "--make-base needs root (mmdebstrap writes a root file system)"
-    echo "== making ${BASE_IMAGE} from Debian's archive (mmdebstrap --variant=minbase bookworm)"
-    local tmp
-    tmp="$(mktemp -d)"
-    # The suites of Debian's bookworm-slim image, with its security updates.
-    mmdebstrap --variant=minbase --quiet bookworm "${tmp}/rootfs.tar" \
-        "deb http://deb.debian.org/debian bookworm main" \
-        "deb http://deb.debian.org/debian bookworm-updates main" \
-        "deb http://deb.debian.org/debian-security bookworm-security main" ||
-        {
-            rm -rf "${tmp}"
-            die "mmdebstrap failed; see its messages above"
-        }
-    "${engine}" import --change 'CMD ["bash"]' "${tmp}/rootfs.tar" "docker.io/library/${BASE_IMAGE}"
-    rm -rf "${tmp}"
+    bash scripts/make-debian-base.sh --engine "${engine}" "${suite}" "docker.io/library/${BASE_IMAGE}" ||
+        die "making ${BASE_IMAGE} with scripts/make-debian-base.sh failed; see its messages above"
 }
 
 # Build in dependency order, whatever order the images were named in.

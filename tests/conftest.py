@@ -15,7 +15,7 @@ pytest_plugins = ["pytest_jupyter.jupyter_server", "tests.support.layers"]
 # Layers whose tests need Xvnc, napari, Chromium, JupyterHub or a container engine (see
 # tests/support/layers.py). With CI=true a skip in them is a failure: a CI run missing a
 # program must go red, not green.
-NEEDS_DESKTOP = ("integration", "browser", "hub", "images")
+NEEDS_DESKTOP = ("integration", "browser", "hub", "images", "fresh")
 
 # The opt-out list: node ids (or a prefix of them) that may skip in CI, each with its reason.
 # Review an entry like code: it is a part of the product that CI no longer checks.
@@ -93,6 +93,20 @@ def pytest_make_collect_report(collector: pytest.Collector) -> Any:
 def artifacts() -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def container_engine() -> str:
+    """podman (or docker) for the layers that run containers (images, fresh)."""
+    from tests.images.containers import engine
+
+    tool = engine()
+    if tool is None:
+        message = "needs podman or docker: run scripts/setup.sh --test (installs podman)"
+        if in_ci():
+            pytest.fail(message)
+        pytest.skip(message)
+    return tool
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,8 @@
 #
 # Under JupyterHub (JUPYTERHUB_API_TOKEN is set by the spawner) it runs jupyterhub-singleuser;
 # otherwise JupyterLab on 0.0.0.0, port $JUPYTER_PORT (8888), and prints the token URL.
-# Options are passed on; later ones win, so --ServerApp.ip=... overrides the default.
+# Options are passed on; an --ip/--port (or --ServerApp.ip/--ServerApp.port) given here
+# replaces the default one (jupyter refuses a value given twice).
 set -euo pipefail
 
 defaults=()
@@ -15,5 +16,16 @@ fi
 if [[ -n "${JUPYTERHUB_API_TOKEN:-}" ]]; then
     exec jupyterhub-singleuser ${defaults[@]+"${defaults[@]}"} "$@"
 fi
-exec jupyter lab --no-browser --ServerApp.ip=0.0.0.0 --ServerApp.port="${JUPYTER_PORT:-8888}" \
-    ${defaults[@]+"${defaults[@]}"} "$@"
+
+given() {
+    local name="$1" arg
+    for arg in "${@:2}"; do
+        case "${arg}" in
+        "--${name}" | "--${name}="* | "--ServerApp.${name}" | "--ServerApp.${name}="*) return 0 ;;
+        esac
+    done
+    return 1
+}
+given ip "$@" || defaults+=(--ServerApp.ip=0.0.0.0)
+given port "$@" || defaults+=(--ServerApp.port="${JUPYTER_PORT:-8888}")
+exec jupyter lab --no-browser ${defaults[@]+"${defaults[@]}"} "$@"

@@ -4,27 +4,15 @@ them (same Dockerfiles, same default build arguments), with podman here."""
 from __future__ import annotations
 
 import json
-import os
 import time
 
 import pytest
 
 from tests.helpers import ARTIFACTS
-from tests.images.containers import build_images, engine
+from tests.images.containers import build_images
 from tests.support.playwright import jp_asyncio_loop, jp_server_cleanup  # noqa: F401
 
 BUILD_TIMEOUT = 45 * 60
-
-
-@pytest.fixture(scope="session")
-def container_engine() -> str:
-    tool = engine()
-    if tool is None:
-        message = "needs podman or docker: run scripts/setup.sh --test (installs podman)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return tool
 
 
 @pytest.fixture(scope="session")

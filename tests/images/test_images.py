@@ -8,6 +8,7 @@ the containers from podman, the clicks from Debian's Chromium.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
 
@@ -28,11 +29,8 @@ from tests.images.containers import (
     run_flags,
     tag,
 )
-from tests.support.pattern import (
-    QUADRANTS,
-    png_colour_shares,
-    write_pattern,
-)
+from tests.support.pages import wait_for_colours
+from tests.support.pattern import write_pattern
 from tests.support.waiting import wait_for
 
 # The first test that needs the images waits for their build (minutes on a cold cache).
@@ -50,18 +48,6 @@ def write_tiff(path, left, right):
     image[:, 128:] = right
     tifffile.imwrite(path, image, photometric="rgb")
     return path
-
-
-def wait_for_colours(canvas, colours: dict, timeout: float) -> bytes:
-    deadline = time.monotonic() + timeout
-    shares: dict[str, float] = {}
-    while time.monotonic() < deadline:
-        png = canvas.screenshot()
-        shares = png_colour_shares(png, colours)
-        if min(shares.values()) > 0.02:
-            return png
-        time.sleep(0.25)
-    raise AssertionError(f"colours {list(colours)} never all showed in the canvas: {shares}")
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +102,27 @@ def test_images_run_as_the_notebook_user_with_the_start_command(built, container
     assert out[5] == "no-node", f"Node.js must not reach the image: {out}"
 
 
+def test_tigervnc_1_15_and_the_doctor_names_the_renderer(built, container_engine):
+    """Debian 13's TigerVNC 1.15 (Xvnc -rendernode); without a /dev/dri device the doctor
+    says napari draws on the CPU, and why."""
+    out = engine_run(
+        container_engine,
+        "run",
+        "--rm",
+        *run_flags(),
+        tag("napari"),
+        "bash",
+        "-c",
+        "Xvnc -version 2>&1; jupyter napari-desktop doctor 2>&1",
+        timeout=300,
+    ).stdout
+    assert "Xvnc TigerVNC 1.15" in out, out
+    assert "Renderer: napari's OpenGL: Mesa llvmpipe on the CPU; auto: no /dev/dri/renderD*" in (
+        out
+    ), out
+    assert re.search(r"\[OK  \] OpenGL: llvmpipe", out), out
+
+
 def test_run_prints_the_token_url_and_serves_on_all_interfaces(napari):
     logs = napari.logs()
     assert "http://127.0.0.1:8888/lab?token=" in logs, logs[-2000:]
@@ -137,7 +144,7 @@ def test_napari_card_draws_the_test_pattern(napari, browser, images_dir, figures
         tab.wait_for_load_state()
         assert "napari-desktop/?app=napari" in tab.url
         canvas = tab.locator("#jp-NapariDesktop-root canvas").first
-        png = wait_for_colours(canvas, QUADRANTS, 120)
+        png = wait_for_colours(canvas, None, 120)
         (images_dir / "container-napari-card.png").write_bytes(png)
         tab.screenshot(path=str(images_dir / "container-napari-page.png"))
         figures["click on napari -> pattern drawn (s)"] = elapsed(clicked)
@@ -164,7 +171,7 @@ def test_open_a_tiff_of_the_volume_in_napari(napari, browser, images_dir):
             "the layer 'cells' in napari",
         )
         canvas = tab.locator("#jp-NapariDesktop-root canvas").first
-        png = wait_for_colours(canvas, {"magenta": MAGENTA, "cyan": CYAN}, 120)
+        png = wait_for_colours(canvas, [MAGENTA, CYAN], 120)
         (images_dir / "container-open-in-napari.png").write_bytes(png)
         page.screenshot(path=str(images_dir / "container-open-in-napari-lab.png"))
     finally:
@@ -231,6 +238,21 @@ def test_a_bad_option_stops_the_container_with_the_reason(built, container_engin
         assert box.state()["ExitCode"] != 0
         logs = box.logs()
         assert "'session' trait of a NapariDesktop" in logs and "'kde'" in logs, logs[-2000:]
+
+
+def test_a_port_option_replaces_the_default_port(built, container_engine, tmp_path):
+    """`docker run IMAGE --ServerApp.port=9999` (start-notebook.py's own example form): the
+    server listens on 9999 instead of refusing two values for the port."""
+    box = Container(container_engine, "desktop", "jnd-test-port", own_volume(tmp_path / "w"))
+    with box.run("--ServerApp.port=9999"):
+
+        def ports() -> set[int]:
+            if not box.state()["Running"]:
+                raise AssertionError(f"the container ended: {box.logs()[-2000:]}")
+            return listening_ports(box.exec("cat /proc/net/tcp /proc/net/tcp6"))
+
+        assert wait_for(lambda: 9999 in ports(), 90, "a server on port 9999"), box.logs()
+        assert 8888 not in ports()
 
 
 def test_memory_of_an_idle_desktop_container(built, container_engine, tmp_path, figures):

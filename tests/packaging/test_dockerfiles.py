@@ -171,12 +171,15 @@ def test_hadolint_fails_on_warnings(tmp_path):
 
 
 def test_desktop_base_image_is_the_debian_base_ci_builds():
-    """CI makes debian:bookworm-slim from Debian's archive (scripts/build-images.sh
-    --make-base) and builds the images on it exactly as a user does."""
+    """CI makes debian:trixie-slim from Debian's archive (scripts/build-images.sh
+    --make-base) and builds the images on it exactly as a user does; build-images.sh has the
+    same default."""
     base = arg_default(DOCKERFILES["desktop"], "BASE_IMAGE")
-    assert base == "debian:bookworm-slim", (
-        f"BASE_IMAGE={base!r}: the images are built and run in CI on debian:bookworm-slim"
+    assert base == "debian:trixie-slim", (
+        f"BASE_IMAGE={base!r}: the images are built and run in CI on debian:trixie-slim"
     )
+    script = (REPO / "scripts" / "build-images.sh").read_text()
+    assert f"\nBASE_IMAGE={base}\n" in script, "build-images.sh's default base differs"
 
 
 @pytest.mark.parametrize(

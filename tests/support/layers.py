@@ -1,6 +1,6 @@
 """Test layers as markers: each test gets the marker of its folder under tests/ (``unit``,
-``integration``, ``browser``, ``hub``, ``images``, ``packaging``), so ``-m`` selects a layer
-and every layer runs on its own. Registered by tests/conftest.py."""
+``integration``, ``browser``, ``hub``, ``images``, ``packaging``, ``fresh``), so ``-m``
+selects a layer and every layer runs on its own. Registered by tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 TESTS = Path(__file__).resolve().parents[1]
-LAYERS = ("unit", "integration", "browser", "hub", "images", "packaging")
+LAYERS = ("unit", "integration", "browser", "hub", "images", "packaging", "fresh")
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -46,6 +46,8 @@ def test_defaults_are_valid():
         ("upload_dir", "~/uploads", "relative to the Jupyter root"),
         ("upload_dir", "data/../../etc", "without '..'"),
         ("upload_dir", ".hidden/uploads", "hidden"),
+        ("render_node", "gpu", "'auto', 'off' or the path of a DRM render node"),
+        ("render_node", "renderD128", "e.g. '/dev/dri/renderD128'"),
     ],
 )
 def test_bad_values_name_option_value_and_accepted_forms(option, value, accepted):
@@ -100,3 +102,9 @@ def test_picture_defaults_are_the_measured_ones():
     config = make()
     assert (config.quality, config.compression, config.adaptive_quality) == (2, 2, True)
     assert make(adaptive_quality=False).adaptive_quality is False
+
+
+def test_render_node_defaults_to_auto_and_keeps_a_path():
+    assert make().render_node == "auto"
+    assert make(render_node=" off ").render_node == "off"
+    assert make(render_node="/dev/dri/renderD129").render_node == "/dev/dri/renderD129"

@@ -15,7 +15,9 @@ from jupyter_napari_desktop import launch, procs
 from jupyter_napari_desktop.launch import (
     DesktopError,
     RuntimePaths,
+    choose_render_node,
     desktop_env,
+    parse_xvnc_version,
     resolve_napari,
     session_argv,
     shebang_python,
@@ -24,7 +26,12 @@ from jupyter_napari_desktop.launch import (
     xauthority_entry,
     xvnc_argv,
 )
-from jupyter_napari_desktop.procs import clean_stale_display, display_state, make_runtime_dir
+from jupyter_napari_desktop.procs import (
+    clean_stale_display,
+    display_state,
+    make_runtime_dir,
+    render_nodes,
+)
 from tests.support.waiting import wait_for
 
 
@@ -41,6 +48,53 @@ def test_xvnc_listens_on_a_private_unix_socket_only(tmp_path):
     assert "-UseBlacklist=0" in argv
     assert pairs["-FrameRate"] == "30"
     assert pairs["-geometry"] == "1280x800"
+    assert "-rendernode" not in argv
+
+
+def test_xvnc_gets_the_render_node_it_is_given(tmp_path):
+    argv = xvnc_argv("Xvnc", 7, RuntimePaths(tmp_path), "1280x800", 24, 30, "/dev/dri/renderD128")
+    assert argv[-2:] == ["-rendernode", "/dev/dri/renderD128"]
+
+
+@pytest.mark.parametrize(
+    ("text", "version"),
+    [
+        ("\nXvnc TigerVNC 1.12.0 - built 2023-01-06 16:01\nCopyright (C) 1999-2021", (1, 12)),
+        ("Xvnc TigerVNC 1.15.0 - built 2025-04-01 00:00\n", (1, 15)),
+        ("Xvnc: command not found", None),
+    ],
+)
+def test_xvnc_version_is_read_from_its_banner(text, version):
+    assert parse_xvnc_version(text) == version
+
+
+NODES = ["/dev/dri/renderD128", "/dev/dri/renderD129"]
+
+
+@pytest.mark.parametrize(
+    ("setting", "version", "nodes", "usable", "path", "why"),
+    [
+        ("auto", (1, 15), NODES, NODES, "/dev/dri/renderD128", "the first render node"),
+        ("auto", (1, 14), NODES, NODES, "/dev/dri/renderD128", "TigerVNC 1.14"),
+        ("auto", (1, 12), NODES, NODES, None, "needs 1.14 or newer"),
+        ("auto", None, NODES, NODES, None, "did not say its TigerVNC version"),
+        ("auto", (1, 15), [], [], None, "--device /dev/dri"),
+        ("auto", (1, 15), NODES, NODES[1:], None, "renderD128 is not readable and writable"),
+        ("off", (1, 15), NODES, NODES, None, "'off'"),
+        ("/dev/dri/renderD129", (1, 12), NODES, [], "/dev/dri/renderD129", "set by"),
+    ],
+)
+def test_render_node_choice(setting, version, nodes, usable, path, why):
+    chosen = choose_render_node(setting, version, nodes, lambda node: node in usable)
+    assert chosen.path == path
+    assert why in chosen.reason
+    assert ("GPU" in chosen.renderer) == (path is not None)
+
+
+def test_render_nodes_are_listed_in_number_order(tmp_path):
+    for name in ("renderD129", "renderD128", "renderD1000", "card0", "renderDx"):
+        (tmp_path / name).touch()
+    assert render_nodes(tmp_path) == [str(tmp_path / f"renderD{n}") for n in (128, 129, 1000)]
 
 
 def test_runtime_dir_is_private(tmp_path):
