@@ -41,7 +41,7 @@ from tests.support.jupyter import ROOT, JupyterServer
 from tests.support.rfb import RFBClient
 
 RESULTS = Path(__file__).resolve().parent / "results"
-HELPER = ROOT / "jupyter_napari_desktop" / "napari_helper.py"
+HELPER = ROOT / "jupyter_napari_desktop" / "napari_side" / "napari_helper.py"
 
 
 def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:

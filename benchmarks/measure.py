@@ -28,7 +28,7 @@ from . import browser as B
 from . import images
 from .servers import BareXvnc
 
-HELPER = ROOT / "jupyter_napari_desktop" / "napari_helper.py"
+HELPER = ROOT / "jupyter_napari_desktop" / "napari_side" / "napari_helper.py"
 # An update covering this share of the screen carries a napari canvas frame: the image
 # fills about a third of the screen in the maximized window; the slider, the status bar
 # and the cursor are updates of well under 1%.

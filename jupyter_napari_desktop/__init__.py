@@ -14,24 +14,24 @@ __all__ = ["__version__", "desktop_viewer", "open_in_napari"]
 
 
 def open_in_napari(*paths: Any, **options: Any) -> list[str]:
-    """Open files as layers in the desktop's napari, from a notebook (see notebook.py)."""
-    from .notebook import open_in_napari as _open
+    """Open files as layers in the desktop's napari, from a notebook (see kernel/notebook.py)."""
+    from .kernel.notebook import open_in_napari as _open
 
     return _open(*paths, **options)
 
 
 def desktop_viewer(**options: Any) -> Any:
-    """A handle on the desktop's napari from a notebook (see viewer.py): layers, data,
+    """A handle on the desktop's napari from a notebook (see kernel/viewer.py): layers, data,
     screenshots, dims and camera. Needs numpy in the kernel."""
-    from .viewer import desktop_viewer as _viewer
+    from .kernel.viewer import desktop_viewer as _viewer
 
     return _viewer(**options)
 
 
 def _jupyter_server_extension_points() -> list[dict[str, Any]]:
-    from .app import NapariDesktopApp
+    from .server.app import NapariDesktopApp
 
-    return [{"module": "jupyter_napari_desktop.app", "app": NapariDesktopApp}]
+    return [{"module": "jupyter_napari_desktop.server.app", "app": NapariDesktopApp}]
 
 
 def _jupyter_labextension_paths() -> list[dict[str, str]]:

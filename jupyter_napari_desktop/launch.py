@@ -23,7 +23,11 @@ from typing import Callable, Optional
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 SESSION_DIR = PACKAGE_DIR / "session"
-NAPARI_HELPER = PACKAGE_DIR / "napari_helper.py"
+# Started as a script file: its folder, not the package, is on napari's sys.path.
+NAPARI_HELPER = PACKAGE_DIR / "napari_side" / "napari_helper.py"
+# Set by the server extension in its kernels' environment: which server started them
+# (kernel/notebook.py finds the server's runtime file by it).
+SERVER_PID_ENV = "JUPYTER_NAPARI_DESKTOP_SERVER_PID"
 X_SOCKET_DIR = Path("/tmp/.X11-unix")
 X_LOCK_TEMPLATE = "/tmp/.X{}-lock"
 DISPLAY_SEARCH = 200

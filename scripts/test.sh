@@ -11,6 +11,8 @@ ruff check jupyter_napari_desktop tests benchmarks
 ruff format --check jupyter_napari_desktop tests benchmarks
 echo "== mypy"
 mypy
+echo "== import contracts (where each part of the package runs; pyproject.toml)"
+lint-imports
 echo "== hadolint"
 hadolint --failure-threshold warning docker/*/Dockerfile
 echo "== labextension: eslint, prettier, typecheck, tests"

@@ -1,5 +1,5 @@
 // Bundle the desktop page (desktop/desktop.ts + noVNC) and its stylesheet into
-// ../jupyter_napari_desktop/static/build/, where the server serves them.
+// ../jupyter_napari_desktop/server/static/build/, where the server serves them.
 //
 //   node scripts/build-desktop.mjs            development build, with source maps
 //   node scripts/build-desktop.mjs --minify   production build
@@ -16,7 +16,7 @@ import { build } from 'esbuild';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
-const outdir = path.resolve(root, '../jupyter_napari_desktop/static/build');
+const outdir = path.resolve(root, '../jupyter_napari_desktop/server/static/build');
 const minify = process.argv.includes('--minify');
 
 const novncDir = path.join(root, 'node_modules/@novnc/novnc');

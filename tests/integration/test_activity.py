@@ -12,8 +12,8 @@ import pytest
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
-from jupyter_napari_desktop.app import ACTIVITY_KEY
-from jupyter_napari_desktop.supervisor import INPUT_POLL
+from jupyter_napari_desktop.server.app import ACTIVITY_KEY
+from jupyter_napari_desktop.supervisor.process import INPUT_POLL
 from tests.integration.conftest import needs_xvnc
 from tests.support.procs import cmdline, descendants
 

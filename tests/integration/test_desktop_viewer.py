@@ -35,8 +35,8 @@ from tests.support.waiting import wait_for
 pytestmark = [pytest.mark.integration, needs_xvnc]
 pytest.importorskip("napari", reason="napari is installed by scripts/setup.sh")
 
-from jupyter_napari_desktop.notebook import NapariDesktopError  # noqa: E402
-from jupyter_napari_desktop.viewer import DesktopViewer, desktop_viewer  # noqa: E402
+from jupyter_napari_desktop.kernel.notebook import NapariDesktopError  # noqa: E402
+from jupyter_napari_desktop.kernel.viewer import DesktopViewer, desktop_viewer  # noqa: E402
 
 LIMIT_MB = 250
 BIG_SHAPE = (50, 2000, 2000)  # 200 MB of uint8
@@ -456,7 +456,7 @@ def test_the_kernel_side_needs_numpy_only():
     """A kernel in another environment than napari's: the handle imports neither napari nor
     Qt (nor tornado or jupyter_server)."""
     code = (
-        "import sys, jupyter_napari_desktop.viewer; "
+        "import sys, jupyter_napari_desktop.kernel.viewer; "
         "print(sorted(m for m in ('napari', 'qtpy', 'PyQt6', 'tornado', 'jupyter_server') "
         "if m in sys.modules))"
     )

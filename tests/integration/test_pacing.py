@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from jupyter_napari_desktop.pacing import MIN_BURST_BYTES
+from jupyter_napari_desktop.server.pacing import MIN_BURST_BYTES
 from tests.integration.conftest import needs_xvnc
 from tests.support.rfb import DESKTOP_SIZE, RAW, RFBClient, WebSocketStream
 

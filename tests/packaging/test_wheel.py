@@ -65,5 +65,5 @@ def test_wheel_builds_the_labextension_without_node_on_path(tmp_path):
     (wheel,) = (tmp_path / "dist").glob("jupyter_napari_desktop-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert any(n.endswith("labextensions/jupyter-napari-desktop/package.json") for n in names)
-    assert "jupyter_napari_desktop/static/build/desktop.js" in names
+    assert "jupyter_napari_desktop/server/static/build/desktop.js" in names
     assert any("/static/remoteEntry." in n for n in names), "the federated extension is built"

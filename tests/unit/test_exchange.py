@@ -15,9 +15,9 @@ import pytest
 from PIL import Image
 
 from jupyter_napari_desktop.config import NapariDesktop
-from jupyter_napari_desktop.exchange import TRANSFER_DIR, Exchange
-from jupyter_napari_desktop.manager import Refused
-from jupyter_napari_desktop.viewer import png_bytes
+from jupyter_napari_desktop.kernel.viewer import png_bytes
+from jupyter_napari_desktop.server.exchange import TRANSFER_DIR, Exchange
+from jupyter_napari_desktop.server.manager import Refused
 
 
 class Desktop:

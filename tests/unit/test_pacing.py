@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from tornado.websocket import WebSocketClosedError
 
-from jupyter_napari_desktop.pacing import (
+from jupyter_napari_desktop.server.pacing import (
     HIGH_WATER_BYTES,
     MIN_BURST_BYTES,
     PacedSocketProtocol,

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from jupyter_napari_desktop.handlers import TEMPLATES, read_page_script
+from jupyter_napari_desktop.server.handlers import TEMPLATES, read_page_script
 
 HOSTILE = "</script><img src=x onerror=alert(1)>"
 

@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from jupyter_napari_desktop.notebook import NapariDesktopError, api_path
-from jupyter_napari_desktop.paths import PathRefused, resolve_in_root
+from jupyter_napari_desktop.kernel.notebook import NapariDesktopError, api_path
+from jupyter_napari_desktop.server.paths import PathRefused, resolve_in_root
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Server-side client of the napari helper's socket (see napari_helper.py)."""
+"""Server-side client of the napari helper's socket (see napari_side/napari_helper.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,11 @@ from pathlib import Path
 from typing import Any
 
 MAX_ANSWER = 8 << 20
+# The helper's own lists (napari_side/napari_helper.py, which imports nothing of this package):
+# the layer types napari can open files as, and those whose data the API sends and fetches.
+# tests/unit/test_contracts.py checks that both sides agree.
+LAYER_TYPES = ("image", "labels", "points", "shapes", "surface", "tracks", "vectors")
+DATA_TYPES = ("image", "labels", "points", "shapes")
 
 
 class NapariUnavailable(Exception):

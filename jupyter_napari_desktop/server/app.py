@@ -12,11 +12,11 @@ from jupyter_server.extension.application import ExtensionApp
 from tornado.ioloop import PeriodicCallback
 from traitlets import TraitError
 
-from .config import NapariDesktop
+from ..config import NapariDesktop
+from ..launch import SERVER_PID_ENV
 from .exchange import Exchange
 from .handlers import handlers
 from .manager import PREFIX, DesktopManager
-from .notebook import SERVER_PID_ENV
 
 ACTIVITY_INTERVAL = 15  # seconds between reports of desktop input to the server
 ACTIVITY_KEY = "napari_desktop"  # our entry in the server's last_activity_times

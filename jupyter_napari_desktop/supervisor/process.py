@@ -41,8 +41,7 @@ import time
 from pathlib import Path
 from typing import IO, Optional
 
-from .activity import InputWatcher
-from .launch import (
+from ..launch import (
     SESSION_DIR,
     DesktopError,
     RuntimePaths,
@@ -54,7 +53,7 @@ from .launch import (
     x_socket_path,
     xvnc_argv,
 )
-from .procs import (
+from ..procs import (
     candidate_displays,
     descendants,
     describe,
@@ -64,6 +63,7 @@ from .procs import (
     rfb_greets,
     write_xauthority,
 )
+from .activity import InputWatcher
 from .windows import maximize_when_managed
 
 PR_SET_PDEATHSIG = 1

@@ -23,11 +23,11 @@ from jupyter_server.utils import url_path_join
 from jupyter_server_proxy.rawsocket import RawSocketHandler
 from tornado import web
 
-from ._version import __version__
+from .._version import __version__
+from ..launch import DesktopError
 from .exchange import Exchange
-from .launch import DesktopError
 from .manager import PREFIX, DesktopManager, Refused, connect_unix, preflight
-from .napari_helper import DATA_TYPES, LAYER_TYPES
+from .napari_client import DATA_TYPES, LAYER_TYPES
 from .pacing import PacedSocketProtocol, TokenBucket
 from .paths import PathRefused, resolve_in_root
 

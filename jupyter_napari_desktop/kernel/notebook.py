@@ -15,7 +15,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Optional
 
-SERVER_PID_ENV = "JUPYTER_NAPARI_DESKTOP_SERVER_PID"
+from ..launch import SERVER_PID_ENV
 
 
 class NapariDesktopError(RuntimeError):

@@ -23,8 +23,8 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
-from .config import NapariDesktop
-from .launch import (
+from ..config import NapariDesktop
+from ..launch import (
     DesktopError,
     NapariLaunch,
     RuntimePaths,
@@ -35,8 +35,7 @@ from .launch import (
     session_argv,
     session_programs,
 )
-from .napari_client import NapariTimeout, NapariUnavailable, ask
-from .procs import (
+from ..procs import (
     kill_group,
     log_tail,
     make_runtime_dir,
@@ -45,6 +44,7 @@ from .procs import (
     socket_accepts,
     tree_pss_mb,
 )
+from .napari_client import NapariTimeout, NapariUnavailable, ask
 
 PREFIX = "[napari-desktop]"
 STOP_TIMEOUT = 4.0
