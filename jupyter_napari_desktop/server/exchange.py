@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from .manager import DesktopManager, Refused
+from .errors import Refused
+from .manager import DesktopManager
 from .napari_client import NapariTimeout, NapariUnavailable, ask
 
 TRANSFER_DIR = "transfers"

@@ -25,11 +25,12 @@ from tornado import web
 
 from .._version import __version__
 from ..launch import DesktopError
+from .errors import Refused, http_status
 from .exchange import Exchange
-from .manager import PREFIX, DesktopManager, Refused, connect_unix, preflight
+from .manager import PREFIX, DesktopManager, connect_unix, preflight
 from .napari_client import DATA_TYPES, LAYER_TYPES
 from .pacing import PacedSocketProtocol, TokenBucket
-from .paths import PathRefused, resolve_in_root
+from .paths import resolve_in_root
 
 NAMESPACE = "napari-desktop"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -161,19 +162,10 @@ class DesktopPageHandler(DesktopMixin, JupyterHandler):
 
 
 class DesktopAPIHandler(DesktopMixin, APIHandler):
-    """JSON in, JSON out; errors as {"error": {"message", "fix"}} with a clear status."""
+    """JSON in, JSON out; errors as {"error": {"message", "fix"}} with a clear status.
 
-    def fail(self, status: int, message: str, fix: str) -> None:
-        self.set_status(status)
-        self.finish({"error": {"message": message, "fix": fix}})
-
-    def refuse(self, err: DesktopError) -> None:
-        """409/504 for what the desktop's state refuses, 503 for what cannot start."""
-        status = err.status if isinstance(err, Refused) else 503
-        self.log.warning("%s %s: %s (%s)", PREFIX, status, err.message, err.fix)
-        if err.detail:
-            self.log.debug("%s %s", PREFIX, err.detail)
-        self.fail(status, err.message, err.fix)
+    Handlers raise: a DesktopError (a Refused with its status, 503 for what cannot start)
+    or tornado's HTTPError for bad input; ``write_error`` answers once."""
 
     def json_body(self) -> dict[str, Any]:
         if not self.request.body:
@@ -188,8 +180,23 @@ class DesktopAPIHandler(DesktopMixin, APIHandler):
             raise web.HTTPError(400, "the request body must be a JSON object")
         return body
 
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        """A DesktopError is an answer, not a crash: one line, no traceback."""
+        if not isinstance(value, DesktopError):
+            super().log_exception(typ, value, tb)
+            return
+        status = http_status(value)
+        log = self.log.warning if status >= 500 else self.log.info
+        log("%s %s %s: %s (%s)", PREFIX, status, self.request.path, value.message, value.fix)
+        if value.detail:
+            self.log.debug("%s %s", PREFIX, value.detail)
+
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, DesktopError):
+            self.set_status(http_status(exc))
+            self.finish({"error": exc.as_json()})
+            return
         message = exc.log_message if isinstance(exc, web.HTTPError) and exc.log_message else ""
         self.finish(
             {
@@ -226,13 +233,9 @@ class StartHandler(DesktopAPIHandler):
         app = body.get("app", "desktop")
         if app not in APPS:
             raise web.HTTPError(400, f"'app' must be one of {', '.join(APPS)}, not {app!r}")
-        try:
-            await self.manager.start(app, reconnect=bool(body.get("reconnect")))
-            if app == "napari" and body.get("wait"):
-                await self.manager.napari_socket(start=True)  # until napari answers
-        except DesktopError as err:
-            self.refuse(err)
-            return
+        await self.manager.start(app, reconnect=bool(body.get("reconnect")))
+        if app == "napari" and body.get("wait"):
+            await self.manager.napari_socket(start=True)  # until napari answers
         self.finish(await self.manager.status())
 
 
@@ -260,24 +263,14 @@ class OpenHandler(DesktopAPIHandler):
         allow_hidden = bool(getattr(self.contents_manager, "allow_hidden", False))
         resolved = []
         for requested in paths:
-            try:
-                resolved.append(resolve_in_root(root, requested, allow_hidden))
-            except PathRefused as err:
-                self.log.info("%s open refused (%s): %s", PREFIX, err.status, err.message)
-                self.fail(err.status, err.message, err.fix)
-                return
-        try:
-            answer = await self.manager.open(resolved, plugin, layer_type)
-        except DesktopError as err:
-            self.refuse(err)
-            return
+            resolved.append(resolve_in_root(root, requested, allow_hidden))
+        answer = await self.manager.open(resolved, plugin, layer_type)
         if not answer.get("ok"):
-            self.fail(
+            raise Refused(
                 422,
                 f"napari cannot read it: {answer.get('error')}",
                 "check the file, or name a reader plugin ('plugin') that can read it",
             )
-            return
         self.finish({"opened": answer.get("layers", []), "status": await self.manager.status()})
 
 
@@ -286,11 +279,7 @@ class RestartHandler(DesktopAPIHandler):
 
     @web.authenticated
     async def post(self) -> None:
-        try:
-            await self.manager.restart()
-        except DesktopError as err:
-            self.refuse(err)
-            return
+        await self.manager.restart()
         self.finish(await self.manager.status())
 
 
@@ -331,12 +320,8 @@ class TransfersHandler(ExchangeHandler):
         nbytes = self.json_body().get("nbytes", 0)
         if not isinstance(nbytes, int) or isinstance(nbytes, bool) or nbytes < 0:
             raise web.HTTPError(400, "'nbytes' must be the array's size in bytes")
-        try:
-            await self.manager.napari_socket(start=True)
-            transfer = self.exchange.make(nbytes)
-        except DesktopError as err:
-            self.refuse(err)
-            return
+        await self.manager.napari_socket(start=True)
+        transfer = self.exchange.make(nbytes)
         self.finish(
             {"transfer": transfer.name, "path": str(transfer.path), "limit": self.exchange.limit}
         )
@@ -346,8 +331,9 @@ class TransferHandler(ExchangeHandler):
     @web.authenticated
     def delete(self, name: str) -> None:
         if not self.exchange.remove(name):
-            self.fail(404, f"{name[:80]!r} is not a transfer file of this server", "nothing to do")
-            return
+            raise Refused(
+                404, f"{name[:80]!r} is not a transfer file of this server", "nothing to do"
+            )
         self.set_status(204)
         self.finish()
 
@@ -357,11 +343,7 @@ class LayersHandler(ExchangeHandler):
 
     @web.authenticated
     async def get(self) -> None:
-        try:
-            layers = await self.exchange.layers()
-        except DesktopError as err:
-            self.refuse(err)
-            return
+        layers = await self.exchange.layers()
         self.finish({"layers": [layer_json(info) for info in layers]})
 
     @web.authenticated
@@ -370,11 +352,7 @@ class LayersHandler(ExchangeHandler):
         kind = body.get("type")
         if kind not in DATA_TYPES:
             raise web.HTTPError(400, f"'type' must be one of {', '.join(DATA_TYPES)}")
-        try:
-            answer = await self.exchange.add(kind, body.get("transfer"), self.props(body))
-        except DesktopError as err:
-            self.refuse(err)
-            return
+        answer = await self.exchange.add(kind, body.get("transfer"), self.props(body))
         timing = answer.get("timing") or {}
         self.finish(
             {
@@ -392,11 +370,7 @@ class LayerHandler(ExchangeHandler):
         level = self.get_argument("level", "0")
         if not level.isdigit():
             raise web.HTTPError(400, "'level' must be a whole number (0 = highest resolution)")
-        try:
-            answer = await self.exchange.get(name, int(level))
-        except DesktopError as err:
-            self.refuse(err)
-            return
+        answer = await self.exchange.get(name, int(level))
         fields = ("dtype", "shape", "nbytes", "level", "transfer", "path")
         reply = {key: answer.get(key) for key in fields}
         reply["layer"] = layer_json(answer["layer"])
@@ -407,20 +381,12 @@ class LayerHandler(ExchangeHandler):
     @web.authenticated
     async def put(self, name: str) -> None:
         body = self.json_body()
-        try:
-            layer = await self.exchange.update(name, body.get("transfer"), self.props(body))
-        except DesktopError as err:
-            self.refuse(err)
-            return
+        layer = await self.exchange.update(name, body.get("transfer"), self.props(body))
         self.finish({"layer": layer_json(layer)})
 
     @web.authenticated
     async def delete(self, name: str) -> None:
-        try:
-            await self.exchange.remove_layer(name)
-        except DesktopError as err:
-            self.refuse(err)
-            return
+        await self.exchange.remove_layer(name)
         self.finish({"removed": name})
 
 
@@ -432,11 +398,7 @@ class ScreenshotHandler(ExchangeHandler):
         fmt = self.get_argument("format", "png")
         if fmt not in ("png", "npy"):
             raise web.HTTPError(400, "'format' must be png or npy")
-        try:
-            answer, png = await self.exchange.screenshot(fmt)
-        except DesktopError as err:
-            self.refuse(err)
-            return
+        answer, png = await self.exchange.screenshot(fmt)
         if png is not None:
             self.set_header("Content-Type", "image/png")
             self.set_header("Cache-Control", "no-store")
@@ -463,11 +425,7 @@ class ViewerHandler(ExchangeHandler):
         await self.answer(body)
 
     async def answer(self, change: Any) -> None:
-        try:
-            state = await self.exchange.viewer(change)
-        except DesktopError as err:
-            self.refuse(err)
-            return
+        state = await self.exchange.viewer(change)
         dims, camera = state.get("dims") or {}, state.get("camera") or {}
         self.finish(
             {
@@ -508,7 +466,7 @@ class DesktopSocketHandler(DesktopMixin, RawSocketHandler):
         except Refused as err:
             raise web.HTTPError(err.status, err.message) from None
         except DesktopError as err:
-            raise web.HTTPError(503, f"{err.message}; fix: {err.fix}") from None
+            raise web.HTTPError(http_status(err), f"{err.message}; fix: {err.fix}") from None
         await super().get(*args, **kwargs)
 
     async def _create_ws_connection(self, proto: Any) -> Any:

@@ -44,6 +44,7 @@ from ..procs import (
     socket_accepts,
     tree_pss_mb,
 )
+from .errors import Refused
 from .napari_client import NapariTimeout, NapariUnavailable, ask
 
 PREFIX = "[napari-desktop]"
@@ -52,14 +53,6 @@ NAPARI_START_TIMEOUT = 120.0
 STATE_TIMEOUT = 2.0
 MEMORY_EVERY = 30.0  # seconds status reuses the desktop's PSS (a read costs ~20 ms of CPU)
 STOPPED_MESSAGE = "The desktop was stopped (Stop desktop)"
-
-
-class Refused(DesktopError):
-    """A request the desktop's current state refuses, with the HTTP status to answer."""
-
-    def __init__(self, status: int, message: str, fix: str, detail: str = "") -> None:
-        super().__init__(message, fix, detail)
-        self.status = status
 
 
 def preflight(config: NapariDesktop) -> list[DesktopError]:

@@ -6,22 +6,14 @@ import os
 import stat
 from pathlib import Path, PurePosixPath
 
+from .errors import Refused
+
 KINDS = {
     stat.S_IFIFO: "a named pipe",
     stat.S_IFCHR: "a character device",
     stat.S_IFBLK: "a block device",
     stat.S_IFSOCK: "a socket",
 }
-
-
-class PathRefused(Exception):
-    """A path that is not served, with the HTTP status to answer."""
-
-    def __init__(self, status: int, message: str, fix: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.fix = fix
 
 
 def resolve_in_root(root: Path, requested: str, allow_hidden: bool = True) -> Path:
@@ -35,34 +27,32 @@ def resolve_in_root(root: Path, requested: str, allow_hidden: bool = True) -> Pa
     """
     root = root.resolve()
     if not requested or "\0" in requested:
-        raise PathRefused(
-            400, f"invalid path {requested!r}", "give a file path like 'data/cells.tif'"
-        )
+        raise Refused(400, f"invalid path {requested!r}", "give a file path like 'data/cells.tif'")
     pure = PurePosixPath(requested.replace("\\", "/"))
     if pure.is_absolute() or requested.startswith("~"):
-        raise PathRefused(
+        raise Refused(
             403,
             f"{requested!r} is an absolute path",
             "give the path relative to the Jupyter root directory, as the file browser shows it",
         )
     if ".." in pure.parts:
-        raise PathRefused(
+        raise Refused(
             403,
             f"{requested!r} is outside the Jupyter root directory ('..')",
             "remove '..' from the path: only files under the root directory are served",
         )
     if not allow_hidden and any(part.startswith(".") for part in pure.parts if part != "."):
-        raise PathRefused(
+        raise Refused(
             403,
             f"{requested!r} is hidden",
             "hidden files are not served (ContentsManager.allow_hidden)",
         )
     candidate = root.joinpath(*pure.parts)
     if not os.path.lexists(candidate):
-        raise PathRefused(404, f"{requested!r} does not exist", "check the file name")
+        raise Refused(404, f"{requested!r} does not exist", "check the file name")
     real = candidate.resolve()
     if real != root and root not in real.parents:
-        raise PathRefused(
+        raise Refused(
             403,
             f"{requested!r} points outside the Jupyter root directory",
             "copy the file into the Jupyter root directory",
@@ -70,12 +60,10 @@ def resolve_in_root(root: Path, requested: str, allow_hidden: bool = True) -> Pa
     try:
         mode = real.stat().st_mode
     except OSError:
-        raise PathRefused(
-            404, f"{requested!r} is a broken link", "check the link's target"
-        ) from None
+        raise Refused(404, f"{requested!r} is a broken link", "check the link's target") from None
     if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
         kind = KINDS.get(stat.S_IFMT(mode), "not a regular file")
-        raise PathRefused(
+        raise Refused(
             422,
             f"{requested!r} is {kind}, not a file or folder napari can read",
             "copy the data into a regular file and open that",

@@ -16,8 +16,8 @@ from PIL import Image
 
 from jupyter_napari_desktop.config import NapariDesktop
 from jupyter_napari_desktop.kernel.viewer import png_bytes
+from jupyter_napari_desktop.server.errors import Refused
 from jupyter_napari_desktop.server.exchange import TRANSFER_DIR, Exchange
-from jupyter_napari_desktop.server.manager import Refused
 
 
 class Desktop:

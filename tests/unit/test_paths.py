@@ -7,7 +7,8 @@ import os
 import pytest
 
 from jupyter_napari_desktop.kernel.notebook import NapariDesktopError, api_path
-from jupyter_napari_desktop.server.paths import PathRefused, resolve_in_root
+from jupyter_napari_desktop.server.errors import Refused
+from jupyter_napari_desktop.server.paths import resolve_in_root
 
 
 @pytest.fixture
@@ -22,7 +23,7 @@ def root(tmp_path):
 
 
 def refused(root, path):
-    with pytest.raises(PathRefused) as info:
+    with pytest.raises(Refused) as info:
         resolve_in_root(root, path)
     return info.value
 
@@ -81,7 +82,7 @@ def test_dotdot_is_outside_the_root_not_hidden(root):
 
 
 def refused_hidden(root, path):
-    with pytest.raises(PathRefused) as info:
+    with pytest.raises(Refused) as info:
         resolve_in_root(root, path, allow_hidden=False)
     return info.value
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from jupyter_napari_desktop.supervisor import process as sup
 from jupyter_napari_desktop.launch import RuntimePaths, SupervisorSpec
 from jupyter_napari_desktop.procs import make_runtime_dir
+from jupyter_napari_desktop.supervisor import process as sup
 
 pytestmark = pytest.mark.unit
 
