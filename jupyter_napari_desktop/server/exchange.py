@@ -9,7 +9,7 @@ and the client reads it, then deletes it. A name the server did not make is refu
 files nobody collected are removed after ``TRANSFER_TTL`` seconds and with the desktop.
 
 The manager owns the desktop's state; this module only asks it for napari's socket
-(``DesktopManager.napari_socket``), so the notebook's verbs follow the same start rules as
+(``NapariLink.socket``), so the notebook's verbs follow the same start rules as
 "Open in napari".
 """
 
@@ -27,7 +27,6 @@ from typing import Any, Optional
 
 from .errors import Refused
 from .manager import DesktopManager
-from .napari_client import NapariTimeout, NapariUnavailable, ask
 
 TRANSFER_DIR = "transfers"
 TRANSFER_RE = re.compile(r"^[0-9a-f]{32}\.(npy|png)$")
@@ -167,24 +166,8 @@ class Exchange:
     ) -> dict[str, Any]:
         """napari's answer to ``request``; its refusals as Refused (404 for a missing layer,
         413 for a layer above the limit, 422 for bad input)."""
-        socket_path = await self.manager.napari_socket(start)
         timeout = timeout or self.manager.open_timeout
-        try:
-            answer = await ask(socket_path, request, timeout)
-        except NapariTimeout as err:
-            raise Refused(
-                504,
-                f"napari did not answer {request['cmd']!r} within {timeout:g} s",
-                "try again; a very large array may need a larger c.NapariDesktop.open_timeout",
-            ) from err
-        except NapariUnavailable as err:
-            raise Refused(
-                409,
-                "napari was closed in the desktop (or stopped answering)",
-                "start it again: desktop_viewer() in a notebook (a closed napari's layers are "
-                "gone) or the napari launcher card",
-                str(err),
-            ) from err
+        answer = await self.manager.napari.ask(request, timeout, start)
         if answer.get("ok"):
             return answer
         error = str(answer.get("error") or "napari refused")
@@ -203,7 +186,7 @@ class Exchange:
 
     async def get(self, name: str, level: int) -> dict[str, Any]:
         """Write a layer's data into a fresh transfer file; the answer names it."""
-        await self.manager.napari_socket(False)  # refuse before making a file
+        await self.manager.napari.socket(False)  # refuse before making a file
         transfer = self.make()
         request = {
             "cmd": "get",
@@ -264,7 +247,7 @@ class Exchange:
 
     async def screenshot(self, fmt: str) -> tuple[dict[str, Any], Optional[bytes]]:
         """The canvas: as PNG bytes (``fmt="png"``) or in a transfer file (``"npy"``)."""
-        await self.manager.napari_socket(False)
+        await self.manager.napari.socket(False)
         transfer = self.make(suffix=f".{fmt}")
         request = {"cmd": "screenshot", "file": str(transfer.path), "format": fmt}
         try:

@@ -28,7 +28,7 @@ from ..launch import DesktopError
 from .errors import Refused, http_status
 from .exchange import Exchange
 from .manager import PREFIX, DesktopManager, connect_unix, preflight
-from .napari_client import DATA_TYPES, LAYER_TYPES
+from .napari_link import DATA_TYPES, LAYER_TYPES
 from .pacing import PacedSocketProtocol, TokenBucket
 from .paths import resolve_in_root
 
@@ -235,7 +235,7 @@ class StartHandler(DesktopAPIHandler):
             raise web.HTTPError(400, f"'app' must be one of {', '.join(APPS)}, not {app!r}")
         await self.manager.start(app, reconnect=bool(body.get("reconnect")))
         if app == "napari" and body.get("wait"):
-            await self.manager.napari_socket(start=True)  # until napari answers
+            await self.manager.napari.socket(start=True)  # until napari answers
         self.finish(await self.manager.status())
 
 
@@ -320,7 +320,7 @@ class TransfersHandler(ExchangeHandler):
         nbytes = self.json_body().get("nbytes", 0)
         if not isinstance(nbytes, int) or isinstance(nbytes, bool) or nbytes < 0:
             raise web.HTTPError(400, "'nbytes' must be the array's size in bytes")
-        await self.manager.napari_socket(start=True)
+        await self.manager.napari.socket(start=True)
         transfer = self.exchange.make(nbytes)
         self.finish(
             {"transfer": transfer.name, "path": str(transfer.path), "limit": self.exchange.limit}

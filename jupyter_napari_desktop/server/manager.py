@@ -26,10 +26,8 @@ from typing import Any, Optional
 from ..config import NapariDesktop
 from ..launch import (
     DesktopError,
-    NapariLaunch,
     RuntimePaths,
     SupervisorSpec,
-    resolve_napari,
     runtime_name,
     runtime_parent,
     session_argv,
@@ -39,18 +37,15 @@ from ..procs import (
     kill_group,
     log_tail,
     make_runtime_dir,
-    pid_alive,
     resolve_render_node,
     socket_accepts,
     tree_pss_mb,
 )
 from .errors import Refused
-from .napari_client import NapariTimeout, NapariUnavailable, ask
+from .napari_link import NapariLink
 
 PREFIX = "[napari-desktop]"
 STOP_TIMEOUT = 4.0
-NAPARI_START_TIMEOUT = 120.0
-STATE_TIMEOUT = 2.0
 MEMORY_EVERY = 30.0  # seconds status reuses the desktop's PSS (a read costs ~20 ms of CPU)
 STOPPED_MESSAGE = "The desktop was stopped (Stop desktop)"
 
@@ -126,18 +121,14 @@ class DesktopManager:
         self.reason: Optional[str] = None  # why the last desktop ended or was replaced
         self.opened: list[Path] = []  # files opened through the API, reopened on restart
         self.stopped_on_purpose = False  # by Stop desktop: reconnecting pages do not restart it
-        self.napari_seen = 0  # the generation whose napari a notebook verb last reached
         self.open_timeout = config.open_timeout  # seconds; tests shorten it
         self._lock = asyncio.Lock()
         self._reopen: Optional[asyncio.Task[None]] = None
         self._memory: Optional[tuple[int, float, float]] = None  # (pid, monotonic, MiB)
         self.runtime_name = runtime_name()
+        self.napari = NapariLink(self)
 
     # -- queries (no lock: they read one snapshot of proc and paths) -----------------
-    def napari_launch(self) -> NapariLaunch:
-        c = self.config
-        return resolve_napari(c.napari_command, c.napari_python, c.napari_args, c.napari_wrapper)
-
     @property
     def vnc_socket(self) -> Optional[Path]:
         paths = self.paths
@@ -170,27 +161,6 @@ class DesktopManager:
         value = self._read_state(paths).get("last_input")
         return float(value) if isinstance(value, (int, float)) else None
 
-    def napari_running(self) -> bool:
-        paths = self.paths
-        if not paths:
-            return False
-        try:
-            pid = int(paths.napari_pid.read_text())
-        except (OSError, ValueError):
-            return False
-        return pid_alive(pid)
-
-    async def napari_state(self) -> Optional[dict[str, Any]]:
-        """Layers, dims, version and the read in progress from the running napari, or None."""
-        paths = self.paths
-        if not paths or not self.napari_running():
-            return None
-        try:
-            answer = await ask(paths.napari_socket, {"cmd": "state"}, STATE_TIMEOUT)
-        except NapariUnavailable:
-            return None
-        return answer if answer.get("ok") else None
-
     def _memory_mb(self, pid: int) -> float:
         """PSS of the desktop under supervisor ``pid``, read at most every MEMORY_EVERY s:
         JupyterLab's status bar asks every 10 s, and reading smaps of napari's large
@@ -206,8 +176,8 @@ class DesktopManager:
         proc, paths = self.proc, self.paths
         running = self.running()
         state = self._read_state(paths) if running else {}
-        launch = self.napari_launch()
-        napari = await self.napari_state() if running else None
+        launch = self.napari.launch()
+        napari = await self.napari.state() if running else None
         reading = napari.get("reading") if napari else None
         return {
             "running": running,
@@ -220,7 +190,7 @@ class DesktopManager:
             "stopped_on_purpose": self.stopped_on_purpose,
             "napari": {
                 "available": launch.available,
-                "running": running and self.napari_running(),
+                "running": running and self.napari.running(),
                 "message": launch.message or None,
                 "version": napari.get("version") if napari else None,
                 "layers": napari.get("layers", []) if napari else [],
@@ -243,7 +213,7 @@ class DesktopManager:
             self.stopped_on_purpose = False
             await self._ensure_running(napari=app == "napari")
             if app == "napari":
-                self.start_napari()
+                self.napari.start()
 
     async def connect(self) -> Path:
         """The VNC socket for a new websocket, starting a fresh desktop if Xvnc died."""
@@ -268,7 +238,7 @@ class DesktopManager:
             await self._stop("restarted (Restart desktop)")
             await self._ensure_running()
             if not reopen and self.config.autostart_napari:
-                self.start_napari()
+                self.napari.start()
         if reopen:
             # The restart itself is done; a reopen cut short (another stop, a busy napari)
             # is logged and shows in status as missing layers.
@@ -277,42 +247,22 @@ class DesktopManager:
     async def open(
         self, paths: list[Path], plugin: Optional[str], layer_type: Optional[str]
     ) -> dict[str, Any]:
-        """Open files (already checked by paths.resolve_in_root) as layers in napari.
-
-        Answers napari's {"ok", "layers"|"error"}; raises Refused 409 while napari is still
-        reading an earlier open, Refused 504 when the read outlasts ``open_timeout`` (it goes
-        on in napari), DesktopError when the desktop or napari cannot start.
-        """
-        socket_path = await self._napari_socket()
-        request = {
-            "cmd": "open",
-            "paths": [str(p) for p in paths],
-            "plugin": plugin,
-            "layer_type": layer_type,
-        }
-        names = ", ".join(p.name for p in paths)
-        try:
-            answer = await ask(socket_path, request, self.open_timeout)
-        except NapariTimeout as err:
-            raise Refused(
-                504,
-                f"napari is still reading {names} after {self.open_timeout:g} s",
-                "the layer appears when the read ends (status shows napari.reading); if it "
-                "never ends (a hung network mount), Restart desktop",
-            ) from err
-        except NapariUnavailable as err:
-            raise DesktopError(
-                f"napari stopped answering: {err}", "try again; see the server log"
-            ) from err
-        if answer.get("busy"):
-            raise Refused(
-                409,
-                f"napari is busy reading {answer['busy']}",
-                "open it again when that read has finished (status shows napari.reading)",
-            )
+        """Open files (already checked by paths.resolve_in_root) as layers in napari, starting
+        the desktop and napari if needed (NapariLink.open says what is refused); what opens
+        is opened again after a restart."""
+        answer = await self.napari.open(paths, plugin, layer_type, self.open_timeout)
         if answer.get("ok"):
             self.opened.extend(p for p in paths if p not in self.opened)
         return answer
+
+    async def ensure_running_with_napari(self) -> RuntimePaths:
+        """The desktop running and napari asked to start (NapariLink waits for it)."""
+        async with self._lock:
+            self.stopped_on_purpose = False
+            await self._ensure_running(napari=True)
+            assert self.paths is not None
+            self.napari.start()
+            return self.paths
 
     def kernel_env(self) -> dict[str, str]:
         """Environment for kernels started now: the running desktop's display, so
@@ -362,7 +312,7 @@ class DesktopManager:
         c = self.config
         paths = make_runtime_dir(runtime_parent(c.runtime_dir), self.runtime_name)
         kind, argv = session_argv(c.session, c.xstartup, Path.home())
-        launch = self.napari_launch()
+        launch = self.napari.launch()
         if not launch.available:
             self.log.warning("%s %s", PREFIX, launch.message)
         gpu = resolve_render_node(c.render_node, c.vnc_server)
@@ -457,82 +407,6 @@ class DesktopManager:
         self.log.info("%s previous desktop is gone (%s); starting a new one", PREFIX, reason)
         await self._stop(str(reason))
         return True
-
-    # -- napari ----------------------------------------------------------------------
-    def start_napari(self) -> None:
-        """Ask the supervisor to start napari unless it already runs."""
-        proc = self.proc
-        if proc is not None and proc.poll() is None and not self.napari_running():
-            try:
-                os.kill(proc.pid, signal.SIGUSR1)
-            except ProcessLookupError:
-                pass
-
-    async def napari_socket(self, start: bool) -> Path:
-        """napari's socket for the notebook's verbs (exchange.py). ``start``: start the desktop
-        and napari if needed (as open does); else Refused 409 saying how to start them."""
-        if start:
-            socket_path = await self._napari_socket()
-            self.napari_seen = self.generation
-            return socket_path
-        paths = self.paths
-        if not self.running() or paths is None:
-            raise Refused(
-                409,
-                "The desktop is not running"
-                + (" (it was stopped with Stop desktop)" if self.stopped_on_purpose else ""),
-                "start it and its napari: desktop_viewer() in a notebook, the napari launcher "
-                'card, or POST napari-desktop/api/start {"app": "napari", "wait": true}',
-            )
-        if not self.napari_running():
-            raise Refused(
-                409,
-                "napari was closed in the desktop"
-                if self.napari_seen == self.generation
-                else "napari is not running in the desktop (c.NapariDesktop.autostart_napari "
-                "is off and nothing started it yet)",
-                "start it: desktop_viewer() in a notebook (a closed napari's layers are gone), "
-                'the napari launcher card, or POST napari-desktop/api/start {"app": "napari"}',
-            )
-        self.napari_seen = self.generation
-        return paths.napari_socket
-
-    async def _napari_socket(self, timeout: float = NAPARI_START_TIMEOUT) -> Path:
-        """Start the desktop and napari if needed; return napari's socket once it answers.
-
-        The lock is held to start them, not while napari starts (that can take a while):
-        a stop in the meantime makes this fail with "the desktop stopped"."""
-        async with self._lock:
-            self.stopped_on_purpose = False
-            await self._ensure_running(napari=True)
-            launch = self.napari_launch()
-            if not launch.available:
-                raise DesktopError("napari is not available in this desktop", launch.message)
-            paths = self.paths
-            assert paths is not None
-            self.start_napari()
-        started = time.monotonic()
-        deadline = started + timeout
-        reason = f"napari did not start within {timeout:g} s"
-        while time.monotonic() < deadline:
-            try:
-                await ask(paths.napari_socket, {"cmd": "state"}, STATE_TIMEOUT)
-                return paths.napari_socket
-            except NapariUnavailable:
-                pass
-            proc = self.proc
-            if self.paths is not paths or proc is None or proc.poll() is not None:
-                reason = "the desktop stopped while napari was starting"
-                break
-            if not self.napari_running() and time.monotonic() > started + 5:
-                reason = "napari exited while starting"  # after 5 s to write its pid
-                break
-            await asyncio.sleep(0.25)
-        raise DesktopError(
-            reason,
-            "run 'jupyter napari-desktop doctor' to check napari and Qt; see the server log",
-            self._log_tail(),
-        )
 
     # -- stop ------------------------------------------------------------------------
     async def _stop(self, reason: str) -> None:

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from jupyter_napari_desktop.launch import NAPARI_HELPER
 from jupyter_napari_desktop.napari_side import napari_helper
-from jupyter_napari_desktop.server import napari_client
+from jupyter_napari_desktop.server import napari_link
 
 
 def test_server_and_helper_agree_on_layer_types():
-    assert napari_client.LAYER_TYPES == napari_helper.LAYER_TYPES
-    assert napari_client.DATA_TYPES == napari_helper.DATA_TYPES
+    assert napari_link.LAYER_TYPES == napari_helper.LAYER_TYPES
+    assert napari_link.DATA_TYPES == napari_helper.DATA_TYPES
 
 
 def test_the_helper_runs_from_a_folder_with_nothing_else_of_the_package():
