@@ -214,6 +214,54 @@ def not_readable(path: str) -> Optional[str]:
     return f"{Path(path).name} is not a regular file or folder"
 
 
+def check_props(kind: str, props: Any, adding: bool) -> Optional[str]:
+    """Why ``props`` cannot be set on a ``kind`` layer (None when they can); ``adding``: the
+    layer is being made (ADD_ONLY settings allowed)."""
+    if not isinstance(props, dict):
+        return "props must be a JSON object"
+    allowed = PROPERTIES["*"] + PROPERTIES.get(kind, ())
+    if not adding:
+        allowed = tuple(p for p in allowed if p not in ADD_ONLY)
+    unknown = sorted(set(props) - set(allowed))
+    if unknown:
+        return f"{kind} layers have no settable {', '.join(unknown)} (known: {', '.join(allowed)})"
+    name = props.get("name")
+    if "name" in props and (not isinstance(name, str) or not name.strip()):
+        return "name must be a non-empty string"
+    return None
+
+
+def check_viewer(dims: Any, camera: Any, ndim: int) -> Optional[str]:
+    """Why ``dims`` and ``camera`` cannot be set on a viewer of ``ndim`` axes (None when
+    they can)."""
+    if not isinstance(dims, dict) or not isinstance(camera, dict):
+        return "dims and camera must be JSON objects"
+    unknown = sorted(set(dims) - {"current_step", "ndisplay"}) + sorted(
+        set(camera) - {"center", "zoom", "angles"}
+    )
+    if unknown:
+        return (
+            f"cannot set {', '.join(unknown)} "
+            "(dims: current_step, ndisplay; camera: center, zoom, angles)"
+        )
+    step: Any = dims.get("current_step")
+    if "current_step" in dims and not (
+        numbers(step, ndim) and all(isinstance(v, int) and v >= 0 for v in step)
+    ):
+        return f"dims.current_step must be {ndim} whole numbers >= 0 (one per axis), not {step!r}"
+    if "ndisplay" in dims and dims["ndisplay"] not in (2, 3):
+        return f"dims.ndisplay must be 2 or 3, not {dims['ndisplay']!r}"
+    center = camera.get("center")
+    if "center" in camera and not (numbers(center, 2) or numbers(center, 3)):
+        return f"camera.center must be 2 or 3 numbers, not {center!r}"
+    zoom: Any = camera.get("zoom")
+    if "zoom" in camera and not (numbers([zoom]) and zoom > 0):
+        return f"camera.zoom must be a number > 0, not {zoom!r}"
+    if "angles" in camera and not numbers(camera["angles"], 3):
+        return f"camera.angles must be 3 numbers (degrees), not {camera['angles']!r}"
+    return None
+
+
 def napari_reason(err: BaseException) -> str:
     return str(err).replace("Scroll up to see the full stack trace.", "").strip() or repr(err)
 
@@ -268,22 +316,31 @@ class Service:
         self.bridge = Bridge()  # lives on the Qt thread: emits from the worker are queued
         self.bridge.done.connect(self.finish_open)
         self.bridge.call.connect(lambda function: function())
+        # Every command of the protocol, in one place: its name -> what answers it.
+        self.commands: dict[str, Callable[[dict[str, Any], Reply], None]] = {
+            "open": self.open,
+            "state": lambda request, reply: reply(self.state()),
+            "raise": lambda request, reply: reply(self.raise_window()),
+            "layers": self.do_layers,
+            "get": self.do_get,
+            "add": self.do_add,
+            "update": self.do_update,
+            "remove": self.do_remove,
+            "screenshot": self.do_screenshot,
+            "viewer": self.do_viewer,
+            "set_viewer": self.do_set_viewer,
+        }
 
     def handle(self, request: dict[str, Any], reply: Reply) -> None:
         cmd = request.get("cmd")
-        if cmd == "open":
-            self.open(request, reply)
-        elif cmd == "state":
-            reply(self.state())
-        elif cmd == "raise":
-            reply(self.raise_window())
-        elif cmd in VERBS:
-            try:
-                getattr(self, f"do_{cmd}")(request, reply)
-            except Exception as err:  # noqa: BLE001 - napari's reason goes back to the user
-                reply({"ok": False, "error": napari_reason(err)})
-        else:
+        command = self.commands.get(cmd) if isinstance(cmd, str) else None
+        if command is None:
             reply({"ok": False, "error": f"unknown command {cmd!r}"})
+            return
+        try:
+            command(request, reply)
+        except Exception as err:  # noqa: BLE001 - napari's reason goes back to the user
+            reply({"ok": False, "error": napari_reason(err)})
 
     def open(self, request: dict[str, Any], reply: Reply) -> None:
         paths = request.get("paths")
@@ -375,22 +432,6 @@ class Service:
         )
         return None
 
-    def check_props(self, kind: str, props: Any, adding: bool) -> Optional[str]:
-        if not isinstance(props, dict):
-            return "props must be a JSON object"
-        allowed = PROPERTIES["*"] + PROPERTIES.get(kind, ())
-        if not adding:
-            allowed = tuple(p for p in allowed if p not in ADD_ONLY)
-        unknown = sorted(set(props) - set(allowed))
-        if unknown:
-            return (
-                f"{kind} layers have no settable {', '.join(unknown)} (known: {', '.join(allowed)})"
-            )
-        name = props.get("name")
-        if "name" in props and (not isinstance(name, str) or not name.strip()):
-            return "name must be a non-empty string"
-        return None
-
     def do_layers(self, request: dict[str, Any], reply: Reply) -> None:
         reply({"ok": True, "layers": [layer_details(layer) for layer in self.viewer.layers]})
 
@@ -458,7 +499,7 @@ class Service:
         props = dict(props) if isinstance(props, dict) else props
         lengths: Any = props.pop("lengths", None) if isinstance(props, dict) else None
         shape_type: Any = props.pop("shape_type", "polygon") if isinstance(props, dict) else None
-        problem = self.check_props(kind, props, adding=True)
+        problem = check_props(kind, props, adding=True)
         if problem:
             reply({"ok": False, "error": problem})
             return
@@ -525,7 +566,7 @@ class Service:
             return
         kind = type(layer).__name__.lower()
         props = request.get("props") or {}
-        problem = self.check_props(kind, props, adding=False)
+        problem = check_props(kind, props, adding=False)
         if problem:
             reply({"ok": False, "error": problem})
             return
@@ -616,7 +657,7 @@ class Service:
         dims = request.get("dims") or {}
         camera = request.get("camera") or {}
         selected = request.get("selected")
-        problem = self.check_viewer(dims, camera)
+        problem = check_viewer(dims, camera, self.viewer.dims.ndim)
         if problem:
             reply({"ok": False, "error": problem})
             return
@@ -648,37 +689,6 @@ class Service:
             self.viewer.layers.selection.update(layers)
         reply(self.viewer_state())
 
-    def check_viewer(self, dims: Any, camera: Any) -> Optional[str]:
-        if not isinstance(dims, dict) or not isinstance(camera, dict):
-            return "dims and camera must be JSON objects"
-        unknown = sorted(set(dims) - {"current_step", "ndisplay"}) + sorted(
-            set(camera) - {"center", "zoom", "angles"}
-        )
-        if unknown:
-            return (
-                f"cannot set {', '.join(unknown)} "
-                "(dims: current_step, ndisplay; camera: center, zoom, angles)"
-            )
-        ndim = self.viewer.dims.ndim
-        step: Any = dims.get("current_step")
-        if "current_step" in dims and not (
-            numbers(step, ndim) and all(isinstance(v, int) and v >= 0 for v in step)
-        ):
-            return (
-                f"dims.current_step must be {ndim} whole numbers >= 0 (one per axis), not {step!r}"
-            )
-        if "ndisplay" in dims and dims["ndisplay"] not in (2, 3):
-            return f"dims.ndisplay must be 2 or 3, not {dims['ndisplay']!r}"
-        center = camera.get("center")
-        if "center" in camera and not (numbers(center, 2) or numbers(center, 3)):
-            return f"camera.center must be 2 or 3 numbers, not {center!r}"
-        zoom: Any = camera.get("zoom")
-        if "zoom" in camera and not (numbers([zoom]) and zoom > 0):
-            return f"camera.zoom must be a number > 0, not {zoom!r}"
-        if "angles" in camera and not numbers(camera["angles"], 3):
-            return f"camera.angles must be 3 numbers (degrees), not {camera['angles']!r}"
-        return None
-
     def state(self) -> dict[str, Any]:
         dims = self.viewer.dims
         reading = None
@@ -702,9 +712,6 @@ class Service:
         window.raise_()
         window.activateWindow()
         return {"ok": True}
-
-
-VERBS = ("layers", "get", "add", "update", "remove", "screenshot", "viewer", "set_viewer")
 
 
 def serve(service: Service, socket_path: Path) -> Any:
