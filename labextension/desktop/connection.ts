@@ -8,7 +8,7 @@
  * VNC connection and the timers, so test/connection.test.ts drives it in Node.
  */
 import type { IApiError, IStartResponse } from '../src/tokens';
-import { backoffDelay } from './logic';
+import { backoffDelay } from './retry';
 
 /** The states shown in #jp-NapariDesktop-status[data-state]. */
 export type ConnectionState =

@@ -5,23 +5,12 @@
  * The server renders the page with a JSON configuration in
  * <script id="napari-desktop-config"> and an empty #jp-NapariDesktop-root.
  * The parts: view.ts (the DOM), start.ts (the API client), connection.ts (the
- * connection state machine), logic.ts (parsing, URLs, backoff); this file
+ * connection state machine), page-config.ts, urls.ts, retry.ts and storage.ts; this file
  * wires them to noVNC, the stored quality levels and the clipboard.
  */
 import RFB from '@novnc/novnc';
 
 import { ConnectionState, DesktopConnection } from './connection';
-import {
-  apiEndpoint,
-  documentTitle,
-  HidpiMode,
-  IDesktopConfig,
-  parseConfig,
-  STORAGE_KEYS,
-  toHidpiMode,
-  toLevel,
-  websocketUrl
-} from './logic';
 import {
   applyHidpi,
   IHidpiControl,
@@ -29,10 +18,20 @@ import {
   watchPixelRatio
 } from './hidpi';
 import { StatsOverlay } from './overlay';
+import {
+  documentTitle,
+  HidpiMode,
+  IDesktopConfig,
+  parseConfig,
+  toHidpiMode,
+  toLevel
+} from './page-config';
 import { postStart } from './start';
 import type { IStatsFigures } from './stats';
 import type { UploadResult } from './upload';
 import { UploadView } from './upload-view';
+import { readStored, store, STORAGE_KEYS } from './storage';
+import { apiEndpoint, websocketUrl } from './urls';
 import { PageView } from './view';
 
 export type { ConnectionState } from './connection';
@@ -57,23 +56,6 @@ declare global {
   }
 }
 
-function readStoredLevel(key: string, fallback: number): number {
-  try {
-    return toLevel(window.localStorage.getItem(key), fallback);
-  } catch {
-    // localStorage can be disabled (privacy settings, sandboxed frames).
-    return fallback;
-  }
-}
-
-function storeLevel(key: string, level: number): void {
-  try {
-    window.localStorage.setItem(key, String(level));
-  } catch {
-    // Not persisted; the choice still applies to this page.
-  }
-}
-
 /** The page: the view, one connection, the quality levels and the clipboard. */
 class DesktopPage {
   private readonly _view: PageView;
@@ -94,17 +76,17 @@ class DesktopPage {
     handle: INapariDesktopHandle
   ) {
     this._view = view;
-    this._quality = readStoredLevel(STORAGE_KEYS.quality, config.quality);
-    this._compression = readStoredLevel(
-      STORAGE_KEYS.compression,
+    this._quality = toLevel(readStored(STORAGE_KEYS.quality), config.quality);
+    this._compression = toLevel(
+      readStored(STORAGE_KEYS.compression),
       config.compression
     );
     view.quality.value = String(this._quality);
     view.compression.value = String(this._compression);
     this._handle = handle;
     this._stats = new StatsOverlay(
-      view.reconnect.parentElement ?? document.body,
-      view.reconnect,
+      view.statsToggle,
+      view.statsPanel,
       view.screen,
       this._quality,
       config.adaptiveQuality,
@@ -112,7 +94,7 @@ class DesktopPage {
       config.xsrfToken
     );
     handle.stats = () => this._stats.figures;
-    this._hidpi = readStoredHidpi(config.hidpi);
+    this._hidpi = toHidpiMode(readStored(STORAGE_KEYS.hidpi), config.hidpi);
     view.hidpi.value = this._hidpi;
     const uploads = new UploadView(config, view.body, view.upload);
     handle.uploads = uploads.results;
@@ -149,12 +131,12 @@ class DesktopPage {
 
     view.quality.addEventListener('change', () => {
       this._quality = toLevel(view.quality.value, this._quality);
-      storeLevel(STORAGE_KEYS.quality, this._quality);
+      store(STORAGE_KEYS.quality, String(this._quality));
       this._stats.setLevel(this._quality);
     });
     view.compression.addEventListener('change', () => {
       this._compression = toLevel(view.compression.value, this._compression);
-      storeLevel(STORAGE_KEYS.compression, this._compression);
+      store(STORAGE_KEYS.compression, String(this._compression));
       const rfb = this._connection.vnc;
       if (rfb) {
         rfb.compressionLevel = this._compression;
@@ -162,7 +144,7 @@ class DesktopPage {
     });
     view.hidpi.addEventListener('change', () => {
       this._hidpi = toHidpiMode(view.hidpi.value, this._hidpi);
-      storeString(STORAGE_KEYS.hidpi, this._hidpi);
+      store(STORAGE_KEYS.hidpi, this._hidpi);
       this._hidpiControl?.update();
     });
     watchPixelRatio(() => this._hidpiControl?.update());
@@ -279,25 +261,6 @@ class DesktopPage {
     } catch {
       // Not permitted or not supported: ignore, paste still works.
     }
-  }
-}
-
-function readStoredHidpi(fallback: HidpiMode): HidpiMode {
-  try {
-    return toHidpiMode(
-      window.localStorage.getItem(STORAGE_KEYS.hidpi),
-      fallback
-    );
-  } catch {
-    return fallback;
-  }
-}
-
-function storeString(key: string, value: string): void {
-  try {
-    window.localStorage.setItem(key, value);
-  } catch {
-    // Not persisted; the choice still applies to this page.
   }
 }
 

@@ -14,7 +14,7 @@
  */
 import type RFB from '@novnc/novnc';
 
-import type { HidpiMode } from './logic';
+import type { HidpiMode } from './page-config';
 
 /** Highest ratio used for the remote screen (Xvnc refuses huge screens). */
 export const MAX_RATIO = 4;

@@ -94,8 +94,8 @@ export class StatsOverlay {
   private readonly _xsrfToken: string;
 
   constructor(
-    bar: HTMLElement,
-    before: HTMLElement,
+    button: HTMLButtonElement,
+    panel: HTMLDivElement,
     screen: HTMLElement,
     level: number,
     adaptive: boolean,
@@ -105,21 +105,8 @@ export class StatsOverlay {
     this._adaptive = new AdaptiveQuality(level, adaptive);
     this._rttUrl = rttUrl;
     this._xsrfToken = xsrfToken;
-    this.button = document.createElement('button');
-    this.button.type = 'button';
-    this.button.className = 'jp-NapariDesktop-button';
-    this.button.id = 'jp-NapariDesktop-statsToggle';
-    this.button.textContent = 'Stats';
-    this.button.title =
-      'Show frames/s, Mbit/s, round-trip time and the quality level in use (Ctrl+Alt+Shift+S)';
-    this.button.setAttribute('aria-pressed', 'false');
-    bar.insertBefore(this.button, before);
-    this.panel = document.createElement('div');
-    this.panel.className = 'jp-NapariDesktop-stats';
-    this.panel.id = 'jp-NapariDesktop-stats';
-    this.panel.setAttribute('role', 'status');
-    this.panel.hidden = true;
-    (screen.parentElement ?? screen).appendChild(this.panel);
+    this.button = button;
+    this.panel = panel;
 
     this.button.addEventListener('click', () => this.toggle());
     document.addEventListener(

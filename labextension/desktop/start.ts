@@ -4,7 +4,9 @@
  */
 import { parseApiError, parseStartResponse } from '../src/api';
 import type { StartResult } from './connection';
-import { apiEndpoint, IDesktopConfig, isTransientFailure } from './logic';
+import type { IDesktopConfig } from './page-config';
+import { isTransientFailure } from './retry';
+import { apiEndpoint } from './urls';
 import { withXsrf } from './request';
 
 /** How long POST start may take before the page retries. */

@@ -6,7 +6,7 @@
  * until dismissed. In a JupyterLab tab the page is an iframe of the same
  * origin, so a drop on the tab lands here too.
  */
-import type { IDesktopConfig } from './logic';
+import type { IDesktopConfig } from './page-config';
 import {
   ConflictChoice,
   formatBytes,

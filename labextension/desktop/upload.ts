@@ -13,8 +13,9 @@
  * No DOM access (the bytes come through `IUploadSource.read`), so
  * test/upload.test.ts runs it under Node; upload-view.ts is the page's part.
  */
-import { parseApiError } from '../src/api';
-import { apiEndpoint, backoffDelay } from './logic';
+import { parseApiError, withTrailingSlash } from '../src/api';
+import { backoffDelay } from './retry';
+import { apiEndpoint } from './urls';
 import { readBody } from './start';
 import { withXsrf } from './request';
 
@@ -172,13 +173,12 @@ export function joinPath(folder: string, name: string): string {
 
 /** The contents API URL of a root-relative path, each part URL-encoded. */
 export function contentsUrl(baseUrl: string, path: string): string {
-  const base = baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`;
   const encoded = path
     .split('/')
     .filter(part => part.length > 0)
     .map(encodeURIComponent)
     .join('/');
-  return `${base}api/contents/${encoded}`;
+  return `${withTrailingSlash(baseUrl)}api/contents/${encoded}`;
 }
 
 // Chunks -----------------------------------------------------------------------

@@ -70,6 +70,9 @@ export class PageView {
   /** Holds the screen and the panels over it. */
   readonly body: HTMLDivElement;
   readonly reconnect: HTMLButtonElement;
+  /** Shows and hides the stats panel (overlay.ts fills it). */
+  readonly statsToggle: HTMLButtonElement;
+  readonly statsPanel: HTMLDivElement;
   readonly clipboardToggle: HTMLButtonElement;
   readonly clipboardPanel: HTMLDivElement;
   readonly clipboardText: HTMLTextAreaElement;
@@ -146,6 +149,17 @@ export class PageView {
     );
     this.upload.id = 'jp-NapariDesktop-upload';
 
+    this.statsToggle = button(
+      'Stats',
+      'Show frames/s, Mbit/s, round-trip time and the quality level in use (Ctrl+Alt+Shift+S)'
+    );
+    this.statsToggle.id = 'jp-NapariDesktop-statsToggle';
+    this.statsToggle.setAttribute('aria-pressed', 'false');
+    this.statsPanel = el('div', 'jp-NapariDesktop-stats');
+    this.statsPanel.id = 'jp-NapariDesktop-stats';
+    this.statsPanel.setAttribute('role', 'status');
+    this.statsPanel.hidden = true;
+
     this.reconnect = button(
       'Reconnect',
       'Close the desktop connection and open it again (the desktop keeps running)'
@@ -160,6 +174,7 @@ export class PageView {
       quality.wrapper,
       compression.wrapper,
       hidpiWrapper,
+      this.statsToggle,
       this.reconnect
     );
 
@@ -214,7 +229,13 @@ export class PageView {
     this.screen = el('main', 'jp-NapariDesktop-screen');
 
     const body = el('div', 'jp-NapariDesktop-body');
-    body.append(this.screen, this.clipboardPanel, this._notice, this._error);
+    body.append(
+      this.screen,
+      this.clipboardPanel,
+      this._notice,
+      this._error,
+      this.statsPanel
+    );
     this.body = body;
     root.append(bar, body);
 

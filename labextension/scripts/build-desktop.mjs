@@ -16,7 +16,10 @@ import { build } from 'esbuild';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
-const outdir = path.resolve(root, '../jupyter_napari_desktop/server/static/build');
+const outdir = path.resolve(
+  root,
+  '../jupyter_napari_desktop/server/static/build'
+);
 const minify = process.argv.includes('--minify');
 
 const novncDir = path.join(root, 'node_modules/@novnc/novnc');

@@ -160,8 +160,12 @@ export function viewTitle(app: DesktopApp): string {
  * @param baseUrl - the Jupyter base URL, for example "/" or "/user/ada/"
  */
 export function desktopPageUrl(baseUrl: string, app: DesktopApp): string {
-  const base = baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`;
-  return `${base}napari-desktop/?app=${app}`;
+  return `${withTrailingSlash(baseUrl)}napari-desktop/?app=${app}`;
+}
+
+/** `url` ending in "/" (base URLs and folders are joined with names). */
+export function withTrailingSlash(url: string): string {
+  return url.endsWith('/') ? url : `${url}/`;
 }
 
 function stringOrNull(value: unknown): string | null {

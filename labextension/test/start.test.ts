@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { parseConfig } from '../desktop/logic';
+import { parseConfig } from '../desktop/page-config';
 import { postStart } from '../desktop/start';
 
 const config = parseConfig(

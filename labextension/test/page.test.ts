@@ -2,16 +2,14 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import {
-  apiEndpoint,
-  backoffDelay,
   DEFAULT_COMPRESSION,
   DEFAULT_QUALITY,
   documentTitle,
-  isTransientFailure,
   parseConfig,
-  toLevel,
-  websocketUrl
-} from '../desktop/logic';
+  toLevel
+} from '../desktop/page-config';
+import { backoffDelay, isTransientFailure } from '../desktop/retry';
+import { apiEndpoint, websocketUrl } from '../desktop/urls';
 
 describe('backoffDelay', () => {
   it('starts at 0.5 s and doubles up to 5 s', () => {

@@ -1,9 +1,9 @@
 /**
- * Pure logic of the desktop page: configuration parsing, URLs, the reconnect
- * schedule and the stored quality settings. No DOM access, so
- * test/logic.test.ts runs it under Node.
+ * The desktop page's configuration: what the server embeds in the page, parsed
+ * and checked, and the levels and modes the user may choose. No DOM access, so
+ * test/page.test.ts runs it under Node.
  */
-import { isDesktopApp } from '../src/api';
+import { isDesktopApp, withTrailingSlash } from '../src/api';
 import type { DesktopApp } from '../src/tokens';
 
 /** What the server embeds in the page as `<script id="napari-desktop-config">`. */
@@ -44,31 +44,6 @@ export function toHidpiMode(value: unknown, fallback: HidpiMode): HidpiMode {
 export const DEFAULT_QUALITY = 2;
 export const DEFAULT_COMPRESSION = 2;
 
-/** localStorage keys of the user's own choices. */
-export const STORAGE_KEYS = {
-  quality: 'jp-NapariDesktop-quality',
-  compression: 'jp-NapariDesktop-compression',
-  hidpi: 'jp-NapariDesktop-hidpi'
-} as const;
-
-/** First reconnect delay, doubled on each failed attempt up to RECONNECT_MAX_MS. */
-export const RECONNECT_INITIAL_MS = 500;
-export const RECONNECT_MAX_MS = 5000;
-
-/**
- * Milliseconds to wait before reconnect attempt number `attempt` (0-based):
- * 500, 1000, 2000, 4000, 5000, 5000, ...
- */
-export function backoffDelay(
-  attempt: number,
-  initialMs: number = RECONNECT_INITIAL_MS,
-  maxMs: number = RECONNECT_MAX_MS
-): number {
-  const n = Number.isFinite(attempt) && attempt > 0 ? Math.floor(attempt) : 0;
-  // 2 ** 30 is far past any sensible maximum; avoid Infinity for huge n.
-  return Math.min(maxMs, initialMs * 2 ** Math.min(n, 30));
-}
-
 /** An integer 0-9 from `value`, or `fallback` when it is anything else. */
 export function toLevel(value: unknown, fallback: number): number {
   const n =
@@ -76,27 +51,6 @@ export function toLevel(value: unknown, fallback: number): number {
   return typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 9
     ? n
     : fallback;
-}
-
-function ensureTrailingSlash(url: string): string {
-  return url.endsWith('/') ? url : `${url}/`;
-}
-
-/** `apiUrl` joined with an endpoint name, e.g. ("/napari-desktop/api/", "start"). */
-export function apiEndpoint(apiUrl: string, name: string): string {
-  return ensureTrailingSlash(apiUrl) + name.replace(/^\/+/, '');
-}
-
-/**
- * The websocket URL for the absolute `path` on the host of `baseUri` (the
- * document's base URI: in JupyterLab's tab the page is an iframe's srcdoc,
- * whose location is about:srcdoc and whose base URI is JupyterLab's): wss://
- * on https pages, ws:// otherwise.
- */
-export function websocketUrl(baseUri: string, path: string): string {
-  const url = new URL(path.startsWith('/') ? path : `/${path}`, baseUri);
-  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
-  return url.href;
 }
 
 /** The browser tab title for `app`. */
@@ -139,10 +93,10 @@ export function parseConfig(text: string | null | undefined): IDesktopConfig {
     );
   }
   const record = data as Record<string, unknown>;
-  const baseUrl = ensureTrailingSlash(stringField(record, 'baseUrl', '/'));
+  const baseUrl = withTrailingSlash(stringField(record, 'baseUrl', '/'));
   return {
     baseUrl,
-    apiUrl: ensureTrailingSlash(
+    apiUrl: withTrailingSlash(
       stringField(record, 'apiUrl', `${baseUrl}napari-desktop/api/`)
     ),
     websocketPath: stringField(
@@ -162,21 +116,4 @@ export function parseConfig(text: string | null | undefined): IDesktopConfig {
     hidpi: toHidpiMode(record.hidpi, 'crisp'),
     version: stringField(record, 'version', '')
   };
-}
-
-/**
- * Whether a failed POST start is worth retrying by itself: the server could
- * not be reached (status 0), or a proxy/gateway error without the server's
- * own `{"error": ...}` explanation. Explained errors are shown to the user.
- */
-export function isTransientFailure(status: number, data: unknown): boolean {
-  if (status === 0) {
-    return true;
-  }
-  const explained =
-    typeof data === 'object' &&
-    data !== null &&
-    'error' in data &&
-    typeof (data as { error: unknown }).error === 'object';
-  return status >= 500 && !explained;
 }
