@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import ARTIFACTS
+from tests.support.paths import ARTIFACTS
 
 pytest_plugins = ["pytest_jupyter.jupyter_server", "tests.support.layers"]
 

@@ -11,7 +11,7 @@ from typing import Callable
 import pytest
 
 from tests.fresh.machines import CONFIG_INSIDE, PATTERN_INSIDE, git_archive, make_base
-from tests.helpers import ARTIFACTS
+from tests.support.paths import ARTIFACTS
 from tests.support.pattern import write_pattern
 from tests.support.playwright import jp_asyncio_loop, jp_server_cleanup  # noqa: F401
 

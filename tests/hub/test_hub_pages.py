@@ -26,7 +26,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ARTIFACTS
 from tests.support.hub import (
     HUB_MAJORS,
     HubProcess,
@@ -46,6 +45,7 @@ from tests.support.pages import (
     wait_for_pattern,
     wait_state,
 )
+from tests.support.paths import ARTIFACTS
 from tests.support.pattern import CHROMIUM, write_pattern, write_tiff
 from tests.support.playwright import jp_asyncio_loop, jp_server_cleanup  # noqa: F401
 from tests.support.waiting import wait_for

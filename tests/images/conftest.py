@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from tests.helpers import ARTIFACTS
 from tests.images.containers import build_images
+from tests.support.paths import ARTIFACTS
 from tests.support.playwright import jp_asyncio_loop, jp_server_cleanup  # noqa: F401
 
 BUILD_TIMEOUT = 45 * 60

@@ -1,4 +1,12 @@
-"""Real Jupyter server (pytest-jupyter) with the extension and a real Xvnc desktop."""
+"""Real Jupyter server with the extension and a real Xvnc desktop, two ways:
+
+- in the test's own process (pytest-jupyter's ``jp_serverapp``/``jp_fetch``, configured
+  below): for the API and the websocket, where the test needs the manager's state
+  (``manager`` fixture) or a short timeout set on it;
+- as a child process (``tests.support.jupyter.JupyterServer``): where the test kills,
+  signals or restarts the server, counts its processes, or runs a kernel or another
+  extension beside it (lifecycle, recovery, soak, storm, notebooks, coexistence).
+"""
 
 from __future__ import annotations
 

@@ -8,8 +8,9 @@ import importlib.metadata
 import pytest
 import websockets
 
-from tests.helpers import JupyterProcess, alive, kill_leftovers, processes_with_home
 from tests.integration.conftest import needs_xvnc
+from tests.support import procs
+from tests.support.jupyter import JupyterServer
 
 pytestmark = [pytest.mark.integration, needs_xvnc]
 
@@ -28,11 +29,16 @@ def lab(tmp_path):
         pytest.fail(
             "jupyter-remote-desktop-proxy must be installed (test extra): pip install -e '.[test]'"
         )
-    server = JupyterProcess(tmp_path, {"session": "minimal", "autostart_napari": False})
+    server = JupyterServer(tmp_path, {"session": "minimal", "autostart_napari": False})
     yield server.start()
     server.stop()
-    ours = [pid for pid in alive(processes_with_home(server.home)) if "napari" in cmdline(pid)]
-    kill_leftovers(server.home)  # jupyter-remote-desktop-proxy's session outlives the server
+    ours = [
+        pid
+        for pid in procs.living(procs.processes_with_env("HOME", str(server.home)))
+        if "napari" in cmdline(pid)
+    ]
+    # jupyter-remote-desktop-proxy's session outlives the server.
+    procs.kill_all(procs.processes_with_env("HOME", str(server.home)))
     assert not ours, "none of our processes outlive the server"
 
 
@@ -44,7 +50,7 @@ def cmdline(pid: int) -> str:
         return ""
 
 
-async def greeting(server: JupyterProcess, path: str) -> bytes:
+async def greeting(server: JupyterServer, path: str) -> bytes:
     url = f"ws://127.0.0.1:{server.port}{server.base_url}{path}"
     headers = {"Authorization": f"token {server.token}"}
     async with websockets.connect(url, additional_headers=headers, open_timeout=60) as ws:

@@ -9,8 +9,8 @@ import sys
 import pytest
 from tornado.httpclient import HTTPClientError
 
-from tests.helpers import JupyterProcess
 from tests.integration.conftest import needs_xvnc
+from tests.support.jupyter import JupyterServer
 
 pytestmark = pytest.mark.integration
 
@@ -64,7 +64,7 @@ class TestNapariMissing:
     [("geometry", "huge", "WIDTHxHEIGHT"), ("session", "gnome", "session")],
 )
 def test_bad_config_stops_the_server_with_the_option_named(tmp_path, option, value, expected):
-    server = JupyterProcess(tmp_path, {option: value})
+    server = JupyterServer(tmp_path, {option: value})
     proc = subprocess.run(
         [sys.executable, "-m", "jupyter", "server", "--no-browser"],
         env=server.env(),

@@ -10,28 +10,30 @@ from pathlib import Path
 import pytest
 
 from jupyter_napari_desktop.launch import x_lock_path, x_socket_path
-from tests.helpers import JupyterProcess, alive, descendants, wait_for
 from tests.integration.conftest import needs_xvnc
+from tests.support.jupyter import JupyterServer
+from tests.support.procs import descendants, living
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, needs_xvnc]
 
 
 @pytest.fixture
 def server(tmp_path):
-    proc = JupyterProcess(tmp_path, {"session": "xfce", "autostart_napari": True})
+    proc = JupyterServer(tmp_path, {"session": "xfce", "autostart_napari": True})
     yield proc.start()
     proc.stop(signal.SIGKILL)
 
 
-def start_desktop(server: JupyterProcess) -> dict:
+def start_desktop(server: JupyterServer) -> dict:
     code, status = server.request("POST", "napari-desktop/api/start", {"app": "napari"})
     assert code == 200, status
     assert status["running"] is True
     return status
 
 
-def desktop_tree(server: JupyterProcess) -> set[int]:
-    return descendants(server.proc.pid)
+def desktop_tree(server: JupyterServer) -> set[int]:
+    return set(descendants(server.proc.pid))
 
 
 def runtime_dirs() -> set[Path]:
@@ -51,7 +53,7 @@ def test_stopping_the_server_ends_the_whole_desktop_within_5s(server, sig):
     assert len(new_dirs) == 1
     started = time.monotonic()
     server.proc.send_signal(sig)
-    wait_for(lambda: not alive(tree), 5, f"all {len(tree)} desktop processes to end")
+    wait_for(lambda: not living(tree), 5, f"all {len(tree)} desktop processes to end")
     elapsed = time.monotonic() - started
     assert server.proc.wait(10) is not None
     assert not any(d.exists() for d in new_dirs), "the private socket directory is removed"
@@ -64,7 +66,7 @@ def test_server_killed_hard_the_desktop_still_goes(server):
     start_desktop(server)
     tree = desktop_tree(server)
     server.proc.kill()
-    wait_for(lambda: not alive(tree), 10, "the orphaned desktop to clean itself up")
+    wait_for(lambda: not living(tree), 10, "the orphaned desktop to clean itself up")
 
 
 def test_everything_killed_next_start_reuses_the_display(server, tmp_path):
@@ -76,9 +78,9 @@ def test_everything_killed_next_start_reuses_the_display(server, tmp_path):
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-    wait_for(lambda: not alive(tree), 10, "every process to be killed")
+    wait_for(lambda: not living(tree), 10, "every process to be killed")
     assert x_lock_path(display).exists(), "a hard kill leaves the X lock of a dead server"
-    again = JupyterProcess(tmp_path / "again", {"session": "minimal", "autostart_napari": False})
+    again = JupyterServer(tmp_path / "again", {"session": "minimal", "autostart_napari": False})
     try:
         again.start()
         code, status = again.request("POST", "napari-desktop/api/start", {"app": "desktop"})

@@ -8,8 +8,8 @@ import sys
 import pytest
 import tifffile
 
-from tests.helpers import JupyterProcess
 from tests.integration.conftest import needs_xvnc
+from tests.support.jupyter import JupyterServer
 
 pytestmark = [pytest.mark.integration, needs_xvnc]
 pytest.importorskip("napari", reason="napari is installed by scripts/setup.sh")
@@ -17,14 +17,14 @@ pytest.importorskip("napari", reason="napari is installed by scripts/setup.sh")
 
 @pytest.fixture
 def server(tmp_path):
-    proc = JupyterProcess(tmp_path, {"session": "minimal", "autostart_napari": False})
+    proc = JupyterServer(tmp_path, {"session": "minimal", "autostart_napari": False})
     (proc.root / "analysis").mkdir()
     tifffile.imwrite(proc.root / "analysis" / "nuclei.tif", [[0, 1], [2, 3]])
     yield proc.start()
     proc.stop()
 
 
-def run_in_kernel(server: JupyterProcess, code: str) -> subprocess.CompletedProcess:
+def run_in_kernel(server: JupyterServer, code: str) -> subprocess.CompletedProcess:
     env = server.env()
     env["JUPYTER_NAPARI_DESKTOP_SERVER_PID"] = str(server.proc.pid)  # as the server gives kernels
     return subprocess.run(

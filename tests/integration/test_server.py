@@ -14,8 +14,9 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from tornado.websocket import websocket_connect
 
 from jupyter_napari_desktop.launch import x_lock_path
-from tests.helpers import alive, descendants, listening_tcp_ports, wait_for
 from tests.integration.conftest import needs_xvnc
+from tests.support.procs import descendants, listening_tcp_ports, living
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -182,7 +183,7 @@ async def test_xvnc_killed_next_connection_gets_a_fresh_desktop(
     old_root, supervisor = manager.paths.root, manager.proc.pid
     os.kill(state["xvnc_pid"], signal.SIGKILL)
     wait_for(lambda: manager.proc.poll() is not None, 10, "the supervisor to notice Xvnc died")
-    assert not alive({state["session_pid"]}), "the session went with the dead X server"
+    assert not living({state["session_pid"]}), "the session went with the dead X server"
     assert await rfb_greeting(jp_http_port, jp_base_url, headers) == b"RFB 003.008\n"
     assert manager.proc.pid != supervisor
     assert manager.paths.root == old_root, "same private path: kernels keep a valid XAUTHORITY"
@@ -208,12 +209,12 @@ async def test_logout_then_start_again(jp_fetch, manager):
 async def test_stop_ends_every_process_and_removes_files(jp_fetch, manager):
     await jp_fetch("napari-desktop/api/start", method="POST", body="{}")
     supervisor = manager.proc.pid
-    tree = descendants(supervisor) | {supervisor}
+    tree = set(descendants(supervisor)) | {supervisor}
     display = manager.read_state()["display"]
     root = manager.paths.root
     assert len(tree) >= 3
     await jp_fetch("napari-desktop/api/stop", method="POST", body="{}")
-    assert not alive(tree)
+    assert not living(tree)
     assert not root.exists()
     assert not x_lock_path(display).exists()
     assert not Path(f"/tmp/.X11-unix/X{display}").exists()

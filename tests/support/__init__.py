@@ -1,5 +1,6 @@
 """What tests and benchmarks share and that is not the product.
 
+- ``paths``: the checkout's ``ROOT`` and ``ARTIFACTS``, where screenshots and logs go.
 - ``waiting``: ``wait_for`` (poll a condition with a deadline).
 - ``procs``: process trees, environments, memory (psutil; the page-map footprint and the
   peak RSS psutil lacks), stopping by pid, free ports and X displays.
@@ -8,6 +9,7 @@
   like noVNC and counts Tight/JPEG bytes.
 - ``stats``: percentiles and summaries (``statistics``), one method for every report.
 - ``pattern``: napari's four-colour test image, how to find it in a screenshot, Chromium.
+- ``pages``: what a person does on JupyterLab's and the desktop's pages (Playwright).
 - ``hub``: a real JupyterHub with real Unix users (the hub tests and ``benchmarks/hub_scale.py``).
 - ``layers``: the marker of each test's folder (a pytest plugin, from tests/conftest.py).
 - ``playwright``: pytest-jupyter's loop fixtures stepping aside for Playwright's sync API.

@@ -40,9 +40,9 @@ from typing import Any, Callable, Optional
 from jupyter_napari_desktop.launch import RuntimePaths
 
 from . import procs
+from .paths import ROOT
 from .waiting import wait_for
 
-ROOT = Path(__file__).resolve().parents[2]
 HERE = ROOT / "tests" / "hub"  # its package.json (configurable-http-proxy), the users' venv
 EXAMPLE_CONFIG = ROOT / "deploy" / "jupyterhub" / "jupyterhub_config.py"
 

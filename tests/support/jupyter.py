@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 from . import procs
+from .paths import ROOT
 from .waiting import wait_for
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 class JupyterServer:

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import textwrap
 
-from tests.helpers import ROOT
+from tests.support.paths import ROOT
 
 SKIPPING = {
     "tests/integration/test_needs_xvnc.py": """
