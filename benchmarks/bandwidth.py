@@ -9,7 +9,7 @@ napari stops. The X screen itself is read losslessly (a Raw RFB client on the VN
 socket) and compared with the page: PSNR of the box, on the frame shown when napari stops
 (encoded as while playing) and 1 s later (after TigerVNC's lossless refresh).
 
-Desktops with different settings ("variants": today's defaults, the package's) run side by
+Desktops with different settings ("variants": noVNC's defaults, the package's) run side by
 side and take turns, each content in every variant, so that all see the same load. The
 "selkies" variant is the streaming reference: a desktop of the package (its Xvnc, its
 session) shown through Selkies 2.1 (H.264 over websockets, ``selkies.py``) instead of our
@@ -42,13 +42,14 @@ from . import selkies as selkies_server
 from .measure import Run, read_status, rotations, size_of, start_scene
 from .throttle import Throttle
 
-# Today's defaults (before issue #13), pinned so that they stay measurable as the baseline.
-TODAY = {"quality": 6, "compression": 2, "frame_rate": 60, "adaptive_quality": False}
+# noVNC's own defaults (quality 6, compression 2, no adaptive quality: what the package sent
+# before issue #13 and what jupyter-remote-desktop-proxy's page sends), pinned as the baseline.
+NOVNC_DEFAULTS = {"quality": 6, "compression": 2, "frame_rate": 60, "adaptive_quality": False}
 # "selkies": the package's desktop (defaults), shown through Selkies instead of our page.
 SELKIES = "selkies"
 # The package as it is, and with the per-tab limit a workshop on one Wi-Fi would set.
 VARIANTS: dict[str, dict[str, Any]] = {
-    "today": TODAY,
+    "novnc-defaults": NOVNC_DEFAULTS,
     "package": {},
     "package-4mbit": {"max_mbit_per_s": 4},
     SELKIES: {},

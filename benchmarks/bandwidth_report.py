@@ -8,7 +8,9 @@ from typing import Any, Optional
 
 from tests.support.stats import percentile
 
-BASELINE, CANDIDATE, REFERENCE = "today", "package", "selkies"
+from .recording import table
+
+BASELINE, CANDIDATE, REFERENCE = "novnc-defaults", "package", "selkies"
 CAPPED = "package-4mbit"  # the package with c.NapariDesktop.max_mbit_per_s = 4
 REALISTIC = ("fluorescence", "labels", "volume")
 # Where the package is held against Selkies (the 3D volume draws too rarely on 2 CPUs).
@@ -98,23 +100,26 @@ def targets(summ: dict[str, Any]) -> list[dict[str, Any]]:
     ratios = summ.get("ratios", {})
     plain = summ.get("plain", {}).get(CANDIDATE, {})
     slow = summ.get("slow", {}).get(CANDIDATE, {})
+    base = "noVNC defaults"
     for content in REALISTIC:
         r = ratios.get(content, {})
-        out.append(_target(f"{content}: Mbit/s, package / today", r.get("mbit"), 1 / 3, "x"))
-        out.append(_target(f"{content}: key -> pixels p50, package / today", r.get("key_p50"),
-                           1.0, "x"))  # fmt: skip
+        out.append(_target(f"{content}: Mbit/s, package / {base}", r.get("mbit"), 1 / 3, "x"))
+        out.append(
+            _target(f"{content}: key -> pixels p50, package / {base}", r.get("key_p50"), 1.0, "x")
+        )
         exact = plain.get(content, {}).get("psnr_1s_after_stop")
         out.append({
             "target": f"{content}: still picture exact 1 s after napari stops (PSNR)",
             "measured": exact, "limit": math.inf, "unit": "dB",
             "met": None if exact is None else exact == math.inf,
         })  # fmt: skip
+    capped = f"package at 4 Mbit/s / {base}"
     for content, r in summ.get("ratios_capped", {}).items():
         if content in REALISTIC:
-            out.append(_target(f"{content}: Mbit/s, package at 4 Mbit/s / today", r.get("mbit"),
-                               1 / 3, "x"))  # fmt: skip
-            out.append(_target(f"{content}: key -> pixels p50, package at 4 Mbit/s / today",
-                               r.get("key_p50"), 1.0, "x"))  # fmt: skip
+            out.append(_target(f"{content}: Mbit/s, {capped}", r.get("mbit"), 1 / 3, "x"))
+            out.append(
+                _target(f"{content}: key -> pixels p50, {capped}", r.get("key_p50"), 1.0, "x")
+            )
     against = summ.get("ratios_selkies", {})
     for content in AGAINST_REFERENCE:
         r = against.get(content, {})
@@ -176,7 +181,7 @@ def markdown(node: Optional[dict[str, Any]]) -> list[str]:
              met[t["met"]]]
             for t in targets(summ)
         ]  # fmt: skip
-        lines += _table(["target", "measured", "limit", "met"], rows)
+        lines += table(["target", "measured", "limit", "met"], rows)
         for link, title in (("plain", "loopback"), ("slow", "slow link")):
             if link not in summ:
                 continue
@@ -202,10 +207,10 @@ def markdown(node: Optional[dict[str, Any]]) -> list[str]:
                         f"{_fmt(s['idle_mbit_per_s'])}, {_fmt(s['idle_cpu_total'], 0)}",
                     ])  # fmt: skip
             rows.sort(key=lambda r: (r[0], r[1]))
-            lines += _table(header, rows)
+            lines += table(header, rows)
         for key, title in (
-            ("ratios", "package / today"),
-            ("ratios_capped", "package at 4 Mbit/s / today"),
+            ("ratios", "package / noVNC defaults"),
+            ("ratios_capped", "package at 4 Mbit/s / noVNC defaults"),
             ("ratios_selkies", "package / Selkies"),
         ):
             if summ.get(key):
@@ -234,11 +239,6 @@ def _variant(name: str, options: dict[str, Any], data: dict[str, Any]) -> str:
         f"the package's desktop shown through Selkies {versions.get('selkies', '?')} "
         f"(pixelflux {versions.get('pixelflux', '?')}) instead of our page: `selkies {flags}`"
     )
-
-
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return out + ["| " + " | ".join(row) + " |" for row in rows]
 
 
 METHOD = """\

@@ -24,7 +24,6 @@ import asyncio
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,9 +34,11 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import images
+from benchmarks.recording import commit
 from benchmarks.servers import BareXvnc
 from tests.support import procs
-from tests.support.jupyter import ROOT, JupyterServer
+from tests.support.jupyter import JupyterServer
+from tests.support.paths import ROOT
 from tests.support.rfb import RFBClient
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -53,13 +54,6 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument("--baseline", type=Path, help="another checkout to measure beside")
     parser.add_argument("--out", type=Path, default=RESULTS / "cold-start.json")
     return parser.parse_args(argv)
-
-
-def commit(root: Path = ROOT) -> str:
-    done = subprocess.run(
-        ["git", "-C", str(root), "describe", "--always", "--dirty"], capture_output=True, text=True
-    )
-    return done.stdout.strip() or "unknown"
 
 
 def cpu_of(pids: list[int]) -> float:

@@ -51,7 +51,6 @@ import secrets
 import shutil
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -62,9 +61,9 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import images
+from benchmarks.recording import commit
 from tests.support import procs
 from tests.support.hub import (
-    ROOT,
     USER_COMMENT,
     USER_VENV,
     HubProcess,
@@ -125,13 +124,6 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     )
     parser.add_argument("--out", type=Path, help="report path without suffix")
     return parser.parse_args(argv)
-
-
-def commit() -> str:
-    done = subprocess.run(
-        ["git", "-C", str(ROOT), "describe", "--always", "--dirty"], capture_output=True, text=True
-    )
-    return done.stdout.strip() or "unknown"
 
 
 def pct(values: list[Optional[float]], q: int) -> Optional[float]:

@@ -25,7 +25,6 @@ import argparse
 import asyncio
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,8 +37,9 @@ if __package__ in (None, ""):
 import psutil
 
 from benchmarks import images
+from benchmarks.recording import commit
 from tests.support import procs
-from tests.support.jupyter import ROOT, JupyterServer
+from tests.support.jupyter import JupyterServer
 from tests.support.rfb import RFBClient
 from tests.support.waiting import wait_for
 
@@ -70,13 +70,6 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     )
     parser.add_argument("--out", type=Path, default=RESULTS / "idle-cost.json")
     return parser.parse_args(argv)
-
-
-def commit() -> str:
-    done = subprocess.run(
-        ["git", "-C", str(ROOT), "describe", "--always", "--dirty"], capture_output=True, text=True
-    )
-    return done.stdout.strip() or "unknown"
 
 
 def switches(pid: int) -> dict[int, int]:

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from tests.support import procs
-from tests.support.jupyter import ROOT, JupyterServer
+from tests.support.jupyter import JupyterServer
+from tests.support.paths import ROOT
 from tests.support.rfb import KEY_LEFT, KEY_RIGHT, RFBClient
 from tests.support.waiting import wait_for
 

@@ -9,6 +9,7 @@ from typing import Any, Optional
 from tests.support.stats import percentile, summary
 
 from . import bandwidth_report
+from .recording import table
 
 MAIN_GEOMETRY = "1920x1080"
 
@@ -461,12 +462,6 @@ def span(s: Optional[dict[str, Any]], digits: int = 2, scale: float = 1) -> str:
         f"({s['min'] / scale:.{digits}f} to {s['max'] / scale:.{digits}f}, n={s['n']})"
     )
     return text + (f", {s['failed']} failed" if s.get("failed") else "")
-
-
-def table(header: list[str], rows: list[list[str]]) -> list[str]:
-    """A Markdown table (every section of the report is one)."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return lines + ["| " + " | ".join(row) + " |" for row in rows]
 
 
 def sections(data: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]], str]]:

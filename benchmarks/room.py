@@ -1,4 +1,4 @@
-"""A room of thirty, in one command: bandwidth per content (beside today's defaults and
+"""A room of thirty, in one command: bandwidth per content (beside noVNC's defaults and
 Selkies), idle cost, the cold start and users per machine through a real JupyterHub.
 
     sudo .venv/bin/python -m benchmarks.room            # about 80 minutes on 2 cores

@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,20 +27,12 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support.jupyter import ROOT, JupyterServer
+from benchmarks.recording import commit
+from tests.support.jupyter import JupyterServer
+from tests.support.paths import ROOT
 from tests.support.soak import soak
 
 RESULTS = ROOT / "benchmarks" / "results"
-
-
-def commit() -> str:
-    done = subprocess.run(
-        ["git", "-C", str(ROOT), "describe", "--always", "--dirty"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return done.stdout.strip() or "unknown"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -27,7 +27,8 @@ import tifffile
 
 from tests.integration.conftest import needs_xvnc
 from tests.support import procs
-from tests.support.jupyter import ROOT, JupyterServer
+from tests.support.jupyter import JupyterServer
+from tests.support.paths import ROOT
 from tests.support.pattern import colour_shares, png_colour_shares, write_pattern
 from tests.support.rfb import RFBClient
 from tests.support.waiting import wait_for
