@@ -427,6 +427,13 @@ class DesktopManager:
                 await asyncio.sleep(0.05)
             if proc.poll() is None:
                 self.log.warning("%s supervisor %s did not stop; killing it", PREFIX, proc.pid)
+        self._clear(proc, paths)
+
+    def _clear(
+        self, proc: Optional[subprocess.Popen[bytes]], paths: Optional[RuntimePaths]
+    ) -> None:
+        """After the supervisor was asked to stop: whatever is left of its process group
+        killed, the private directory removed, no desktop known."""
         if proc is not None:
             kill_group(proc)
         if paths is not None:
@@ -447,8 +454,4 @@ class DesktopManager:
                 proc.wait(STOP_TIMEOUT)
             except subprocess.TimeoutExpired:
                 self.log.warning("%s supervisor %s did not stop; killing it", PREFIX, proc.pid)
-        if proc is not None:
-            kill_group(proc)
-        if paths is not None:
-            shutil.rmtree(paths.root, ignore_errors=True)
-        self.proc, self.paths = None, None
+        self._clear(proc, paths)
