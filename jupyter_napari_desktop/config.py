@@ -41,6 +41,17 @@ def parse_geometry(value: str) -> tuple[int, int]:
     return width, height
 
 
+# The options that take a whole number or seconds, and their accepted range (inclusive).
+WHOLE_NUMBERS = {
+    "frame_rate": (1, 120),
+    "quality": (0, 9),
+    "compression": (0, 9),
+    "first_display": (0, 9000),
+    "transfer_limit_mb": (1, 1_000_000),
+}
+SECONDS = {"startup_timeout": (1, 600), "open_timeout": (1, 3600)}
+
+
 class NapariDesktop(Configurable):
     """The browser desktop (TigerVNC + XFCE) with napari, one per Jupyter server."""
 
@@ -290,21 +301,15 @@ class NapariDesktop(Configurable):
             raise bad_value("geometry", value, str(err)) from None
         return str(value).strip()
 
-    @validate("frame_rate")
-    def _valid_frame_rate(self, proposal: dict[str, Any]) -> int:
-        return self._int_between("frame_rate", proposal["value"], 1, 120)
+    @validate(*WHOLE_NUMBERS)
+    def _valid_whole_number(self, proposal: dict[str, Any]) -> int:
+        name = proposal["trait"].name
+        return self._int_between(name, proposal["value"], *WHOLE_NUMBERS[name])
 
-    @validate("quality")
-    def _valid_quality(self, proposal: dict[str, Any]) -> int:
-        return self._int_between("quality", proposal["value"], 0, 9)
-
-    @validate("compression")
-    def _valid_compression(self, proposal: dict[str, Any]) -> int:
-        return self._int_between("compression", proposal["value"], 0, 9)
-
-    @validate("first_display")
-    def _valid_first_display(self, proposal: dict[str, Any]) -> int:
-        return self._int_between("first_display", proposal["value"], 0, 9000)
+    @validate(*SECONDS)
+    def _valid_seconds(self, proposal: dict[str, Any]) -> float:
+        name = proposal["trait"].name
+        return self._seconds_between(name, proposal["value"], *SECONDS[name])
 
     @validate("max_mbit_per_s")
     def _valid_max_mbit_per_s(self, proposal: dict[str, Any]) -> float:
@@ -312,18 +317,6 @@ class NapariDesktop(Configurable):
         if value != 0 and not 0.5 <= value <= 10000:
             raise bad_value("max_mbit_per_s", value, "0 (no limit) or megabits from 0.5 to 10000")
         return value
-
-    @validate("startup_timeout")
-    def _valid_startup_timeout(self, proposal: dict[str, Any]) -> float:
-        return self._seconds_between("startup_timeout", proposal["value"], 1, 600)
-
-    @validate("open_timeout")
-    def _valid_open_timeout(self, proposal: dict[str, Any]) -> float:
-        return self._seconds_between("open_timeout", proposal["value"], 1, 3600)
-
-    @validate("transfer_limit_mb")
-    def _valid_transfer_limit_mb(self, proposal: dict[str, Any]) -> int:
-        return self._int_between("transfer_limit_mb", proposal["value"], 1, 1_000_000)
 
     @validate("upload_dir")
     def _valid_upload_dir(self, proposal: dict[str, Any]) -> str:
