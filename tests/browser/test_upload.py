@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.jupyter import JupyterServer
-from tests.support.pages import drop, wait_state
+from tests.support.pages import drop, wait_state, wait_uploads
 from tests.support.pattern import CHROMIUM, png_colour_shares, write_pattern
 from tests.support.waiting import wait_for
 
@@ -59,20 +59,6 @@ def open_desktop(context, desktop):
     tab.goto(f"{desktop.url}napari-desktop/?app=napari&token={desktop.token}")
     wait_state(tab, "connected", 90)
     return tab
-
-
-def uploads(page) -> list[dict]:
-    return page.evaluate("() => window.napariDesktop.uploads")
-
-
-def wait_uploads(page, count: int, timeout: float = 120) -> list[dict]:
-    page.wait_for_function(
-        "n => window.napariDesktop.uploads.length >= n",
-        arg=count,
-        timeout=timeout * 1000,
-        polling=100,
-    )
-    return uploads(page)
 
 
 def choose(page, path: Path) -> None:

@@ -44,6 +44,7 @@ from tests.support.pages import (
     wait_for_colours,
     wait_for_pattern,
     wait_state,
+    wait_uploads,
 )
 from tests.support.paths import ARTIFACTS
 from tests.support.pattern import CHROMIUM, write_pattern, write_tiff
@@ -231,7 +232,7 @@ def test_open_in_napari_shows_the_desktop_in_a_lab_tab(hub, session):
     assert login_redirects(hub, user) == []
 
 
-def test_a_file_dropped_on_the_page_is_uploaded_and_drawn(hub, session):
+def test_a_file_dropped_on_the_page_is_uploaded_and_drawn(hub, session, tmp_path):
     """The upload goes through Jupyter's contents API with the page's XSRF token."""
     context, user = session["context"], session["user"]
     tab = context.new_page()
@@ -239,12 +240,9 @@ def test_a_file_dropped_on_the_page_is_uploaded_and_drawn(hub, session):
     tab.goto(f"{hub.url}/hub/user-redirect/napari-desktop/?app=napari")
     assert urllib.parse.urlsplit(tab.url).path == f"/user/{user.name}/napari-desktop/"
     wait_state(tab, "connected", 90)
-    tiff = write_tiff(Path(tempfile.mkdtemp()) / "dropped.tif", ORANGE, ORANGE)
+    tiff = write_tiff(tmp_path / "dropped.tif", ORANGE, ORANGE)
     drop(tab, "dropped ü.tif", tiff.read_bytes())
-    tab.wait_for_function(
-        "() => window.napariDesktop.uploads.length >= 1", timeout=120_000, polling=250
-    )
-    [result] = tab.evaluate("() => window.napariDesktop.uploads")
+    [result] = wait_uploads(tab, 1)
     assert result["status"] == "uploaded", result
     uploaded = user.home / result["path"]
     assert uploaded.read_bytes() == tiff.read_bytes()

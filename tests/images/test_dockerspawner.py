@@ -14,14 +14,20 @@ import hashlib
 import json
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
 
 from tests.images.containers import engine_run, tag
 from tests.support.hub import HubProcess, chp_command
-from tests.support.pages import click_card, desktop_canvas, drop, wait_for_colours, wait_state
+from tests.support.pages import (
+    click_card,
+    desktop_canvas,
+    drop,
+    wait_for_colours,
+    wait_state,
+    wait_uploads,
+)
 from tests.support.pattern import write_tiff
 from tests.support.waiting import wait_for
 
@@ -184,7 +190,9 @@ def test_users_cannot_reach_each_other(hub, spawned):
     )
 
 
-def test_alice_logs_in_and_napari_draws_in_her_container(hub, spawned, browser, images_dir):
+def test_alice_logs_in_and_napari_draws_in_her_container(
+    hub, spawned, browser, images_dir, tmp_path
+):
     """As alice meets it: the hub's login form, the napari page (the hub's default URL), a
     file from her laptop dropped on it is uploaded into her container and drawn; then the
     napari card in her JupyterLab."""
@@ -193,12 +201,9 @@ def test_alice_logs_in_and_napari_draws_in_her_container(hub, spawned, browser, 
         page = context.new_page()
         hub.log_in(page, "alice")
         wait_state(page, "connected", 180)
-        tiff = write_tiff(Path(tempfile.mkdtemp()) / "laptop.tif", MAGENTA, CYAN)
+        tiff = write_tiff(tmp_path / "laptop.tif", MAGENTA, CYAN)
         drop(page, "from alice's laptop.tif", tiff.read_bytes())
-        page.wait_for_function(
-            "() => window.napariDesktop.uploads.length >= 1", timeout=120_000, polling=250
-        )
-        [result] = page.evaluate("() => window.napariDesktop.uploads")
+        [result] = wait_uploads(page, 1)
         assert result["status"] == "uploaded", result
         inside = engine_run(
             "podman", "exec", container_of("alice"), "sha256sum", f"/home/jovyan/{result['path']}"

@@ -113,3 +113,19 @@ def drop(page, name: str, data: bytes) -> None:
         }""",
         [name, base64.b64encode(data).decode("ascii")],
     )
+
+
+def uploads(page) -> list[dict]:
+    """The desktop page's uploads so far, as its handle reports them."""
+    return page.evaluate("() => window.napariDesktop.uploads")
+
+
+def wait_uploads(page, count: int, timeout: float = 120) -> list[dict]:
+    """The page's uploads, once ``count`` of them have ended (uploaded or not)."""
+    page.wait_for_function(
+        "n => window.napariDesktop.uploads.length >= n",
+        arg=count,
+        timeout=timeout * 1000,
+        polling=100,
+    )
+    return uploads(page)
