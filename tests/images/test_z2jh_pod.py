@@ -67,7 +67,7 @@ class KubePod:
 
         def printed():
             logs = engine_run(self.tool, "logs", self.container, check=False)
-            found = re.findall(r"/lab\?token=([0-9a-f]+)", logs.stdout + logs.stderr)
+            found = re.findall(r"/lab\?token=([0-9a-f]+)\n", logs.stdout + logs.stderr)
             return found[-1] if found else None
 
         return wait_for(printed, 120, f"the token URL in {self.container}'s output", step=0.5)
