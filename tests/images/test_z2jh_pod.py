@@ -6,6 +6,7 @@ written in the home is still there after `podman kube down` and `play`."""
 from __future__ import annotations
 
 import base64
+import importlib.util
 import json
 import os
 import re
@@ -23,9 +24,14 @@ from tests.support.pattern import QUADRANTS, wait_for_canvas_colours, write_patt
 from tests.support.procs import free_port
 from tests.support.waiting import wait_for
 
-pytest.importorskip("kubespawner", reason="pip install jupyterhub-kubespawner (the test extra)")
+pytestmark = [
+    pytest.mark.timeout(3600),
+    pytest.mark.skipif(
+        importlib.util.find_spec("kubespawner") is None,
+        reason="pip install jupyterhub-kubespawner (the test extra)",
+    ),
+]
 
-pytestmark = pytest.mark.timeout(3600)
 USER = "alice"
 NAPARI_CARD = ".jp-LauncherCard[title*='napari in a browser desktop']"
 
