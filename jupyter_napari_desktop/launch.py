@@ -209,7 +209,7 @@ def xvnc_argv(
 
 
 def parse_xvnc_version(text: str) -> Optional[tuple[int, int]]:
-    """(major, minor) from the output of ``Xvnc -version`` ("Xvnc TigerVNC 1.15.0 - built
+    """(major, minor) from the banner of ``Xvnc -help`` ("Xvnc TigerVNC 1.15.0 - built
     ..."); None if it names no TigerVNC version."""
     found = XVNC_VERSION_RE.search(text)
     return (int(found.group(1)), int(found.group(2))) if found else None
@@ -245,7 +245,7 @@ def choose_render_node(
     if setting != "auto":
         return RenderNode(setting, "set by c.NapariDesktop.render_node")
     if version is None:
-        return RenderNode(None, "auto: Xvnc did not say its TigerVNC version (Xvnc -version)")
+        return RenderNode(None, "auto: Xvnc did not say its TigerVNC version (Xvnc -help)")
     shown = ".".join(map(str, version))
     if version < RENDER_NODE_XVNC:
         return RenderNode(None, f"auto: Xvnc is TigerVNC {shown}; -rendernode needs 1.14 or newer")

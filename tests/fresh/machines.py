@@ -38,7 +38,8 @@ MAKE_BASE = REPO / "scripts" / "make-debian-base.sh"
 FLAGS = os.environ.get("CONTAINER_FRESH_FLAGS", SANDBOX_BUILD_FLAGS)
 CA_INSIDE = "/run/host-ca.crt"
 CA_VARS = ("PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS")
-URL = re.compile(r"http://127\.0\.0\.1:(\d+)/lab\?token=([0-9a-f]+)")
+# The whole line: a log read while the server writes it may end inside the token.
+URL = re.compile(r"http://127\.0\.0\.1:(\d+)/lab\?token=([0-9a-f]+)\n")
 SETUP_DONE = "== done."
 PATTERN_INSIDE = "/run/pattern.png"
 CONFIG_INSIDE = "/run/jupyter_server_config.json"

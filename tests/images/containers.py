@@ -96,6 +96,24 @@ def build_images(tool: str, images: list[str], log: Path, timeout: float) -> Bui
     return result
 
 
+def request_json(method: str, url: str, token: str, body: Any = None, timeout: float = 60):
+    """(status, JSON or text) of a request to a Jupyter server with ``token``; (None, the
+    error) when nothing answers."""
+    request = urllib.request.Request(
+        url,
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": f"token {token}"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode(errors="replace")
+    except (urllib.error.URLError, ConnectionError, OSError) as err:
+        return None, str(err)
+
+
 def engine_run(tool: str, *args: str, timeout: float = 120, check: bool = True):
     done = subprocess.run([tool, *args], capture_output=True, text=True, timeout=timeout)
     if check:
@@ -160,19 +178,7 @@ class Container:
         return code, answer
 
     def _request(self, method: str, path: str, body: Any, token: str) -> tuple:
-        request = urllib.request.Request(
-            self.url + path,
-            method=method,
-            data=None if body is None else json.dumps(body).encode(),
-            headers={"Authorization": f"token {token}"},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                return response.status, json.loads(response.read() or b"null")
-        except urllib.error.HTTPError as err:
-            return err.code, err.read().decode(errors="replace")
-        except (urllib.error.URLError, ConnectionError, OSError) as err:
-            return None, str(err)
+        return request_json(method, self.url + path, token, body)
 
     def status(self) -> dict[str, Any]:
         code, body = self.request("GET", "napari-desktop/api/status")

@@ -113,7 +113,7 @@ def test_tigervnc_1_15_and_the_doctor_names_the_renderer(built, container_engine
         tag("napari"),
         "bash",
         "-c",
-        "Xvnc -version 2>&1; jupyter napari-desktop doctor 2>&1",
+        "Xvnc -help 2>&1 | grep TigerVNC; jupyter napari-desktop doctor 2>&1",
         timeout=300,
     ).stdout
     assert "Xvnc TigerVNC 1.15" in out, out

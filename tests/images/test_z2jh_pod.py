@@ -6,27 +6,31 @@ written in the home is still there after `podman kube down` and `play`."""
 from __future__ import annotations
 
 import base64
+import importlib.util
 import json
 import os
 import re
 import subprocess
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.images.containers import SANDBOX_BUILD_FLAGS, engine_run, tag
+from tests.images.containers import SANDBOX_BUILD_FLAGS, engine_run, request_json, tag
 from tests.images.z2jh_pod import claim_names, pod_manifest, podman_pod
 from tests.support.pages import wait_for_colours
 from tests.support.pattern import write_pattern
 from tests.support.procs import free_port
 from tests.support.waiting import wait_for
 
-pytest.importorskip("kubespawner", reason="pip install jupyterhub-kubespawner (the test extra)")
+pytestmark = [
+    pytest.mark.timeout(3600),
+    pytest.mark.skipif(
+        importlib.util.find_spec("kubespawner") is None,
+        reason="pip install jupyterhub-kubespawner (the test extra)",
+    ),
+]
 
-pytestmark = pytest.mark.timeout(3600)
 USER = "alice"
 NAPARI_CARD = ".jp-LauncherCard[title*='napari in a browser desktop']"
 
@@ -68,7 +72,7 @@ class KubePod:
 
         def printed():
             logs = engine_run(self.tool, "logs", self.container, check=False)
-            found = re.findall(r"/lab\?token=([0-9a-f]+)", logs.stdout + logs.stderr)
+            found = re.findall(r"/lab\?token=([0-9a-f]+)\n", logs.stdout + logs.stderr)
             return found[-1] if found else None
 
         return wait_for(printed, 120, f"the token URL in {self.container}'s output", step=0.5)
@@ -80,17 +84,8 @@ class KubePod:
         return engine_run(self.tool, "exec", self.container, "bash", "-c", script).stdout
 
     def request(self, token: str, method: str, path: str, body=None):
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{self.port}/{path}",
-            method=method,
-            data=None if body is None else json.dumps(body).encode(),
-            headers={"Authorization": f"token {token}"},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=120) as response:
-                return response.status, json.loads(response.read() or b"null")
-        except urllib.error.HTTPError as err:
-            return err.code, err.read().decode(errors="replace")
+        url = f"http://127.0.0.1:{self.port}/{path}"
+        return request_json(method, url, token, body, timeout=120)
 
 
 @pytest.fixture(scope="module")
@@ -136,7 +131,9 @@ def test_pod_of_kubespawner_runs_napari_as_uid_1000_with_home_on_the_claim(
     )
     assert code == 200, body
 
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    # The image's screen size: napari, maximized when the pod started, stays whole when the
+    # page fits the remote screen to the window.
+    context = browser.new_context(viewport={"width": 1920, "height": 1080})
     try:
         page = context.new_page()
         page.goto(f"http://127.0.0.1:{kube_pod.port}/lab?token={token}")
@@ -146,7 +143,11 @@ def test_pod_of_kubespawner_runs_napari_as_uid_1000_with_home_on_the_claim(
         tab = new_tab.value
         tab.wait_for_load_state()
         canvas = tab.locator("#jp-NapariDesktop-root canvas").first
-        (images_dir / "z2jh-pod-napari.png").write_bytes(wait_for_colours(canvas, None, 180))
+        try:
+            png = wait_for_colours(canvas, None, 180)
+        finally:
+            tab.screenshot(path=str(images_dir / "z2jh-pod-napari-page.png"))
+        (images_dir / "z2jh-pod-napari.png").write_bytes(png)
     finally:
         context.close()
 

@@ -14,7 +14,6 @@ jupyterhub-singleuser (which would ask the hub to log the user in)."""
 from __future__ import annotations
 
 import asyncio
-import os
 import types
 from pathlib import Path
 from typing import Any
@@ -70,14 +69,16 @@ def kubespawner_config(image: str) -> Any:
 
 
 def pod_manifest(image: str, user: str, folder: Path) -> dict[str, Any]:
-    """KubeSpawner's pod for ``user``, as the JSON-like dict kubectl would send. A kube
-    config that names no real cluster is written in ``folder`` (kubernetes_asyncio reads
-    $KUBECONFIG's path when it is first imported, so it is set before that)."""
+    """KubeSpawner's pod for ``user``, as the JSON-like dict kubectl would send. KubeSpawner
+    loads a kube config when it starts: one that names no real cluster is written in
+    ``folder`` and made kubernetes_asyncio's default (it read $KUBECONFIG once, at import)."""
+    from kubernetes_asyncio.client import ApiClient
+    from kubernetes_asyncio.config import kube_config
+    from kubespawner import KubeSpawner
+
     kubeconfig = folder / "kubeconfig"
     kubeconfig.write_text(KUBECONFIG)
-    os.environ["KUBECONFIG"] = str(kubeconfig)
-    from kubernetes_asyncio.client import ApiClient
-    from kubespawner import KubeSpawner
+    kube_config.KUBE_CONFIG_DEFAULT_LOCATION = str(kubeconfig)
 
     async def make() -> dict[str, Any]:
         owner = types.SimpleNamespace(name=user, id=1, url=f"/user/{user}/")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import struct
 import subprocess
 import sys
@@ -257,11 +258,29 @@ def test_lock_of_a_zombie_server_is_stale(unused_display):
         zombie.wait()
 
 
-def test_live_lock_is_respected(unused_display):
+def test_live_lock_is_respected(unused_display, tmp_path):
+    """A lock of a running X server (a process named X...) keeps its display taken."""
+    server = tmp_path / "Xfake"
+    shutil.copy("/bin/sleep", server)
+    running = subprocess.Popen([str(server), "60"])
+    try:
+        wait_for(lambda: procs.describe(running.pid).endswith("Xfake"), 5, "Xfake to run")
+        x_lock_path(unused_display).write_text(f"{running.pid:>10}\n")
+        assert display_state(unused_display) == "taken"
+        assert procs.candidate_displays(unused_display, 1) == []
+        assert x_lock_path(unused_display).exists()
+    finally:
+        running.kill()
+        running.wait()
+
+
+def test_lock_naming_a_live_process_that_is_no_x_server_is_stale(unused_display):
+    """After `docker kill` + `docker start` the lock's pid is often another process of the
+    new run (here: this test's own Python): the display is used again."""
     x_lock_path(unused_display).write_text(f"{os.getpid():>10}\n")
-    assert display_state(unused_display) == "taken"
-    assert procs.candidate_displays(unused_display, 1) == []
-    assert x_lock_path(unused_display).exists()
+    assert display_state(unused_display) == "stale"
+    assert unused_display in procs.candidate_displays(unused_display, 1)
+    assert not x_lock_path(unused_display).exists()
 
 
 def test_desktop_entry_points_at_start_script(tmp_path):
