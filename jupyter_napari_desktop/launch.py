@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 import os
 import re
 import secrets
@@ -31,6 +32,9 @@ SERVER_PID_ENV = "JUPYTER_NAPARI_DESKTOP_SERVER_PID"
 X_SOCKET_DIR = Path("/tmp/.X11-unix")
 X_LOCK_TEMPLATE = "/tmp/.X{}-lock"
 DISPLAY_SEARCH = 200
+BASE_DPI = 96  # what X programs draw at when nobody says otherwise
+MIN_SCALE = 1.0
+MAX_SCALE = 4.0  # as the page's MAX_RATIO (labextension/desktop/hidpi.ts)
 # TigerVNC 1.14 brought DRI3 and Xvnc's -rendernode (GPU OpenGL for the desktop's programs).
 RENDER_NODE_XVNC = (1, 14)
 XVNC_VERSION_RE = re.compile(r"TigerVNC (\d+)\.(\d+)")
@@ -120,6 +124,27 @@ class RuntimePaths:
     @property
     def xdg_data(self) -> Path:
         return self.root / "share"
+
+    @property
+    def screen(self) -> Path:
+        """The page's screen scale for the supervisor (JSON, written by the server)."""
+        return self.root / "screen.json"
+
+
+def check_scale(value: object) -> float:
+    """The scale as a float in [1, 4] rounded to 1/100, or ValueError saying what is wanted."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"the screen scale must be a number from 1 to 4, not {value!r}")
+    if not MIN_SCALE <= value <= MAX_SCALE:
+        raise ValueError(
+            f"the screen scale must be from 1 to 4 (device pixels per CSS pixel), not {value}"
+        )
+    return round(float(value), 2)
+
+
+def dpi_of(scale: float) -> int:
+    """The screen's dots per inch at ``scale`` (96 at 1, 192 at 2)."""
+    return round(BASE_DPI * scale)
 
 
 def runtime_parent(configured: str) -> Path:
@@ -443,6 +468,7 @@ class SupervisorSpec:
     extra_env: dict[str, str] = field(default_factory=dict)
     parent_pid: int = 0
     render_node: Optional[str] = None
+    scale: float = 1.0  # device pixels per CSS pixel of the page (XSETTINGS, xsettings.py)
 
     def dump(self) -> str:
         return json.dumps(asdict(self), indent=1)

@@ -703,6 +703,8 @@ class Service:
             "layers": [layer_info(layer) for layer in self.viewer.layers],
             "dims": {"ndim": dims.ndim, "current_step": list(dims.current_step)},
             "reading": reading,
+            # Device pixels per Qt pixel: 2 when the page's Retina screen scaled the desktop.
+            "scale": round(float(self.viewer.window._qt_window.devicePixelRatioF()), 2),
         }
 
     def raise_window(self) -> dict[str, Any]:
@@ -712,6 +714,28 @@ class Service:
         window.raise_()
         window.activateWindow()
         return {"ok": True}
+
+
+def follow_screen_scale(viewer: Any) -> None:
+    """The desktop's scale changed (the page's XSETTINGS Xft/DPI: a Retina laptop, a window
+    moved to another screen). Qt lays napari's widgets out again by itself; vispy keeps the
+    canvas's old pixel size until its next resize, so the picture fills a corner of it. Redo
+    the size as vispy does when a window moves to another screen."""
+    from qtpy.QtCore import QTimer
+
+    native = viewer.window._qt_viewer.canvas._scene_canvas.native
+    screen = native.screen() if hasattr(native, "screen") else None
+    if screen is None:
+        return
+
+    def resize() -> None:
+        try:
+            native.screen_changed(None)
+            native.update()
+        except (AttributeError, RuntimeError) as err:  # another vispy, or napari closing
+            print(f"[napari-desktop] canvas not resized for the new scale: {err}", file=sys.stderr)
+
+    screen.logicalDotsPerInchChanged.connect(lambda *_: QTimer.singleShot(0, resize))
 
 
 def serve(service: Service, socket_path: Path) -> Any:
@@ -807,6 +831,7 @@ def main(argv: list[str] | None = None) -> int:
 
     viewer = napari.Viewer()
     window = viewer.window._qt_window
+    follow_screen_scale(viewer)
     if not args.no_maximize:
         window.showMaximized()
     for path in args.paths:

@@ -3,7 +3,7 @@
 - ``napari-desktop/``            the desktop page (``?app=napari`` or ``?app=desktop``)
 - ``napari-desktop/static/...``  its styles and icon (the script is in the page itself)
 - ``napari-desktop/websockify``  websocket to the VNC unix socket (jupyter-server-proxy)
-- ``napari-desktop/api/...``     JSON: info, status, start, open, restart, stop; the
+- ``napari-desktop/api/...``     JSON: info, status, start, open, restart, stop, screen; the
   notebook's layers, transfers, screenshot and viewer (exchange.py)
 """
 
@@ -292,6 +292,22 @@ class StopHandler(DesktopAPIHandler):
         self.finish(await self.manager.status())
 
 
+class ScreenHandler(DesktopAPIHandler):
+    """The page's screen: ``{"scale": 2}`` (device pixels per CSS pixel) makes napari and the
+    session draw at that scale, so a HiDPI laptop gets napari at its usual size, sharp."""
+
+    _track_activity = False  # sent by pages when they connect or move to another screen
+
+    @web.authenticated
+    async def put(self) -> None:
+        body = self.json_body()
+        try:
+            answer = await self.manager.set_scale(body.get("scale"))
+        except ValueError as err:
+            raise web.HTTPError(400, f'{err}; send e.g. {{"scale": 2}}') from None
+        self.finish(answer)
+
+
 def layer_json(info: dict[str, Any]) -> dict[str, Any]:
     return {key: info.get(key) for key in LAYER_FIELDS}
 
@@ -501,6 +517,7 @@ def handlers() -> list[tuple[str, type, dict[str, Any]]]:
         (rf"/{NAMESPACE}/api/stop", StopHandler, {}),
         (rf"/{NAMESPACE}/api/open", OpenHandler, {}),
         (rf"/{NAMESPACE}/api/restart", RestartHandler, {}),
+        (rf"/{NAMESPACE}/api/screen", ScreenHandler, {}),
         (rf"/{NAMESPACE}/api/layers", LayersHandler, {}),
         (rf"/{NAMESPACE}/api/layers/(.+)", LayerHandler, {}),
         (rf"/{NAMESPACE}/api/transfers", TransfersHandler, {}),

@@ -10,7 +10,8 @@ helpers) stay in its tree. It exits, taking every descendant with it, when:
 - Xvnc dies, or the session ends (the user logged out): the next connection starts a
   fresh desktop.
 
-SIGUSR1 asks it to start napari if napari is not running. Its state is written to
+SIGUSR1 asks it to start napari if napari is not running; SIGWINCH to publish the page's
+screen scale from ``screen.json`` (xsettings.py: napari and GTK follow it). Its state is written to
 ``state.json`` in the private directory; errors carry a message and a fix.
 
 When napari starts with the desktop (``autostart_napari``, or the napari card), napari
@@ -46,8 +47,10 @@ from ..launch import (
     DesktopError,
     RuntimePaths,
     SupervisorSpec,
+    check_scale,
     desktop_entry,
     desktop_env,
+    dpi_of,
     start_script,
     x_lock_path,
     x_socket_path,
@@ -65,6 +68,7 @@ from ..procs import (
 )
 from .activity import InputWatcher
 from .windows import maximize_when_managed
+from .xsettings import XSettingsManager, config_dirs, session_settings, start_manager
 
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
@@ -75,6 +79,7 @@ HANDLED = {
     signal.SIGHUP,
     signal.SIGUSR1,
     signal.SIGUSR2,
+    signal.SIGWINCH,
 }
 STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
 DESKTOP_MARKER = "X-NapariDesktop-Generated=true"
@@ -115,6 +120,7 @@ class Supervisor:
         self.input: Optional[InputWatcher] = None
         self.input_error = ""
         self.session_due: Optional[float] = None  # monotonic deadline of a deferred session
+        self.xsettings: Optional[XSettingsManager] = None
 
     # -- helpers ---------------------------------------------------------------------
     def note(self, text: str) -> None:
@@ -267,6 +273,7 @@ class Supervisor:
         self.start_xvnc()
         assert self.display is not None
         self.env = desktop_env(dict(os.environ), self.display, self.paths, self.spec.extra_env)
+        self.start_xsettings()
         self.install_launchers()
         napari_first = bool(self.spec.autostart_napari and self.spec.napari_argv)
         if napari_first:
@@ -285,6 +292,38 @@ class Supervisor:
             f":{self.display}", str(self.paths.xauthority), INPUT_POLL, self.input_seen
         )
         self.input.start()
+
+    def start_xsettings(self) -> None:
+        """Own the display's XSETTINGS before napari and the session start (xsettings.py)."""
+        base: dict[str, int | str] = {}
+        if self.spec.session_kind == "xfce":
+            base = session_settings(config_dirs(self.env, self.home))
+        self.xsettings, problem = start_manager(
+            f":{self.display}", str(self.paths.xauthority), self.spec.scale, base
+        )
+        if problem:
+            self.note(problem)
+        self.state.update(
+            screen_scale=self.spec.scale if self.xsettings else 1.0,
+            screen_scaling=problem or "xsettings",
+        )
+
+    def apply_screen(self) -> None:
+        """The server wrote the page's scale into screen.json (SIGWINCH): publish it."""
+        try:
+            scale = check_scale(json.loads(self.paths.screen.read_text()).get("scale"))
+        except (OSError, ValueError, AttributeError) as err:
+            self.note(f"screen.json ignored: {err}")
+            return
+        if self.xsettings is None or self.xsettings.scale == scale:
+            return
+        try:
+            self.xsettings.set_scale(scale)
+        except Exception as err:  # noqa: BLE001 - python-xlib's errors; the desktop goes on
+            self.note(f"screen scale {scale} not set: {type(err).__name__}: {err}")
+            return
+        self.note(f"screen scale {scale} ({dpi_of(scale)} dpi)")
+        self.write_state("ready", screen_scale=scale)
 
     def start_session(self) -> None:
         self.session_due = None
@@ -373,6 +412,8 @@ class Supervisor:
                 self.reason = f"asked to stop (signal {info.si_signo})"
             elif info.si_signo == signal.SIGUSR1 and not self.reason:
                 self.start_napari()
+            elif info.si_signo == signal.SIGWINCH and not self.reason:
+                self.apply_screen()
 
     # -- stop ------------------------------------------------------------------------
     def kill_tree(self) -> int:
@@ -408,6 +449,8 @@ class Supervisor:
         self.write_state("stopping", reason=self.reason)  # the server need not wait for us
         if self.input is not None:
             self.input.stop()
+        if self.xsettings is not None:
+            self.xsettings.close()
         left = self.kill_tree()
         if left:
             self.note(f"{left} processes would not die")

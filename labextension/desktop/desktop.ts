@@ -26,6 +26,7 @@ import {
   toHidpiMode,
   toLevel
 } from './page-config';
+import { IScreenAnswer, ScreenScaleReporter } from './screen';
 import { postStart } from './start';
 import type { IStatsFigures } from './stats';
 import type { UploadResult } from './upload';
@@ -46,6 +47,8 @@ export interface INapariDesktopHandle {
   upload(files: File[]): void;
   /** The remote screen's pixels per CSS pixel now (hidpi.ts). */
   remoteScale: number;
+  /** The server's last answer about the desktop's scale (screen.ts). */
+  screen?: IScreenAnswer;
   /** The stats overlay's figures now (overlay.ts). */
   stats?: () => IStatsFigures;
 }
@@ -65,6 +68,9 @@ class DesktopPage {
   private _compression: number;
   private _hidpi: HidpiMode;
   private _hidpiControl: IHidpiControl | null = null;
+  private readonly _screenScale: ScreenScaleReporter;
+  /** Why the desktop cannot scale its programs; then the page shows CSS pixels. */
+  private _scalingRefused: string | null = null;
   private readonly _handle: INapariDesktopHandle;
   private readonly _stats: StatsOverlay;
   /** The last text that went to or came from the desktop's clipboard. */
@@ -96,6 +102,11 @@ class DesktopPage {
     handle.stats = () => this._stats.figures;
     this._hidpi = toHidpiMode(readStored(STORAGE_KEYS.hidpi), config.hidpi);
     view.hidpi.value = this._hidpi;
+    this._screenScale = new ScreenScaleReporter(
+      config.apiUrl,
+      config.xsrfToken,
+      answer => this._screenAnswered(answer)
+    );
     const uploads = new UploadView(config, view.body, view.upload);
     handle.uploads = uploads.results;
     handle.upload = files => uploads.add(files);
@@ -190,9 +201,13 @@ class DesktopPage {
     rfb.resizeSession = true;
     rfb.scaleViewport = false;
     // On HiDPI screens, "crisp" asks for device pixels (scaleViewport on).
+    // The desktop's programs draw at the same scale (screen.ts), so napari keeps its size.
+    this._screenScale.reset();
     this._hidpiControl = applyHidpi(rfb, () => {
-      const scale = remoteScale(this._hidpi, window.devicePixelRatio);
+      const wanted = remoteScale(this._hidpi, window.devicePixelRatio);
+      const scale = this._scalingRefused === null ? wanted : 1;
       this._handle.remoteScale = scale;
+      this._screenScale.report(scale);
       return scale;
     });
     rfb.clipViewport = false;
@@ -206,6 +221,24 @@ class DesktopPage {
       }
     });
     return rfb;
+  }
+
+  /** The server answered PUT screen: where it cannot scale, show CSS pixels. */
+  private _screenAnswered(answer: IScreenAnswer): void {
+    this._handle.screen = answer;
+    if (
+      answer.scaling ||
+      answer.message === null ||
+      this._scalingRefused !== null
+    ) {
+      return;
+    }
+    this._scalingRefused = answer.message;
+    this._view.hidpi.title =
+      `The desktop cannot draw its programs larger (${answer.message}): ` +
+      'the page shows it in CSS pixels, as "light" does.';
+    console.warn(`[napari-desktop] ${this._view.hidpi.title}`);
+    this._hidpiControl?.update();
   }
 
   // Clipboard ---------------------------------------------------------------

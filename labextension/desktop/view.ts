@@ -128,8 +128,9 @@ export class PageView {
 
     const hidpiWrapper = el('label', 'jp-NapariDesktop-field', 'Screen ');
     hidpiWrapper.title =
-      'On HiDPI screens: "crisp" gives the desktop your screen\'s device pixels (sharp, ' +
-      'more data); "light" gives it CSS pixels that the browser enlarges (blurred, less data)';
+      'On HiDPI screens: "crisp" gives the desktop your screen\'s device pixels and draws ' +
+      'napari at the same scale (sharp, same size, more data); "light" gives it CSS pixels ' +
+      'that the browser enlarges (blurred, less data)';
     hidpiWrapper.htmlFor = 'jp-NapariDesktop-hidpi';
     this.hidpi = el('select', 'jp-NapariDesktop-select');
     this.hidpi.id = 'jp-NapariDesktop-hidpi';

@@ -14,7 +14,6 @@ import hashlib
 import os
 import re
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
@@ -226,95 +225,3 @@ def test_an_upload_survives_a_brief_disconnect(page, desktop, tmp_path):
     assert "was uploaded" in result.get("message", ""), result  # napari cannot read .bin
     uploaded = desktop.root / "dropped" / "patient.bin"
     assert sha256(uploaded) == sha256(big)
-
-
-def x_screen_size(desktop) -> tuple[int, int]:
-    out = subprocess.run(
-        ["xwininfo", "-root"], env=desktop.x_env(), capture_output=True, text=True, check=True
-    ).stdout
-    width = re.search(r"Width: (\d+)", out)
-    height = re.search(r"Height: (\d+)", out)
-    assert width and height, out
-    return int(width.group(1)), int(height.group(1))
-
-
-def napari_fills_the_screen(desktop) -> bool:
-    """napari's (maximized) window follows the X screen's new size."""
-    env = desktop.x_env()
-    done = subprocess.run(["xwininfo", "-name", "napari"], env=env, capture_output=True, text=True)
-    width = re.search(r"Width: (\d+)", done.stdout)
-    height = re.search(r"Height: (\d+)", done.stdout)
-    if not (width and height):
-        return False
-    screen = x_screen_size(desktop)
-    return int(width.group(1)) >= 0.9 * screen[0] and int(height.group(1)) >= 0.8 * screen[1]
-
-
-def drawn_everywhere(page) -> bool:
-    """No part of the canvas is left blank (white) after the screen grew: the new area
-    came from the desktop."""
-    white = png_colour_shares(page.locator(CANVAS).first.screenshot(), {"w": (255, 255, 255)})
-    return white["w"] < 0.01
-
-
-def screen_and_canvas(page) -> dict:
-    return page.evaluate(
-        """() => {
-            const screen = document.querySelector('.jp-NapariDesktop-screen');
-            const canvas = document.querySelector('#jp-NapariDesktop-root canvas');
-            const box = canvas.getBoundingClientRect();
-            return {
-                css: [screen.clientWidth, screen.clientHeight],
-                canvas: [canvas.width, canvas.height],
-                shown: [Math.round(box.width), Math.round(box.height)],
-                dpr: window.devicePixelRatio,
-            };
-        }"""
-    )
-
-
-def wait_screen(page, desktop, scale: float) -> dict:
-    """Until the X screen and the canvas are the page's CSS size x ``scale``."""
-
-    def matches():
-        sizes = screen_and_canvas(page)
-        want = [int(n * scale) for n in sizes["css"]]
-        sizes["x"] = list(x_screen_size(desktop))
-        return sizes if sizes["x"] == want and sizes["canvas"] == want else None
-
-    try:
-        return wait_for(matches, 30, f"a remote screen of CSS size x {scale}", 0.25)
-    except AssertionError:
-        sizes = f"{screen_and_canvas(page)}, X screen {x_screen_size(desktop)}"
-        raise AssertionError(f"no remote screen of CSS size x {scale}: {sizes}") from None
-
-
-def test_a_hidpi_page_gets_a_screen_of_device_pixels(browser, desktop, artifacts):
-    context = browser.new_context(viewport={"width": 1000, "height": 700}, device_scale_factor=2)
-    try:
-        page = open_desktop(context, desktop)
-        crisp = wait_screen(page, desktop, 2)
-        assert crisp["dpr"] == 2
-        assert crisp["shown"] == crisp["css"], crisp  # shown at the window's size
-        assert page.evaluate("() => window.napariDesktop.remoteScale") == 2
-        wait_for(lambda: napari_fills_the_screen(desktop), 30, "napari's window to follow")
-        wait_for(lambda: drawn_everywhere(page), 30, "the whole canvas drawn", 0.25)
-        page.screenshot(path=str(artifacts / "upload-hidpi-crisp.png"))
-        page.select_option("#jp-NapariDesktop-hidpi", "light")
-        light = wait_screen(page, desktop, 1)
-        assert light["shown"] == light["css"], light
-        wait_for(lambda: napari_fills_the_screen(desktop), 30, "napari's window to follow")
-        wait_for(lambda: drawn_everywhere(page), 30, "the whole canvas drawn", 0.25)
-        page.screenshot(path=str(artifacts / "upload-hidpi-light.png"))
-        page.select_option("#jp-NapariDesktop-hidpi", "crisp")
-        wait_screen(page, desktop, 2)
-        print(f"HiDPI: crisp {crisp}, light {light}")
-    finally:
-        context.close()
-    # At ratio 1 the screen is the CSS size, as before.
-    context = browser.new_context(viewport={"width": 1100, "height": 760})
-    try:
-        plain = wait_screen(open_desktop(context, desktop), desktop, 1)
-        assert plain["dpr"] == 1 and plain["shown"] == plain["css"], plain
-    finally:
-        context.close()

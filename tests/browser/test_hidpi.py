@@ -1,0 +1,204 @@
+"""A HiDPI laptop (devicePixelRatio 2, a MacBook): the page asks for a screen of device
+pixels ("crisp", the default) and the desktop draws napari at the same scale
+(supervisor/xsettings.py), so napari's interface has its ratio-1 size in CSS pixels and is
+sharp. Measured on what a person sees: the width of napari's layer panel in the page's
+screenshot, at ratio 1 and 2, and napari's own scale read through the API."""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Optional
+
+import pytest
+from PIL import Image
+
+from tests.support.jupyter import JupyterServer
+from tests.support.pages import wait_for_pattern, wait_state
+from tests.support.pattern import CHROMIUM, png_colour_shares, write_pattern
+from tests.support.waiting import wait_for
+
+CANVAS = "#jp-NapariDesktop-root canvas"
+WINDOW = {"width": 1280, "height": 800}
+
+
+@pytest.fixture(scope="module")
+def desktop(tmp_path_factory):
+    if not shutil.which("Xvnc") or not Path(CHROMIUM).exists():
+        pytest.skip("needs Xvnc and chromium: run scripts/setup.sh --test")
+    tmp = tmp_path_factory.mktemp("hidpi")
+    pattern = write_pattern(tmp / "pattern.png")
+    server = JupyterServer(
+        tmp, {"session": "xfce", "geometry": "1280x800", "napari_args": [str(pattern)]}
+    )
+    server.start(timeout=120)
+    code, status = server.request("POST", "napari-desktop/api/start", {"app": "napari"})
+    assert code == 200, status
+    yield server
+    server.stop_all()
+
+
+def open_desktop(context, desktop):
+    tab = context.new_page()
+    tab.goto(f"{desktop.url}napari-desktop/?app=napari&token={desktop.token}")
+    wait_state(tab, "connected", 90)
+    return tab
+
+
+def x_screen_size(desktop) -> tuple[int, int]:
+    out = subprocess.run(
+        ["xwininfo", "-root"], env=desktop.x_env(), capture_output=True, text=True, check=True
+    ).stdout
+    width = re.search(r"Width: (\d+)", out)
+    height = re.search(r"Height: (\d+)", out)
+    assert width and height, out
+    return int(width.group(1)), int(height.group(1))
+
+
+def napari_fills_the_screen(desktop) -> bool:
+    """napari's (maximized) window follows the X screen's new size."""
+    env = desktop.x_env()
+    done = subprocess.run(["xwininfo", "-name", "napari"], env=env, capture_output=True, text=True)
+    width = re.search(r"Width: (\d+)", done.stdout)
+    height = re.search(r"Height: (\d+)", done.stdout)
+    if not (width and height):
+        return False
+    screen = x_screen_size(desktop)
+    return int(width.group(1)) >= 0.9 * screen[0] and int(height.group(1)) >= 0.8 * screen[1]
+
+
+def drawn_everywhere(page) -> bool:
+    """No part of the canvas is left blank (white) after the screen grew: the new area
+    came from the desktop."""
+    white = png_colour_shares(page.locator(CANVAS).first.screenshot(), {"w": (255, 255, 255)})
+    return white["w"] < 0.01
+
+
+def screen_and_canvas(page) -> dict:
+    return page.evaluate(
+        """() => {
+            const screen = document.querySelector('.jp-NapariDesktop-screen');
+            const canvas = document.querySelector('#jp-NapariDesktop-root canvas');
+            const box = canvas.getBoundingClientRect();
+            return {
+                css: [screen.clientWidth, screen.clientHeight],
+                canvas: [canvas.width, canvas.height],
+                shown: [Math.round(box.width), Math.round(box.height)],
+                dpr: window.devicePixelRatio,
+            };
+        }"""
+    )
+
+
+def wait_screen(page, desktop, scale: float) -> dict:
+    """Until the X screen and the canvas are the page's CSS size x ``scale``."""
+
+    def matches():
+        sizes = screen_and_canvas(page)
+        want = [int(n * scale) for n in sizes["css"]]
+        sizes["x"] = list(x_screen_size(desktop))
+        return sizes if sizes["x"] == want and sizes["canvas"] == want else None
+
+    try:
+        return wait_for(matches, 30, f"a remote screen of CSS size x {scale}", 0.25)
+    except AssertionError:
+        sizes = f"{screen_and_canvas(page)}, X screen {x_screen_size(desktop)}"
+        raise AssertionError(f"no remote screen of CSS size x {scale}: {sizes}") from None
+
+
+def napari_scale(desktop) -> float:
+    code, status = desktop.request("GET", "napari-desktop/api/status")
+    assert code == 200, status
+    return status["napari"]["scale"]
+
+
+def layer_panel_width(png: bytes, dpr: float) -> Optional[float]:
+    """CSS pixels from the canvas's left edge to napari's drawing area, read on a row through
+    the layer list: napari's panels are dark grey, its drawing area black (0, 0, 0) until
+    the test image. The first run of black at least 20 CSS pixels long starts the canvas."""
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    width, height = image.size
+    y = int(height * 0.62)
+    run_needed = int(20 * dpr)
+    run = 0
+    for x in range(width):
+        if image.getpixel((x, y)) == (0, 0, 0):
+            run += 1
+            if run >= run_needed:
+                return (x - run + 1) / dpr
+        else:
+            run = 0
+    return None
+
+
+def panel_width_at(browser, desktop, dpr: int, artifacts: Path) -> float:
+    """Open the page at ``dpr``; napari's layer panel width in CSS pixels once drawn."""
+    context = browser.new_context(viewport=WINDOW, device_scale_factor=dpr)
+    try:
+        page = open_desktop(context, desktop)
+        sizes = wait_screen(page, desktop, dpr)
+        assert sizes["shown"] == sizes["css"], sizes  # shown at the window's size
+        wait_for(lambda: napari_scale(desktop) == dpr, 30, f"napari at scale {dpr}")
+        wait_for(lambda: napari_fills_the_screen(desktop), 30, "napari's window to follow")
+        wait_for(lambda: drawn_everywhere(page), 30, "the whole canvas drawn", 0.25)
+        wait_for_pattern(page, 60)
+        canvas = page.locator(CANVAS).first
+        png = canvas.screenshot()
+        (artifacts / f"hidpi-ratio-{dpr}.png").write_bytes(png)
+        # Drawn in device pixels: the screenshot has dpr x the CSS size.
+        assert Image.open(io.BytesIO(png)).size == tuple(int(n * dpr) for n in sizes["css"])
+        return wait_for(
+            lambda: layer_panel_width(canvas.screenshot(), dpr),
+            30,
+            "napari's drawing area beside its layer panel",
+        )
+    finally:
+        context.close()
+
+
+def test_napari_keeps_its_size_and_is_sharp_at_ratio_2(browser, desktop, artifacts):
+    widths = {dpr: panel_width_at(browser, desktop, dpr, artifacts) for dpr in (1, 2)}
+    print(f"napari's layer panel: {widths[1]:.0f} CSS px at ratio 1, {widths[2]:.0f} at 2")
+    assert widths[1] > 150, widths  # a real panel, not a stray black pixel run
+    assert abs(widths[2] - widths[1]) <= 0.1 * widths[1], widths
+
+
+def test_light_and_crisp_switch_without_losing_a_layer(browser, desktop, artifacts):
+    code, before = desktop.request("GET", "napari-desktop/api/layers")
+    assert code == 200 and before["layers"], before
+    context = browser.new_context(viewport={"width": 1000, "height": 700}, device_scale_factor=2)
+    try:
+        page = open_desktop(context, desktop)
+        crisp = wait_screen(page, desktop, 2)
+        assert crisp["dpr"] == 2
+        assert page.evaluate("() => window.napariDesktop.remoteScale") == 2
+        wait_for(lambda: napari_scale(desktop) == 2, 30, "napari at scale 2")
+        page.select_option("#jp-NapariDesktop-hidpi", "light")
+        light = wait_screen(page, desktop, 1)
+        assert light["shown"] == light["css"], light
+        wait_for(lambda: napari_scale(desktop) == 1, 30, "napari at scale 1")
+        wait_for(lambda: napari_fills_the_screen(desktop), 30, "napari's window to follow")
+        wait_for(lambda: drawn_everywhere(page), 30, "the whole canvas drawn", 0.25)
+        wait_for_pattern(page, 60)
+        page.screenshot(path=str(artifacts / "hidpi-light.png"))
+        page.select_option("#jp-NapariDesktop-hidpi", "crisp")
+        wait_screen(page, desktop, 2)
+        wait_for(lambda: napari_scale(desktop) == 2, 30, "napari at scale 2 again")
+        wait_for(lambda: drawn_everywhere(page), 30, "the whole canvas drawn", 0.25)
+        wait_for_pattern(page, 60)
+        page.screenshot(path=str(artifacts / "hidpi-crisp.png"))
+    finally:
+        context.close()
+    code, after = desktop.request("GET", "napari-desktop/api/layers")
+    assert after["layers"] == before["layers"]
+    # At ratio 1 the screen is the CSS size and napari draws at 96 dpi, as before.
+    context = browser.new_context(viewport={"width": 1100, "height": 760})
+    try:
+        plain = wait_screen(open_desktop(context, desktop), desktop, 1)
+        assert plain["dpr"] == 1 and plain["shown"] == plain["css"], plain
+        wait_for(lambda: napari_scale(desktop) == 1, 30, "napari at scale 1")
+    finally:
+        context.close()
