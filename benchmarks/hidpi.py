@@ -143,7 +143,6 @@ def report(rows: list[dict], measured: str) -> list[str]:
             "napari scale",
             "KB per redraw (median)",
             "vs ratio 1",
-            "first picture KB",
         ],
         [
             [
@@ -153,7 +152,6 @@ def report(rows: list[dict], measured: str) -> list[str]:
                 str(r["napari_scale"]),
                 str(r["redraw_kb_median"]),
                 f"{r['redraw_kb_median'] / base:.2f}",
-                str(r["first_picture_kb"]),
             ]
             for r in rows
         ],

@@ -211,11 +211,12 @@ class NapariDesktop(Configurable):
         config=True,
         help="""How the desktop page uses a HiDPI screen (a browser devicePixelRatio above
         1, e.g. 2 on a Retina laptop). 'crisp' (default): the remote screen gets the
-        window's device pixels (e.g. 2880x1600 for a 1440x800 window at ratio 2) and is
-        shown at the window's size, sharp; it sends up to ratio² as many pixels. 'light':
-        the remote screen gets the window's CSS pixels and the browser enlarges it, blurred
-        but with a quarter of the pixels at ratio 2. Users can switch on the page; at ratio
-        1 both are the same.""",
+        window's device pixels (e.g. 2880x1600 for a 1440x800 window at ratio 2), napari
+        and the session draw at that scale (192 dpi at ratio 2, over XSETTINGS), so napari
+        has its usual size and is sharp; a redraw sends about 2x the bytes at ratio 2
+        (benchmarks/results/hidpi.md). 'light': the remote screen gets the window's CSS
+        pixels and the browser enlarges it, blurred, with the bytes of ratio 1. Users can
+        switch on the page; at ratio 1 both are the same.""",
     )
 
     first_display = Int(
