@@ -1,0 +1,110 @@
+"""A laptop's trackpad on napari's canvas, in Chromium.
+
+A trackpad sends many small wheel events (a few CSS pixels each) and a pinch sends them with
+ctrlKey set. The RFB protocol carries only whole wheel clicks, so the page (noVNC) adds the
+pixels up and sends a click per 50 of them: napari must zoom in proportion to the distance
+scrolled, with nothing lost in between, and a pinch must zoom napari, not the page. What
+napari did is read back through the API (``GET viewer``: the camera's zoom)."""
+
+from __future__ import annotations
+
+import math
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.support.jupyter import JupyterServer
+from tests.support.pages import desktop_canvas, wait_for_pattern, wait_state
+from tests.support.pattern import CHROMIUM, write_pattern
+from tests.support.waiting import wait_for
+
+WHEEL_STEP = 50  # CSS pixels per wheel click (noVNC's core/rfb.js WHEEL_STEP)
+
+
+@pytest.fixture(scope="module")
+def desktop(tmp_path_factory):
+    if not shutil.which("Xvnc") or not Path(CHROMIUM).exists():
+        pytest.skip("needs Xvnc and chromium: run scripts/setup.sh --test")
+    tmp = tmp_path_factory.mktemp("laptop")
+    pattern = write_pattern(tmp / "pattern.png")
+    server = JupyterServer(
+        tmp, {"session": "minimal", "geometry": "1280x800", "napari_args": [str(pattern)]}
+    )
+    server.start(timeout=120)
+    code, status = server.request("POST", "napari-desktop/api/start", {"app": "napari"})
+    assert code == 200, status
+    yield server
+    server.stop_all()
+
+
+@pytest.fixture
+def page(browser, desktop):
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    tab = context.new_page()
+    tab.goto(f"{desktop.url}napari-desktop/?app=napari&token={desktop.token}")
+    wait_state(tab, "connected", 90)
+    wait_for_pattern(tab, 90)
+    box = desktop_canvas(tab).bounding_box()
+    # Over napari's drawing area (right of its layer panel), where the wheel zooms.
+    tab.mouse.move(box["x"] + box["width"] * 0.65, box["y"] + box["height"] * 0.5)
+    yield tab
+    context.close()
+
+
+def camera_zoom(desktop) -> float:
+    code, viewer = desktop.request("GET", "napari-desktop/api/viewer")
+    assert code == 200, viewer
+    return float(viewer["camera"]["zoom"])
+
+
+def settled_zoom(desktop, before: float) -> float:
+    """napari's zoom once it moved away from ``before`` and stayed for two reads."""
+    reads: list[float] = []
+
+    def settled():
+        reads.append(camera_zoom(desktop))
+        return len(reads) > 2 and reads[-1] == reads[-2] != before and reads[-1]
+
+    return wait_for(settled, 30, "napari's zoom to change and settle", 0.3)
+
+
+def reset_view(desktop) -> float:
+    code, viewer = desktop.request("PUT", "napari-desktop/api/viewer", {"reset_view": True})
+    assert code == 200, viewer
+    return float(viewer["camera"]["zoom"])
+
+
+def test_trackpad_scrolling_zooms_in_proportion_and_loses_nothing(page, desktop):
+    start = reset_view(desktop)
+    page.mouse.wheel(0, WHEEL_STEP)  # one click, as from a mouse wheel
+    one = settled_zoom(desktop, start)
+    click = one / start
+    assert click < 1, f"scrolling down should zoom out: {start} -> {one}"
+    # A two-finger scroll: 80 events of 5 CSS pixels (400 pixels: 8 clicks).
+    for _ in range(80):
+        page.mouse.wheel(0, 5)
+    after = settled_zoom(desktop, one)
+    clicks = round(math.log(after / one) / math.log(click))
+    assert clicks == 8, f"400 px in 5 px steps gave {clicks} clicks (zoom {one} -> {after})"
+    # And back: the same distance up (9 clicks, the first one's too) returns to the start.
+    for _ in range(90):
+        page.mouse.wheel(0, -5)
+    back = settled_zoom(desktop, after)
+    assert abs(back / start - 1) < 0.02, (start, back)
+
+
+def test_a_pinch_zooms_napari_not_the_page(page, desktop):
+    start = reset_view(desktop)
+    cdp = page.context.new_cdp_session(page)
+    box = desktop_canvas(page).bounding_box()
+    x, y = box["x"] + box["width"] * 0.65, box["y"] + box["height"] * 0.5
+    for _ in range(60):  # a pinch out on a Mac trackpad: ctrlKey wheel events, small deltas
+        cdp.send(
+            "Input.dispatchMouseEvent",
+            {"type": "mouseWheel", "x": x, "y": y, "deltaX": 0, "deltaY": -3, "modifiers": 2},
+        )
+    zoomed = settled_zoom(desktop, start)
+    assert zoomed > start * 1.2, f"a pinch out should zoom napari in: {start} -> {zoomed}"
+    page_zoom = page.evaluate("() => [window.visualViewport.scale, window.devicePixelRatio]")
+    assert page_zoom == [1, 1], f"the page itself zoomed: {page_zoom}"
