@@ -26,6 +26,7 @@ import {
   toHidpiMode,
   toLevel
 } from './page-config';
+import { pastedImages, readClipboardImage } from './paste-image';
 import { IScreenAnswer, ScreenScaleReporter } from './screen';
 import { postStart } from './start';
 import type { IStatsFigures } from './stats';
@@ -167,6 +168,12 @@ class DesktopPage {
       this._sendClipboard(view.clipboardText.value);
     });
     document.addEventListener('paste', event => {
+      const images = pastedImages(event.clipboardData, new Date());
+      if (images.length > 0) {
+        event.preventDefault(); // an image is not text for the desktop's clipboard
+        uploads.add(images);
+        return;
+      }
       if (event.target === view.clipboardText) {
         return; // The textarea's input event sends it.
       }
@@ -174,6 +181,19 @@ class DesktopPage {
       if (text) {
         view.clipboardText.value = text;
         this._sendClipboard(text);
+      }
+    });
+    view.pasteImage.addEventListener('click', async () => {
+      const found = await readClipboardImage(navigator.clipboard, new Date());
+      if (found.kind === 'image') {
+        uploads.add([found.file]);
+      } else if (found.kind === 'none') {
+        view.showNotice('There is no image in the clipboard: copy one first.');
+      } else {
+        view.showNotice(
+          `No image from the clipboard: ${found.reason}. Paste it into the Clipboard ` +
+            'panel with Ctrl+V (Cmd+V on a Mac), or drop the file on the desktop.'
+        );
       }
     });
     window.addEventListener('focus', () => void this._pullLocalClipboard(true));

@@ -76,6 +76,8 @@ export class PageView {
   readonly clipboardToggle: HTMLButtonElement;
   readonly clipboardPanel: HTMLDivElement;
   readonly clipboardText: HTMLTextAreaElement;
+  /** Reads an image from the laptop's clipboard into napari (paste-image.ts). */
+  readonly pasteImage: HTMLButtonElement;
   private readonly _root: HTMLElement;
   private readonly _notice: HTMLDivElement;
   private readonly _noticeText: HTMLSpanElement;
@@ -186,14 +188,24 @@ export class PageView {
     const clipboardLabel = el(
       'label',
       'jp-NapariDesktop-clipboardLabel',
-      'Text copied in the desktop appears here. Type or paste here to send it to the desktop.'
+      'Text copied in the desktop appears here. Type or paste here to send it to the ' +
+        'desktop; an image pasted here opens in napari.'
     );
     clipboardLabel.htmlFor = 'jp-NapariDesktop-clipboardText';
     this.clipboardText = el('textarea', 'jp-NapariDesktop-clipboardText');
     this.clipboardText.id = 'jp-NapariDesktop-clipboardText';
     this.clipboardText.rows = 5;
     this.clipboardText.spellcheck = false;
-    this.clipboardPanel.append(clipboardLabel, this.clipboardText);
+    this.pasteImage = button(
+      'Paste image',
+      "Open the image in this computer's clipboard in napari (uploaded into the Jupyter folder)"
+    );
+    this.pasteImage.id = 'jp-NapariDesktop-pasteImage';
+    this.clipboardPanel.append(
+      clipboardLabel,
+      this.clipboardText,
+      this.pasteImage
+    );
 
     // Notice (for example "napari is not installed"), dismissible.
     this._notice = el('div', 'jp-NapariDesktop-notice');

@@ -1,21 +1,28 @@
-"""A laptop's trackpad on napari's canvas, in Chromium.
+"""A laptop's trackpad and clipboard images on napari, in Chromium.
 
 A trackpad sends many small wheel events (a few CSS pixels each) and a pinch sends them with
 ctrlKey set. The RFB protocol carries only whole wheel clicks, so the page (noVNC) adds the
 pixels up and sends a click per 50 of them: napari must zoom in proportion to the distance
 scrolled, with nothing lost in between, and a pinch must zoom napari, not the page. What
-napari did is read back through the API (``GET viewer``: the camera's zoom)."""
+napari did is read back through the API (``GET viewer``: the camera's zoom).
+
+An image copied on the laptop and pasted on the page (or read with "Paste image") becomes a
+layer: the RFB clipboard is text only, so it travels as an upload (paste-image.ts)."""
 
 from __future__ import annotations
 
+import base64
+import io
 import math
+import re
 import shutil
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from tests.support.jupyter import JupyterServer
-from tests.support.pages import desktop_canvas, wait_for_pattern, wait_state
+from tests.support.pages import desktop_canvas, wait_for_colours, wait_for_pattern, wait_state
 from tests.support.pattern import CHROMIUM, write_pattern
 from tests.support.waiting import wait_for
 
@@ -108,3 +115,86 @@ def test_a_pinch_zooms_napari_not_the_page(page, desktop):
     assert zoomed > start * 1.2, f"a pinch out should zoom napari in: {start} -> {zoomed}"
     page_zoom = page.evaluate("() => [window.visualViewport.scale, window.devicePixelRatio]")
     assert page_zoom == [1, 1], f"the page itself zoomed: {page_zoom}"
+
+
+MAGENTA = (255, 0, 255)
+WRITE_IMAGE = """async b64 => {
+    const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+    const blob = new Blob([bytes], { type: 'image/png' });
+    await navigator.clipboard.write([new ClipboardItem({ 'image/png': blob })]);
+}"""
+
+
+def magenta_png() -> str:
+    image = Image.new("RGB", (96, 64), MAGENTA)
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return base64.b64encode(out.getvalue()).decode("ascii")
+
+
+def layer_names(desktop) -> list[str]:
+    code, answer = desktop.request("GET", "napari-desktop/api/layers")
+    assert code == 200, answer
+    return [layer["name"] for layer in answer["layers"]]
+
+
+def clipboard_layer(desktop, before: list[str]) -> str:
+    def new_layer():
+        added = [n for n in layer_names(desktop) if n not in before]
+        return added[0] if added else None
+
+    name = wait_for(new_layer, 60, "a layer from the clipboard's image")
+    assert re.fullmatch(r"clipboard-\d{8}-\d{6}", name), name
+    return name
+
+
+@pytest.fixture
+def clipboard_page(browser, desktop):
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 800}, permissions=["clipboard-read", "clipboard-write"]
+    )
+    tab = context.new_page()
+    tab.goto(f"{desktop.url}napari-desktop/?app=napari&token={desktop.token}")
+    wait_state(tab, "connected", 90)
+    yield tab
+    context.close()
+
+
+def test_an_image_pasted_into_the_clipboard_panel_opens_in_napari(clipboard_page, desktop):
+    page, before = clipboard_page, layer_names(desktop)
+    page.evaluate(WRITE_IMAGE, magenta_png())
+    page.click("text=Clipboard")
+    page.focus("#jp-NapariDesktop-clipboardText")
+    page.keyboard.press("Control+V")  # the browser's own paste, with the image in it
+    name = clipboard_layer(desktop, before)
+    wait_for_colours(desktop_canvas(page), [MAGENTA], 60, minimum=0.005)
+    assert page.input_value("#jp-NapariDesktop-clipboardText") == ""  # not sent as text
+    desktop.request("DELETE", f"napari-desktop/api/layers/{name}")
+
+
+def test_the_paste_image_button_reads_the_clipboard(clipboard_page, desktop):
+    page, before = clipboard_page, layer_names(desktop)
+    page.evaluate(WRITE_IMAGE, magenta_png())
+    page.click("text=Clipboard")
+    page.click("#jp-NapariDesktop-pasteImage")
+    name = clipboard_layer(desktop, before)
+    uploaded = desktop.root / f"{name}.png"
+    assert uploaded.exists() and Image.open(uploaded).getpixel((5, 5))[:3] == MAGENTA
+    desktop.request("DELETE", f"napari-desktop/api/layers/{name}")
+
+
+def test_without_permission_the_page_says_how_to_paste(browser, desktop):
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        page = context.new_page()
+        page.goto(f"{desktop.url}napari-desktop/?app=napari&token={desktop.token}")
+        wait_state(page, "connected", 90)
+        before = layer_names(desktop)
+        page.click("text=Clipboard")
+        page.click("#jp-NapariDesktop-pasteImage")
+        notice = page.locator(".jp-NapariDesktop-notice")
+        notice.wait_for(state="visible", timeout=30_000)
+        assert "Paste it into the Clipboard panel" in notice.inner_text()
+        assert layer_names(desktop) == before
+    finally:
+        context.close()
