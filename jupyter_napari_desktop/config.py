@@ -11,10 +11,22 @@ and the accepted forms.
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any
 
-from traitlets import Bool, Dict, Enum, Float, Int, List, TraitError, Unicode, validate
+from traitlets import (
+    Bool,
+    Dict,
+    Enum,
+    Float,
+    Int,
+    List,
+    TraitError,
+    Unicode,
+    default,
+    validate,
+)
 from traitlets.config import Configurable
 
 GEOMETRY_RE = re.compile(r"^(\d{3,5})x(\d{3,5})$")
@@ -234,6 +246,20 @@ class NapariDesktop(Configurable):
         writable, else the system temporary directory. Keep the path short: unix socket paths
         are limited to about 100 characters.""",
     )
+
+    owner = Unicode(
+        config=True,
+        help="""The user name whose desktop this is; everyone else the Jupyter server lets in
+        gets the desktop view-only (they see it; their keys, pointer, clipboard and resizes
+        are dropped by the server, and the API's changes answer 403) until the owner hands
+        them control. Default: $JUPYTERHUB_USER, the hub user this single-user server
+        belongs to (visitors come through JupyterHub's sharing or an admin's access).
+        Empty (a server without JupyterHub): everyone who logs in is the owner.""",
+    )
+
+    @default("owner")
+    def _default_owner(self) -> str:
+        return os.environ.get("JUPYTERHUB_USER", "")
 
     autostart_napari = Bool(
         True,

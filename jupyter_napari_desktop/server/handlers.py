@@ -15,7 +15,7 @@ import json
 import re
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import jinja2
 from jupyter_server.base.handlers import APIHandler, AuthenticatedFileHandler, JupyterHandler
@@ -25,12 +25,14 @@ from tornado import web
 
 from .._version import __version__
 from ..launch import DesktopError
+from .access import OWNER, user_name
 from .errors import Refused, http_status
 from .exchange import Exchange
 from .manager import PREFIX, DesktopManager, connect_unix, preflight
 from .napari_link import DATA_TYPES, LAYER_TYPES
 from .pacing import PacedSocketProtocol, TokenBucket
 from .paths import resolve_in_root
+from .rfb_input import RfbInput, RfbProtocolError
 
 NAMESPACE = "napari-desktop"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -100,6 +102,11 @@ class DesktopMixin:
         manager: DesktopManager = self.settings["napari_desktop_manager"]
         return manager
 
+    @property
+    def user(self) -> str:
+        """The name of who sent this request (under JupyterHub: the visitor, not the owner)."""
+        return user_name(getattr(self, "current_user", None))
+
 
 class DesktopPageHandler(DesktopMixin, JupyterHandler):
     """The desktop page, or a readable error page if the desktop cannot start here."""
@@ -149,6 +156,10 @@ class DesktopPageHandler(DesktopMixin, JupyterHandler):
             "uploadDir": config.upload_dir,
             "hidpi": config.hidpi,
             "version": __version__,
+            # Whose desktop, and whether this visitor may change it (access.py).
+            "owner": self.manager.access.owner,
+            "user": self.user,
+            "role": self.manager.access.role(self.user),
         }
         page = self.render_template(
             "desktop.html",
@@ -166,6 +177,22 @@ class DesktopAPIHandler(DesktopMixin, APIHandler):
 
     Handlers raise: a DesktopError (a Refused with its status, 503 for what cannot start)
     or tornado's HTTPError for bad input; ``write_error`` answers once."""
+
+    viewers_may_post = False  # a handler that answers a viewer's POST itself
+
+    async def prepare(self) -> None:  # type: ignore[override]
+        """Only the owner (and whoever the owner handed control) changes the desktop."""
+        await super().prepare()
+        if self._finished or self.request.method in ("GET", "HEAD", "OPTIONS"):
+            return
+        if self.viewers_may_post or self.current_user is None:
+            return  # (no user: @web.authenticated answers 403)
+        if not self.manager.access.may_control(self.user):
+            raise Refused(
+                403,
+                f"{self.user} may only watch {self.manager.access.owner}'s desktop",
+                f"ask {self.manager.access.owner} to hand you control",
+            )
 
     def json_body(self) -> dict[str, Any]:
         if not self.request.body:
@@ -225,10 +252,19 @@ class StatusHandler(DesktopAPIHandler):
 
 
 class StartHandler(DesktopAPIHandler):
-    """Start the desktop (and napari for app=napari); answer with its status."""
+    """Start the desktop (and napari for app=napari); answer with its status. A viewer's
+    page asks too: it gets the status of a running desktop, and 409 if there is none."""
+
+    viewers_may_post = True
 
     @web.authenticated
     async def post(self) -> None:
+        if not self.manager.access.may_control(self.user):
+            if not self.manager.running():
+                owner = self.manager.access.owner
+                raise Refused(409, f"{owner}'s desktop is not running", f"ask {owner} to open it")
+            self.finish(await self.manager.status())
+            return
         body = self.json_body()
         app = body.get("app", "desktop")
         if app not in APPS:
@@ -290,6 +326,38 @@ class StopHandler(DesktopAPIHandler):
     async def post(self) -> None:
         await self.manager.stop()
         self.finish(await self.manager.status())
+
+
+class AccessHandler(DesktopAPIHandler):
+    """Who is there: ``GET`` the owner, you, who has control and who is connected;
+    ``PUT {"control": ["bob"]}`` (the owner only) hands control to exactly those users."""
+
+    _track_activity = False
+
+    def answer(self) -> dict[str, Any]:
+        access = self.manager.access
+        return {
+            "owner": access.owner or None,
+            "you": {"user": self.user, "role": access.role(self.user)},
+            "control": sorted(access.handed),
+            "people": access.people(),
+        }
+
+    @web.authenticated
+    def get(self) -> None:
+        self.finish(self.answer())
+
+    @web.authenticated
+    def put(self) -> None:
+        access = self.manager.access
+        if access.role(self.user) != OWNER:
+            raise Refused(403, "only the desktop's owner hands control", "ask the owner")
+        users = self.json_body().get("control")
+        if not isinstance(users, list) or not all(isinstance(u, str) for u in users):
+            raise web.HTTPError(400, '"control" must be a list of user names, e.g. ["bob"]')
+        access.hand(users)
+        self.log.info("%s %s hands control to %s", PREFIX, self.user, users or "nobody")
+        self.finish(self.answer())
 
 
 class ScreenHandler(DesktopAPIHandler):
@@ -495,10 +563,34 @@ class DesktopSocketHandler(DesktopMixin, RawSocketHandler):
             lambda: PacedSocketProtocol(self, bucket), sock=sock
         )
 
+    rfb_input: Optional[RfbInput] = None
+
     async def open(self, *args: Any, **kwargs: Any) -> None:
         # Small RFB messages (pointer, key, little updates) must not wait for Nagle's algorithm.
         self.set_nodelay(True)
+        # What this visitor may send (access.py): a viewer's input never reaches Xvnc.
+        self.rfb_input = self.manager.access.join(id(self), self.user)
         await self.proxy_open("localhost", 0, "")
+
+    def on_message(self, message: Any) -> None:
+        data = message.encode("utf-8") if isinstance(message, str) else message
+        if self.rfb_input is not None:
+            try:
+                data = self.rfb_input.feed(data)
+            except RfbProtocolError as err:
+                self.log.warning("%s websocket of %s closed: %s", PREFIX, self.user, err)
+                self.close(1008, "not a VNC client the desktop can read")
+                return
+        if data:
+            super().on_message(data)
+
+    def on_close(self) -> None:
+        watcher = self.manager.access.leave(id(self))
+        if watcher is not None and watcher.reader.dropped:
+            self.log.info(
+                "%s view-only: dropped from %s: %s", PREFIX, watcher.user, watcher.reader.dropped
+            )
+        super().on_close()
 
     async def http_get(self, *args: Any) -> None:  # pragma: no cover - refused in get()
         raise web.HTTPError(400)
@@ -518,6 +610,7 @@ def handlers() -> list[tuple[str, type, dict[str, Any]]]:
         (rf"/{NAMESPACE}/api/open", OpenHandler, {}),
         (rf"/{NAMESPACE}/api/restart", RestartHandler, {}),
         (rf"/{NAMESPACE}/api/screen", ScreenHandler, {}),
+        (rf"/{NAMESPACE}/api/access", AccessHandler, {}),
         (rf"/{NAMESPACE}/api/layers", LayersHandler, {}),
         (rf"/{NAMESPACE}/api/layers/(.+)", LayerHandler, {}),
         (rf"/{NAMESPACE}/api/transfers", TransfersHandler, {}),

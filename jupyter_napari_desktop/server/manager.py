@@ -44,6 +44,7 @@ from ..procs import (
     socket_accepts,
     tree_pss_mb,
 )
+from .access import Access
 from .errors import Refused
 from .napari_link import NapariLink
 
@@ -131,6 +132,7 @@ class DesktopManager:
         self.runtime_name = runtime_name()
         self.napari = NapariLink(self)
         self.scale = 1.0  # the page's screen scale: kept for the next desktop too
+        self.access = Access(config.owner)  # who watches, who may change it
 
     # -- queries (no lock: they read one snapshot of proc and paths) -----------------
     @property
