@@ -23,10 +23,12 @@ import {
   HidpiMode,
   IDesktopConfig,
   parseConfig,
+  Role,
   toHidpiMode,
   toLevel
 } from './page-config';
 import { pastedImages, readClipboardImage } from './paste-image';
+import { AccessClient, IAccess, PEOPLE_POLL_MS, peopleText } from './people';
 import { IScreenAnswer, ScreenScaleReporter } from './screen';
 import { postStart } from './start';
 import type { IStatsFigures } from './stats';
@@ -72,6 +74,9 @@ class DesktopPage {
   private readonly _screenScale: ScreenScaleReporter;
   /** Why the desktop cannot scale its programs; then the page shows CSS pixels. */
   private _scalingRefused: string | null = null;
+  /** This page's user's rights (people.ts); a viewer's page sends no input. */
+  private _role: Role;
+  private readonly _access: AccessClient;
   private readonly _handle: INapariDesktopHandle;
   private readonly _stats: StatsOverlay;
   /** The last text that went to or came from the desktop's clipboard. */
@@ -83,6 +88,8 @@ class DesktopPage {
     handle: INapariDesktopHandle
   ) {
     this._view = view;
+    this._role = config.role;
+    this._access = new AccessClient(config.apiUrl, config.xsrfToken);
     this._quality = toLevel(readStored(STORAGE_KEYS.quality), config.quality);
     this._compression = toLevel(
       readStored(STORAGE_KEYS.compression),
@@ -158,8 +165,17 @@ class DesktopPage {
       this._hidpi = toHidpiMode(view.hidpi.value, this._hidpi);
       store(STORAGE_KEYS.hidpi, this._hidpi);
       this._hidpiControl?.update();
+      this._followRole();
     });
-    watchPixelRatio(() => this._hidpiControl?.update());
+    watchPixelRatio(() => {
+      this._hidpiControl?.update();
+      this._followRole();
+    });
+    // Who is here (people.ts): now, and every few seconds.
+    const poll = () =>
+      void this._access.get().then(a => a && this._showPeople(a));
+    poll();
+    window.setInterval(poll, PEOPLE_POLL_MS);
     view.reconnect.addEventListener('click', () => this._connection.restart());
     view.tryAgain.addEventListener('click', () => this._connection.restart());
 
@@ -224,6 +240,9 @@ class DesktopPage {
     // The desktop's programs draw at the same scale (screen.ts), so napari keeps its size.
     this._screenScale.reset();
     this._hidpiControl = applyHidpi(rfb, () => {
+      if (this._role === 'viewer') {
+        return 1; // a viewer sees the owner's screen as it is
+      }
       const wanted = remoteScale(this._hidpi, window.devicePixelRatio);
       const scale = this._scalingRefused === null ? wanted : 1;
       this._handle.remoteScale = scale;
@@ -234,6 +253,7 @@ class DesktopPage {
     rfb.focusOnClick = true;
     rfb.qualityLevel = this._quality;
     rfb.compressionLevel = this._compression;
+    this._followRole(rfb);
     this._stats.attach(rfb, socket);
     rfb.addEventListener('clipboard', event => {
       if (rfb === this._connection.vnc) {
@@ -241,6 +261,61 @@ class DesktopPage {
       }
     });
     return rfb;
+  }
+
+  /**
+   * A viewer's page sends no input and does not resize the owner's screen: it shows
+   * the screen scaled into the window. (The server drops a viewer's input anyway.)
+   */
+  private _followRole(rfb: RFB | null = this._connection?.vnc ?? null): void {
+    const viewer = this._role === 'viewer';
+    this._view.upload.hidden = viewer;
+    this._view.pasteImage.hidden = viewer;
+    if (this._view.hidpi.parentElement) {
+      this._view.hidpi.parentElement.hidden = viewer; // the owner's screen, as it is
+    }
+    if (!rfb) {
+      return;
+    }
+    rfb.viewOnly = viewer;
+    rfb.resizeSession = !viewer;
+    if (viewer) {
+      rfb.scaleViewport = true;
+    }
+  }
+
+  /** The people line; the owner's page gets a button per visitor. */
+  private _showPeople(access: IAccess): void {
+    const role = access.you.role;
+    if (role !== this._role) {
+      this._role = role;
+      this._followRole();
+      this._hidpiControl?.update();
+    }
+    const actions =
+      role !== 'owner'
+        ? []
+        : access.people
+            .filter(p => p.user !== access.you.user)
+            .map(p => {
+              const has = access.control.includes(p.user);
+              const control = has
+                ? access.control.filter(u => u !== p.user)
+                : [...access.control, p.user];
+              return {
+                label: has
+                  ? `Take back from ${p.user}`
+                  : `Hand control to ${p.user}`,
+                title: has
+                  ? `${p.user} watches again, without control`
+                  : `${p.user} may type and click in your desktop until you take it back`,
+                run: () =>
+                  void this._access
+                    .hand(control)
+                    .then(a => a && this._showPeople(a))
+              };
+            });
+    this._view.setPeople(peopleText(access), actions);
   }
 
   /** The server answered PUT screen: where it cannot scale, show CSS pixels. */

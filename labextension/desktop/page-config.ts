@@ -30,6 +30,20 @@ export interface IDesktopConfig {
   hidpi: HidpiMode;
   /** Version of the Python package. */
   version: string;
+  /** Whose desktop this is ("" without JupyterHub: whoever logs in). */
+  owner: string;
+  /** Who opened this page. */
+  user: string;
+  /** What this page's user may do (server/access.py); a viewer only watches. */
+  role: Role;
+}
+
+/** The page user's rights on the desktop (server/access.py). */
+export type Role = 'owner' | 'control' | 'viewer';
+
+/** A role from `value`, else "owner" (a server without access control). */
+export function toRole(value: unknown): Role {
+  return value === 'control' || value === 'viewer' ? value : 'owner';
 }
 
 /** How a screen with devicePixelRatio > 1 is used; see hidpi.ts. */
@@ -114,6 +128,9 @@ export function parseConfig(text: string | null | undefined): IDesktopConfig {
         ? record.uploadDir.replace(/^\/+|\/+$/g, '')
         : '',
     hidpi: toHidpiMode(record.hidpi, 'crisp'),
-    version: stringField(record, 'version', '')
+    version: stringField(record, 'version', ''),
+    owner: stringField(record, 'owner', ''),
+    user: stringField(record, 'user', ''),
+    role: toRole(record.role)
   };
 }

@@ -78,6 +78,8 @@ export class PageView {
   readonly clipboardText: HTMLTextAreaElement;
   /** Reads an image from the laptop's clipboard into napari (paste-image.ts). */
   readonly pasteImage: HTMLButtonElement;
+  /** Who else is here, or whose desktop this is (people.ts); buttons for the owner. */
+  readonly people: HTMLSpanElement;
   private readonly _root: HTMLElement;
   private readonly _notice: HTMLDivElement;
   private readonly _noticeText: HTMLSpanElement;
@@ -103,6 +105,9 @@ export class PageView {
     this.status.id = 'jp-NapariDesktop-status';
     this.status.setAttribute('role', 'status');
     this.status.setAttribute('aria-live', 'polite');
+    this.people = el('span', 'jp-NapariDesktop-people');
+    this.people.id = 'jp-NapariDesktop-people';
+    this.people.setAttribute('aria-live', 'polite');
     const spacer = el('span', 'jp-NapariDesktop-spacer');
 
     this.clipboardToggle = button(
@@ -171,6 +176,7 @@ export class PageView {
     bar.append(
       title,
       this.status,
+      this.people,
       spacer,
       this.upload,
       this.clipboardToggle,
@@ -277,6 +283,20 @@ export class PageView {
   showNotice(text: string): void {
     this._noticeText.textContent = text;
     this._notice.hidden = false;
+  }
+
+  /** The people line: `text`, and for the owner a button per visitor. */
+  setPeople(
+    text: string,
+    actions: { label: string; title: string; run: () => void }[]
+  ): void {
+    const buttons = actions.map(action => {
+      const node = button(action.label, action.title);
+      node.addEventListener('click', action.run);
+      return node;
+    });
+    this.people.replaceChildren(text, ...buttons);
+    this.people.title = text;
   }
 
   setClipboardOpen(open: boolean): void {

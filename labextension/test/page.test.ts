@@ -101,7 +101,10 @@ describe('parseConfig', () => {
     adaptiveQuality: false,
     uploadDir: 'data/uploads',
     hidpi: 'light',
-    version: '0.1.0'
+    version: '0.1.0',
+    owner: 'alice',
+    user: 'bob',
+    role: 'viewer'
   };
 
   it('reads the configuration the server embeds', () => {

@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from tests.support.jupyter import JupyterServer
-from tests.support.pages import wait_for_pattern, wait_state
+from tests.support.pages import wait_for_pattern, wait_state, x_screen_size
 from tests.support.pattern import CHROMIUM, png_colour_shares, write_pattern
 from tests.support.waiting import wait_for
 
@@ -46,16 +46,6 @@ def open_desktop(context, desktop):
     tab.goto(f"{desktop.url}napari-desktop/?app=napari&token={desktop.token}")
     wait_state(tab, "connected", 90)
     return tab
-
-
-def x_screen_size(desktop) -> tuple[int, int]:
-    out = subprocess.run(
-        ["xwininfo", "-root"], env=desktop.x_env(), capture_output=True, text=True, check=True
-    ).stdout
-    width = re.search(r"Width: (\d+)", out)
-    height = re.search(r"Height: (\d+)", out)
-    assert width and height, out
-    return int(width.group(1)), int(height.group(1))
 
 
 def napari_fills_the_screen(desktop) -> bool:

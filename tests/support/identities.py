@@ -20,11 +20,20 @@ def sent_token(handler: web.RequestHandler) -> Optional[str]:
     return handler.get_argument("token", None)
 
 
+COOKIE = "named-user"
+
+
 class NamedTokens(IdentityProvider):
-    """alice, bob and carol, each by their own token."""
+    """alice, bob and carol, each by their own token; a browser that came with one keeps a
+    signed cookie, as Jupyter's own login does (its page then sends the XSRF token)."""
 
     def get_user(self, handler: web.RequestHandler) -> Optional[User]:
         name = TOKENS.get(sent_token(handler) or "")
+        if name:
+            handler.set_secure_cookie(COOKIE, name)
+        else:
+            cookie = handler.get_secure_cookie(COOKIE)
+            name = cookie.decode() if cookie and cookie.decode() in TOKEN_OF else None
         return User(username=name) if name else None
 
     def is_token_authenticated(self, handler: web.RequestHandler) -> bool:

@@ -4,6 +4,8 @@ browser (browser, hub, images): open Lab, click a launcher card, wait for napari
 from __future__ import annotations
 
 import base64
+import re
+import subprocess
 import time
 from collections.abc import Sequence
 from typing import Optional
@@ -129,3 +131,14 @@ def wait_uploads(page, count: int, timeout: float = 120) -> list[dict]:
         polling=100,
     )
     return uploads(page)
+
+
+def x_screen_size(desktop) -> tuple[int, int]:
+    """The X screen's size in pixels, as xwininfo reads it on the desktop's display."""
+    out = subprocess.run(
+        ["xwininfo", "-root"], env=desktop.x_env(), capture_output=True, text=True, check=True
+    ).stdout
+    width = re.search(r"Width: (\d+)", out)
+    height = re.search(r"Height: (\d+)", out)
+    assert width and height, out
+    return int(width.group(1)), int(height.group(1))
