@@ -176,7 +176,6 @@ export class PageView {
     bar.append(
       title,
       this.status,
-      this.people,
       spacer,
       this.upload,
       this.clipboardToggle,
@@ -256,7 +255,8 @@ export class PageView {
       this.statsPanel
     );
     this.body = body;
-    root.append(bar, body);
+    // Who else is here: a strip under the bar, only while there is something to say.
+    root.append(bar, this.people, body);
 
     this.clipboardToggle.addEventListener('click', () => {
       this.setClipboardOpen(this.clipboardPanel.hidden);
