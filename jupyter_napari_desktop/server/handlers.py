@@ -13,6 +13,7 @@ import asyncio
 import functools
 import json
 import re
+import time
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Optional
@@ -22,10 +23,12 @@ from jupyter_server.base.handlers import APIHandler, AuthenticatedFileHandler, J
 from jupyter_server.utils import url_path_join
 from jupyter_server_proxy.rawsocket import RawSocketHandler
 from tornado import web
+from tornado.log import app_log
+from tornado.websocket import WebSocketHandler
 
 from .._version import __version__
 from ..launch import DesktopError
-from .access import OWNER, user_name
+from .access import MAX_LINK_SECONDS, OWNER, ViewLink, user_name
 from .errors import Refused, http_status
 from .exchange import Exchange
 from .manager import PREFIX, DesktopManager, connect_unix, preflight
@@ -35,6 +38,7 @@ from .paths import resolve_in_root
 from .rfb_input import RfbInput, RfbProtocolError
 
 NAMESPACE = "napari-desktop"
+DEFAULT_LINK_SECONDS = 3600
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 # Our own pages (autoescaped); the server's Jinja environment holds Jupyter's templates.
@@ -360,6 +364,58 @@ class AccessHandler(DesktopAPIHandler):
         self.finish(self.answer())
 
 
+class LinksHandler(DesktopAPIHandler):
+    """View-only links (the owner only): ``POST {"expires_in": 3600}`` makes one and answers
+    its URL once; ``GET`` lists them (without their tokens)."""
+
+    _track_activity = False
+
+    def prepare_owner(self) -> None:
+        if self.manager.access.role(self.user) != OWNER:
+            raise Refused(403, "only the desktop's owner makes view-only links", "ask the owner")
+
+    @web.authenticated
+    def get(self) -> None:
+        self.prepare_owner()
+        self.manager.access.sweep_links()
+        self.finish({"links": [link.json() for link in self.manager.access.links.values()]})
+
+    @web.authenticated
+    def post(self) -> None:
+        self.prepare_owner()
+        seconds = self.json_body().get("expires_in", DEFAULT_LINK_SECONDS)
+        if (
+            isinstance(seconds, bool)
+            or not isinstance(seconds, (int, float))
+            or not 60 <= seconds <= MAX_LINK_SECONDS
+        ):
+            raise web.HTTPError(
+                400, f"'expires_in' must be seconds from 60 to {MAX_LINK_SECONDS}, e.g. 3600"
+            )
+        try:
+            link, token = self.manager.access.make_link(float(seconds))
+        except ValueError as err:
+            raise Refused(409, str(err), "revoke a link you no longer need") from None
+        path = url_path_join(self.base_url, NAMESPACE, "watch") + "?token=" + token
+        self.log.info("%s %s made view-only link %s", PREFIX, self.user, link.id)
+        self.set_status(201)
+        self.finish({**link.json(), "path": path})
+
+
+class LinkHandler(DesktopAPIHandler):
+    """``DELETE links/<id>``: the link stops working; its viewers are disconnected now."""
+
+    @web.authenticated
+    def delete(self, link_id: str) -> None:
+        if self.manager.access.role(self.user) != OWNER:
+            raise Refused(403, "only the desktop's owner revokes view-only links", "ask the owner")
+        if not self.manager.access.revoke_link(link_id):
+            raise web.HTTPError(404, f"no view-only link {link_id!r}")
+        self.log.info("%s %s revoked view-only link %s", PREFIX, self.user, link_id)
+        self.set_status(204)
+        self.finish()
+
+
 class ScreenHandler(DesktopAPIHandler):
     """The page's screen: ``{"scale": 2}`` (device pixels per CSS pixel) makes napari and the
     session draw at that scale, so a HiDPI laptop gets napari at its usual size, sharp."""
@@ -596,6 +652,162 @@ class DesktopSocketHandler(DesktopMixin, RawSocketHandler):
         raise web.HTTPError(400)
 
 
+class WatchMixin(DesktopMixin):
+    """A view-only link's requests: no Jupyter login, only the link's token (``?token=``,
+    which the server's request log scrubs). They reach the desktop's picture, nothing else."""
+
+    request: Any
+
+    def link(self) -> ViewLink:
+        token = self.request.query_arguments.get("token", [b""])[-1].decode("utf-8", "replace")
+        link = self.manager.access.check_link(token)
+        if link is None:
+            raise web.HTTPError(
+                403, "This view-only link has expired or was revoked; ask for a new one."
+            )
+        return link
+
+
+class WatchPageHandler(WatchMixin, web.RequestHandler):
+    """The desktop page for a view-only link."""
+
+    def set_default_headers(self) -> None:
+        self.set_header("Cache-Control", "no-store")
+        self.set_header("X-Frame-Options", "DENY")
+        self.set_header("Referrer-Policy", "no-referrer")  # the token stays in this page
+
+    def get(self) -> None:
+        self.link()
+        base = self.settings.get("base_url", "/")
+        owner = self.manager.access.owner
+        page_config = {
+            "baseUrl": base,
+            "apiUrl": url_path_join(base, NAMESPACE, "watch") + "/",
+            "websocketPath": url_path_join(base, NAMESPACE, "watch", "websockify"),
+            "app": "napari",
+            "xsrfToken": "",
+            "quality": self.manager.config.quality,
+            "compression": self.manager.config.compression,
+            "adaptiveQuality": self.manager.config.adaptive_quality,
+            "uploadDir": "",
+            "hidpi": "light",
+            "version": __version__,
+            "owner": owner,
+            "user": "",
+            "role": "viewer",
+            "watchToken": self.get_argument("token"),
+        }
+        page = TEMPLATES.get_template("desktop.html").render(
+            page_title=f"{owner or 'napari'} — view only",
+            static_base=url_path_join(base, NAMESPACE, "watch", "static"),
+            asset_version=__version__,
+            page_config=page_config,
+            page_script=page_script(),
+        )
+        self.finish(page)
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        message = exc.log_message if isinstance(exc, web.HTTPError) else None
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        self.finish(message or self._reason)
+
+
+class WatchStatusHandler(WatchMixin, web.RequestHandler):
+    """What a link's page asks before it connects: is the desktop there?"""
+
+    def get(self) -> None:
+        self.set_header("Cache-Control", "no-store")
+        self.link()
+        if not self.manager.running():
+            owner = self.manager.access.owner or "the owner"
+            self.set_status(409)
+            self.finish(
+                {
+                    "error": {
+                        "message": f"{owner}'s desktop is not running",
+                        "fix": f"ask {owner} to open it; this page tries again by itself",
+                    }
+                }
+            )
+            return
+        self.finish(
+            {
+                "running": True,
+                "generation": self.manager.generation,
+                "napari": {"available": True, "running": True, "layers": []},
+            }
+        )
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        message = exc.log_message if isinstance(exc, web.HTTPError) else self._reason
+        self.finish({"error": {"message": message, "fix": "ask for a new link"}})
+
+
+class WatchStaticHandler(web.StaticFileHandler):
+    """The page's styles and icon for a link's page (public files of the package)."""
+
+
+class WatchSocketHandler(WatchMixin, WebSocketHandler):
+    """The picture for a view-only link: the VNC socket, every input dropped (rfb_input)."""
+
+    transport: Optional[asyncio.Transport] = None
+    _link: Optional[ViewLink] = None
+
+    @property
+    def log(self) -> Any:
+        return app_log
+
+    async def get(self, *args: Any, **kwargs: Any) -> None:
+        self._link = self.link()
+        if not self.manager.running():
+            raise web.HTTPError(409, "the desktop is not running")
+        await super().get(*args, **kwargs)
+
+    async def open(self, *args: Any, **kwargs: Any) -> None:
+        link = self._link
+        assert link is not None
+        self.set_nodelay(True)
+        self.rfb_input = RfbInput(control=False)
+        paths = self.manager.paths
+        if paths is None:
+            self.close(1011, "the desktop is not running")
+            return
+        sock = await connect_unix(str(paths.vnc_socket))
+        bucket = TokenBucket.for_mbit(self.manager.config.max_mbit_per_s)
+        self.transport, _ = await asyncio.get_running_loop().create_unix_connection(
+            lambda: PacedSocketProtocol(self, bucket), sock=sock
+        )
+        link.closers[id(self)] = lambda: self.close(1000, "the view-only link was revoked")
+        # The link's end is this connection's end too.
+        delay = max(0.0, link.expires - time.time())
+        self._expiry = asyncio.get_running_loop().call_later(
+            delay, lambda: self.close(1000, "the view-only link expired")
+        )
+        self.log.info("%s view-only link %s: a viewer connected", PREFIX, link.id)
+
+    def on_message(self, message: Any) -> None:
+        data = message.encode("utf-8") if isinstance(message, str) else message
+        try:
+            data = self.rfb_input.feed(data)
+        except RfbProtocolError as err:
+            self.log.warning("%s view-only link viewer closed: %s", PREFIX, err)
+            self.close(1008, "not a VNC client the desktop can read")
+            return
+        if data and self.transport is not None:
+            self.transport.write(data)
+
+    def on_close(self) -> None:
+        if self._link is not None:
+            self._link.closers.pop(id(self), None)
+        expiry = getattr(self, "_expiry", None)
+        if expiry is not None:
+            expiry.cancel()
+        if self.transport is not None:
+            self.transport.close()
+
+
 def handlers() -> list[tuple[str, type, dict[str, Any]]]:
     """URL patterns (relative to the base URL) and their handlers."""
     static_kwargs = {"path": str(STATIC_DIR)}
@@ -611,6 +823,16 @@ def handlers() -> list[tuple[str, type, dict[str, Any]]]:
         (rf"/{NAMESPACE}/api/restart", RestartHandler, {}),
         (rf"/{NAMESPACE}/api/screen", ScreenHandler, {}),
         (rf"/{NAMESPACE}/api/access", AccessHandler, {}),
+        (rf"/{NAMESPACE}/api/links", LinksHandler, {}),
+        (rf"/{NAMESPACE}/api/links/([0-9a-f]+)", LinkHandler, {}),
+        (rf"/{NAMESPACE}/watch/?", WatchPageHandler, {}),
+        (rf"/{NAMESPACE}/watch/status", WatchStatusHandler, {}),
+        (rf"/{NAMESPACE}/watch/websockify/?", WatchSocketHandler, {}),
+        (
+            rf"/{NAMESPACE}/watch/static/(napari\.svg|build/desktop\.css)",
+            WatchStaticHandler,
+            static_kwargs,
+        ),
         (rf"/{NAMESPACE}/api/layers", LayersHandler, {}),
         (rf"/{NAMESPACE}/api/layers/(.+)", LayerHandler, {}),
         (rf"/{NAMESPACE}/api/transfers", TransfersHandler, {}),

@@ -28,7 +28,13 @@ import {
   toLevel
 } from './page-config';
 import { pastedImages, readClipboardImage } from './paste-image';
-import { AccessClient, IAccess, PEOPLE_POLL_MS, peopleText } from './people';
+import {
+  AccessClient,
+  IAccess,
+  IViewLink,
+  PEOPLE_POLL_MS,
+  peopleText
+} from './people';
 import { IScreenAnswer, ScreenScaleReporter } from './screen';
 import { postStart } from './start';
 import type { IStatsFigures } from './stats';
@@ -171,11 +177,18 @@ class DesktopPage {
       this._hidpiControl?.update();
       this._followRole();
     });
-    // Who is here (people.ts): now, and every few seconds.
-    const poll = () =>
-      void this._access.get().then(a => a && this._showPeople(a));
-    poll();
-    window.setInterval(poll, PEOPLE_POLL_MS);
+    // Who is here (people.ts): now, and every few seconds. A view-only link's page
+    // reaches nothing but the picture: it says whose desktop it shows.
+    if (config.watchToken) {
+      const whose = config.owner ? `${config.owner}'s desktop` : 'This desktop';
+      view.setPeople(`${whose}: view only (a link)`, []);
+      this._followRole();
+    } else {
+      const poll = () => void this._refreshPeople();
+      poll();
+      window.setInterval(poll, PEOPLE_POLL_MS);
+      view.shareView.addEventListener('click', () => void this._makeLink());
+    }
     view.reconnect.addEventListener('click', () => this._connection.restart());
     view.tryAgain.addEventListener('click', () => this._connection.restart());
 
@@ -224,7 +237,10 @@ class DesktopPage {
   }
 
   private _openRfb(config: IDesktopConfig): RFB {
-    const url = websocketUrl(document.baseURI, config.websocketPath);
+    let url = websocketUrl(document.baseURI, config.websocketPath);
+    if (config.watchToken) {
+      url += `?token=${encodeURIComponent(config.watchToken)}`;
+    }
     let rfb: RFB;
     let socket: WebSocket;
     try {
@@ -284,9 +300,41 @@ class DesktopPage {
     }
   }
 
-  /** The people line; the owner's page gets a button per visitor. */
-  private _showPeople(access: IAccess): void {
+  private async _refreshPeople(): Promise<void> {
+    const access = await this._access.get();
+    if (!access) {
+      return;
+    }
+    const links = access.you.role === 'owner' ? await this._access.links() : [];
+    this._showPeople(access, links);
+  }
+
+  /** A view-only link, copied to the clipboard where the browser allows, and shown. */
+  private async _makeLink(): Promise<void> {
+    const link = await this._access.makeLink(3600);
+    if (!link?.path) {
+      this._view.showNotice('No view-only link was made: see the server log.');
+      return;
+    }
+    const url = new URL(link.path, document.baseURI).href;
+    let copied = false;
+    try {
+      await navigator.clipboard.writeText(url);
+      copied = true;
+    } catch {
+      // Not permitted: the link is in the notice, to copy by hand.
+    }
+    this._view.showNotice(
+      `View-only link for one hour${copied ? ' (copied)' : ''}: ${url} — ` +
+        'it shows this desktop and nothing else; revoke it under the bar.'
+    );
+    void this._refreshPeople();
+  }
+
+  /** The people line; the owner's page gets a button per visitor and per link. */
+  private _showPeople(access: IAccess, links: IViewLink[] = []): void {
     const role = access.you.role;
+    this._view.shareView.hidden = role !== 'owner';
     if (role !== this._role) {
       this._role = role;
       this._followRole();
@@ -312,10 +360,23 @@ class DesktopPage {
                 run: () =>
                   void this._access
                     .hand(control)
-                    .then(a => a && this._showPeople(a))
+                    .then(() => this._refreshPeople())
               };
             });
-    this._view.setPeople(peopleText(access), actions);
+    for (const link of links) {
+      actions.push({
+        label: `Revoke view link ${link.id.slice(0, 4)} (${link.viewers} watching)`,
+        title:
+          'The link stops working and its viewers are disconnected at once',
+        run: () =>
+          void this._access.revoke(link.id).then(() => this._refreshPeople())
+      });
+    }
+    const text = peopleText(access);
+    this._view.setPeople(
+      links.length > 0 && text === '' ? 'View-only links:' : text,
+      actions
+    );
   }
 
   /** The server answered PUT screen: where it cannot scale, show CSS pixels. */

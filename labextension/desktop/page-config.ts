@@ -36,6 +36,8 @@ export interface IDesktopConfig {
   user: string;
   /** What this page's user may do (server/access.py); a viewer only watches. */
   role: Role;
+  /** A view-only link's token ("" on a logged-in page): sent with its requests. */
+  watchToken: string;
 }
 
 /** The page user's rights on the desktop (server/access.py). */
@@ -131,6 +133,7 @@ export function parseConfig(text: string | null | undefined): IDesktopConfig {
     version: stringField(record, 'version', ''),
     owner: stringField(record, 'owner', ''),
     user: stringField(record, 'user', ''),
-    role: toRole(record.role)
+    role: toRole(record.role),
+    watchToken: stringField(record, 'watchToken', '')
   };
 }

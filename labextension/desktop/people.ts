@@ -75,6 +75,42 @@ export function peopleText(access: IAccess): string {
   return `Here: ${named.join(', ')}`;
 }
 
+/** A view-only link as the server lists it (its token is only in the answer to make). */
+export interface IViewLink {
+  id: string;
+  expires: number;
+  viewers: number;
+  /** The link's path with its token: only when it was just made. */
+  path?: string;
+}
+
+export function parseLinks(data: unknown): IViewLink[] {
+  const list =
+    typeof data === 'object' && data !== null
+      ? (data as Record<string, unknown>).links
+      : null;
+  if (!Array.isArray(list)) {
+    return [];
+  }
+  return list.map(parseLink).filter((link): link is IViewLink => link !== null);
+}
+
+export function parseLink(data: unknown): IViewLink | null {
+  if (typeof data !== 'object' || data === null) {
+    return null;
+  }
+  const record = data as Record<string, unknown>;
+  if (typeof record.id !== 'string' || typeof record.expires !== 'number') {
+    return null;
+  }
+  return {
+    id: record.id,
+    expires: record.expires,
+    viewers: typeof record.viewers === 'number' ? record.viewers : 0,
+    path: typeof record.path === 'string' ? record.path : undefined
+  };
+}
+
 /** Asks the server who is there, and hands control (the owner's page). */
 export class AccessClient {
   constructor(
@@ -94,6 +130,43 @@ export class AccessClient {
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ control: users })
     });
+  }
+
+  /** The owner's view-only links ([] for anyone else). */
+  async links(): Promise<IViewLink[]> {
+    const data = await this._json('links', { method: 'GET' });
+    return parseLinks(data);
+  }
+
+  /** A new view-only link valid for `seconds`, with its path (once), or null. */
+  async makeLink(seconds: number): Promise<IViewLink | null> {
+    return parseLink(
+      await this._json('links', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ expires_in: seconds })
+      })
+    );
+  }
+
+  /** Revoke a link: its viewers are disconnected at once. */
+  async revoke(id: string): Promise<void> {
+    await this._json(`links/${encodeURIComponent(id)}`, { method: 'DELETE' });
+  }
+
+  private async _json(
+    name: string,
+    init: Omit<RequestInit, 'headers'> & { headers?: Record<string, string> }
+  ): Promise<unknown> {
+    try {
+      const response = await this._fetch(
+        apiEndpoint(this._apiUrl, name),
+        withXsrf(this._xsrfToken, init)
+      );
+      return response.ok ? await readBody(response) : null;
+    } catch {
+      return null;
+    }
   }
 
   private async _call(

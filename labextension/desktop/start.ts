@@ -36,7 +36,11 @@ export async function postStart(
   fetchImpl: typeof fetch = fetch,
   timeoutMs: number = START_TIMEOUT_MS
 ): Promise<StartResult> {
-  const url = apiEndpoint(config.apiUrl, 'start');
+  // A view-only link's page asks whether the desktop runs; it never starts one.
+  const watching = config.watchToken !== '';
+  const url = watching
+    ? `${apiEndpoint(config.apiUrl, 'status')}?token=${encodeURIComponent(config.watchToken)}`
+    : apiEndpoint(config.apiUrl, 'start');
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), timeoutMs);
   try {
@@ -44,12 +48,14 @@ export async function postStart(
     try {
       response = await fetchImpl(
         url,
-        withXsrf(config.xsrfToken, {
-          method: 'POST',
-          headers: { 'Content-Type': 'application/json' },
-          body: JSON.stringify({ app: config.app, reconnect }),
-          signal: controller.signal
-        })
+        watching
+          ? { method: 'GET', credentials: 'omit', signal: controller.signal }
+          : withXsrf(config.xsrfToken, {
+              method: 'POST',
+              headers: { 'Content-Type': 'application/json' },
+              body: JSON.stringify({ app: config.app, reconnect }),
+              signal: controller.signal
+            })
       );
     } catch (error) {
       console.warn(`[napari-desktop] POST ${url} failed`, error);

@@ -78,6 +78,8 @@ export class PageView {
   readonly clipboardText: HTMLTextAreaElement;
   /** Reads an image from the laptop's clipboard into napari (paste-image.ts). */
   readonly pasteImage: HTMLButtonElement;
+  /** Makes a view-only link (the owner's page; people.ts). */
+  readonly shareView: HTMLButtonElement;
   /** Who else is here, or whose desktop this is (people.ts); buttons for the owner. */
   readonly people: HTMLSpanElement;
   private readonly _root: HTMLElement;
@@ -156,6 +158,13 @@ export class PageView {
       'Upload files from this computer into the Jupyter folder and open them in napari (or drop them on the desktop)'
     );
     this.upload.id = 'jp-NapariDesktop-upload';
+    this.shareView = button(
+      'View link',
+      'Make a link that shows this desktop, view only, to anyone who has it (for an hour); ' +
+        'it opens nothing else of this Jupyter server and can be revoked here'
+    );
+    this.shareView.id = 'jp-NapariDesktop-shareView';
+    this.shareView.hidden = true;
 
     this.statsToggle = button(
       'Stats',
@@ -177,6 +186,7 @@ export class PageView {
       title,
       this.status,
       spacer,
+      this.shareView,
       this.upload,
       this.clipboardToggle,
       quality.wrapper,

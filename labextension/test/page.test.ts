@@ -104,7 +104,8 @@ describe('parseConfig', () => {
     version: '0.1.0',
     owner: 'alice',
     user: 'bob',
-    role: 'viewer'
+    role: 'viewer',
+    watchToken: 'link-token'
   };
 
   it('reads the configuration the server embeds', () => {
