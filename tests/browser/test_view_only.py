@@ -8,6 +8,7 @@ alice owns the desktop (``c.NapariDesktop.owner``), bob comes in with his own id
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import urllib.request
 from pathlib import Path
@@ -143,4 +144,38 @@ def test_a_visitor_watches_until_handed_control(browser, desktop, artifacts):
         assert zoom_moves(desktop, after, 15)
     finally:
         bob_ctx.close()
+        alice_ctx.close()
+
+
+def test_a_view_only_link_shows_the_desktop_until_revoked(browser, desktop, artifacts):
+    code, started = api(desktop, "alice", "POST", "start", {"app": "napari", "wait": True})
+    assert code == 200, started
+    alice_ctx, alice = open_as(browser, desktop, "alice", {"width": 1280, "height": 800})
+    guest_ctx = browser.new_context(viewport={"width": 1000, "height": 700})  # no login at all
+    try:
+        alice.click("#jp-NapariDesktop-shareView")
+        notice = alice.locator(".jp-NapariDesktop-notice")
+        notice.wait_for(state="visible", timeout=20_000)
+        link = re.search(r"https?://\S+/napari-desktop/watch\?token=[\w-]+", notice.inner_text())
+        assert link, notice.inner_text()
+        guest = guest_ctx.new_page()
+        guest.goto(link.group(0))
+        wait_state(guest, "connected", 60)
+        wait_for_pattern(guest, 60)
+        assert "view only (a link)" in guest.inner_text(PEOPLE)
+        guest.screenshot(path=str(artifacts / "teaching-link-viewer.png"))
+        before = zoom(desktop)
+        wheel_over_napari(guest, 4)
+        assert not zoom_moves(desktop, before, 3), "a link's viewer zoomed alice's napari"
+        # The guest's browser reaches nothing else of the server.
+        answer = guest.request.get(f"{desktop.url}api/contents")
+        assert answer.status == 403
+        alice.wait_for_selector("text=/Revoke view link .* \\(1 watching\\)/", timeout=20_000)
+        alice.click("text=/Revoke view link/")
+        wait_state(guest, "error", 15)  # disconnected at once; the link no longer opens
+        assert "expired or was revoked" in guest.inner_text("body")
+        guest.reload()
+        assert "expired or was revoked" in guest.content()
+    finally:
+        guest_ctx.close()
         alice_ctx.close()
