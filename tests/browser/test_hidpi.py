@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Optional
@@ -16,9 +15,9 @@ from typing import Optional
 import pytest
 from PIL import Image
 
-from tests.support.jupyter import JupyterServer
-from tests.support.pages import wait_for_pattern, wait_state, x_screen_size
-from tests.support.pattern import CHROMIUM, png_colour_shares, write_pattern
+from tests.support.desktops import pattern_desktop
+from tests.support.pages import open_desktop, wait_for_pattern, x_screen_size
+from tests.support.pattern import png_colour_shares
 from tests.support.waiting import wait_for
 
 CANVAS = "#jp-NapariDesktop-root canvas"
@@ -27,25 +26,8 @@ WINDOW = {"width": 1280, "height": 800}
 
 @pytest.fixture(scope="module")
 def desktop(tmp_path_factory):
-    if not shutil.which("Xvnc") or not Path(CHROMIUM).exists():
-        pytest.skip("needs Xvnc and chromium: run scripts/setup.sh --test")
-    tmp = tmp_path_factory.mktemp("hidpi")
-    pattern = write_pattern(tmp / "pattern.png")
-    server = JupyterServer(
-        tmp, {"session": "xfce", "geometry": "1280x800", "napari_args": [str(pattern)]}
-    )
-    server.start(timeout=120)
-    code, status = server.request("POST", "napari-desktop/api/start", {"app": "napari"})
-    assert code == 200, status
-    yield server
-    server.stop_all()
-
-
-def open_desktop(context, desktop):
-    tab = context.new_page()
-    tab.goto(f"{desktop.url}napari-desktop/?app=napari&token={desktop.token}")
-    wait_state(tab, "connected", 90)
-    return tab
+    with pattern_desktop(tmp_path_factory.mktemp("hidpi"), {"session": "xfce"}) as server:
+        yield server
 
 
 def napari_fills_the_screen(desktop) -> bool:

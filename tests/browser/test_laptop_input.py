@@ -15,15 +15,12 @@ import base64
 import io
 import math
 import re
-import shutil
-from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from tests.support.jupyter import JupyterServer
-from tests.support.pages import desktop_canvas, wait_for_colours, wait_for_pattern, wait_state
-from tests.support.pattern import CHROMIUM, write_pattern
+from tests.support.desktops import pattern_desktop
+from tests.support.pages import desktop_canvas, open_desktop, wait_for_colours, wait_for_pattern
 from tests.support.waiting import wait_for
 
 WHEEL_STEP = 50  # CSS pixels per wheel click (noVNC's core/rfb.js WHEEL_STEP)
@@ -31,26 +28,14 @@ WHEEL_STEP = 50  # CSS pixels per wheel click (noVNC's core/rfb.js WHEEL_STEP)
 
 @pytest.fixture(scope="module")
 def desktop(tmp_path_factory):
-    if not shutil.which("Xvnc") or not Path(CHROMIUM).exists():
-        pytest.skip("needs Xvnc and chromium: run scripts/setup.sh --test")
-    tmp = tmp_path_factory.mktemp("laptop")
-    pattern = write_pattern(tmp / "pattern.png")
-    server = JupyterServer(
-        tmp, {"session": "minimal", "geometry": "1280x800", "napari_args": [str(pattern)]}
-    )
-    server.start(timeout=120)
-    code, status = server.request("POST", "napari-desktop/api/start", {"app": "napari"})
-    assert code == 200, status
-    yield server
-    server.stop_all()
+    with pattern_desktop(tmp_path_factory.mktemp("laptop")) as server:
+        yield server
 
 
 @pytest.fixture
 def page(browser, desktop):
     context = browser.new_context(viewport={"width": 1280, "height": 800})
-    tab = context.new_page()
-    tab.goto(f"{desktop.url}napari-desktop/?app=napari&token={desktop.token}")
-    wait_state(tab, "connected", 90)
+    tab = open_desktop(context, desktop)
     wait_for_pattern(tab, 90)
     box = desktop_canvas(tab).bounding_box()
     # Over napari's drawing area (right of its layer panel), where the wheel zooms.
@@ -153,9 +138,7 @@ def clipboard_page(browser, desktop):
     context = browser.new_context(
         viewport={"width": 1280, "height": 800}, permissions=["clipboard-read", "clipboard-write"]
     )
-    tab = context.new_page()
-    tab.goto(f"{desktop.url}napari-desktop/?app=napari&token={desktop.token}")
-    wait_state(tab, "connected", 90)
+    tab = open_desktop(context, desktop)
     yield tab
     context.close()
 
@@ -186,9 +169,7 @@ def test_the_paste_image_button_reads_the_clipboard(clipboard_page, desktop):
 def test_without_permission_the_page_says_how_to_paste(browser, desktop):
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     try:
-        page = context.new_page()
-        page.goto(f"{desktop.url}napari-desktop/?app=napari&token={desktop.token}")
-        wait_state(page, "connected", 90)
+        page = open_desktop(context, desktop)
         before = layer_names(desktop)
         page.click("text=Clipboard")
         page.click("#jp-NapariDesktop-pasteImage")

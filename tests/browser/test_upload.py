@@ -13,15 +13,14 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import shutil
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.support.jupyter import JupyterServer
-from tests.support.pages import drop, wait_state, wait_uploads
-from tests.support.pattern import CHROMIUM, png_colour_shares, write_pattern
+from tests.support.desktops import pattern_desktop
+from tests.support.pages import drop, open_desktop, wait_uploads
+from tests.support.pattern import png_colour_shares, write_pattern
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.browser
@@ -32,17 +31,9 @@ CANVAS = "#jp-NapariDesktop-root canvas"
 
 @pytest.fixture(scope="module")
 def desktop(tmp_path_factory):
-    if not shutil.which("Xvnc") or not Path(CHROMIUM).exists():
-        pytest.skip("needs Xvnc and chromium: run scripts/setup.sh --test")
-    server = JupyterServer(
-        tmp_path_factory.mktemp("upload"),
-        {"session": "minimal", "geometry": "1280x800", "upload_dir": "dropped"},
-    )
-    server.start(timeout=120)
-    code, status = server.request("POST", "napari-desktop/api/start", {"app": "napari"})
-    assert code == 200, status
-    yield server
-    server.stop_all()
+    tmp = tmp_path_factory.mktemp("upload")
+    with pattern_desktop(tmp, {"upload_dir": "dropped"}, pattern=False) as server:
+        yield server
 
 
 @pytest.fixture
@@ -51,13 +42,6 @@ def page(browser, desktop):
     tab = open_desktop(context, desktop)
     yield tab
     context.close()
-
-
-def open_desktop(context, desktop):
-    tab = context.new_page()
-    tab.goto(f"{desktop.url}napari-desktop/?app=napari&token={desktop.token}")
-    wait_state(tab, "connected", 90)
-    return tab
 
 
 def choose(page, path: Path) -> None:

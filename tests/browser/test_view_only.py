@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import urllib.request
-from pathlib import Path
 
 import pytest
 
+from tests.support.desktops import pattern_desktop
 from tests.support.identities import TOKEN_OF
-from tests.support.jupyter import JupyterServer
-from tests.support.pages import desktop_canvas, wait_for_pattern, wait_state, x_screen_size
-from tests.support.pattern import CHROMIUM, write_pattern
+from tests.support.pages import (
+    desktop_canvas,
+    open_desktop,
+    wait_for_pattern,
+    wait_state,
+    x_screen_size,
+)
 from tests.support.waiting import wait_for
 
 PEOPLE = "#jp-NapariDesktop-people"
@@ -26,25 +29,11 @@ PEOPLE = "#jp-NapariDesktop-people"
 
 @pytest.fixture(scope="module")
 def desktop(tmp_path_factory):
-    if not shutil.which("Xvnc") or not Path(CHROMIUM).exists():
-        pytest.skip("needs Xvnc and chromium: run scripts/setup.sh --test")
     tmp = tmp_path_factory.mktemp("teaching")
-    pattern = write_pattern(tmp / "pattern.png")
-    server = JupyterServer(
-        tmp,
-        {
-            "session": "minimal",
-            "geometry": "1280x800",
-            "napari_args": [str(pattern)],
-            "owner": "alice",
-        },
-        extra_config={
-            "ServerApp": {"identity_provider_class": "tests.support.identities.NamedTokens"}
-        },
-    )
-    server.start(timeout=120)
-    yield server
-    server.stop_all()
+    identities = {"identity_provider_class": "tests.support.identities.NamedTokens"}
+    options, config = {"owner": "alice"}, {"ServerApp": identities}
+    with pattern_desktop(tmp, options, config, start=False) as server:
+        yield server
 
 
 def api(desktop, who: str, method: str, path: str, body=None) -> tuple[int, dict]:
@@ -69,9 +58,7 @@ def zoom(desktop) -> float:
 
 def open_as(browser, desktop, who: str, viewport: dict):
     context = browser.new_context(viewport=viewport)
-    page = context.new_page()
-    page.goto(f"{desktop.url}napari-desktop/?app=napari&token={TOKEN_OF[who]}")
-    wait_state(page, "connected", 90)
+    page = open_desktop(context, desktop, TOKEN_OF[who])
     wait_for_pattern(page, 90)
     return context, page
 

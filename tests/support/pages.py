@@ -36,6 +36,15 @@ def wait_state(frame, state: str, timeout: float) -> None:
     )
 
 
+def open_desktop(context, desktop, token: Optional[str] = None, timeout: float = 90):
+    """A new tab of ``context`` on the desktop's napari page (the server's token, or
+    ``token``), once connected."""
+    tab = context.new_page()
+    tab.goto(f"{desktop.url}napari-desktop/?app=napari&token={token or desktop.token}")
+    wait_state(tab, "connected", timeout)
+    return tab
+
+
 def desktop_x_env(lab, display: str) -> dict[str, str]:
     """DISPLAY and XAUTHORITY of the running desktop (from its Xvnc's command line)."""
     env = lab.x_env()
