@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import json
 import statistics
 import sys
 import tempfile
@@ -34,7 +33,7 @@ if __package__ in (None, ""):
 from playwright.sync_api import sync_playwright
 
 from benchmarks import images
-from benchmarks.recording import commit, table
+from benchmarks.recording import table, write_rows
 from tests.support.jupyter import JupyterServer
 from tests.support.pattern import CHROMIUM
 from tests.support.waiting import wait_for
@@ -182,12 +181,7 @@ def main(argv: Optional[list[str]] = None) -> int:
                 browser.close()
         finally:
             server.stop_all()
-    measured = commit()
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "hidpi.json").write_text(json.dumps({"commit": measured, "rows": rows}, indent=1))
-    lines = report(rows, measured)
-    (args.out / "hidpi.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_rows(args.out, "hidpi", rows, report)
     return 0
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import statistics
 import sys
 import tempfile
@@ -36,7 +35,7 @@ if __package__ in (None, ""):
 
 from benchmarks import images
 from benchmarks.measure import CANVAS_SHARE, input_latency
-from benchmarks.recording import commit, table
+from benchmarks.recording import table, write_rows
 from tests.support import procs
 from tests.support.jupyter import JupyterServer
 from tests.support.rfb import RFBClient
@@ -206,14 +205,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="presenter-bench-") as work:
         rows = asyncio.run(measure(args, Path(work)))
-    measured = commit()
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "presenter.json").write_text(
-        json.dumps({"commit": measured, "rows": rows}, indent=1)
-    )
-    lines = report(rows, measured)
-    (args.out / "presenter.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_rows(args.out, "presenter", rows, report)
     return 0
 
 
