@@ -170,7 +170,9 @@ def report(rows: list[dict[str, Any]], measured: str) -> list[str]:
     lines += table(
         [
             "viewers",
+            "napari steps/s",
             "presenter frames/s",
+            "frames per step",
             "key -> canvas p50 ms",
             "Xvnc CPU %",
             "server CPU %",
