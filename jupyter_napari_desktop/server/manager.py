@@ -48,6 +48,33 @@ PREFIX = "[napari-desktop]"
 STOP_TIMEOUT = 4.0
 MEMORY_EVERY = 30.0  # seconds status reuses the desktop's PSS (a read costs ~20 ms of CPU)
 STOPPED_MESSAGE = "The desktop was stopped (Stop desktop)"
+DEFAULT_SESSION_DIR = "~/.napari-desktop/sessions"
+
+
+def session_json(report: Any) -> Optional[dict[str, Any]]:
+    """What the API tells of napari's kept session (an allow-list of the helper's report)."""
+    if not isinstance(report, dict):
+        return None
+    restored = report.get("restored") if isinstance(report.get("restored"), dict) else None
+    saved = report.get("last_save") if isinstance(report.get("last_save"), dict) else None
+    return {
+        "dir": report.get("dir"),
+        "folder": report.get("folder"),
+        "restoring": bool(report.get("restoring")),
+        "restored": {
+            key: restored.get(key)
+            for key in ("from", "saved_at", "napari", "layers", "skipped", "seconds")
+        }
+        if restored
+        else None,
+        "last_save": {
+            key: saved.get(key)
+            for key in ("at", "layers", "written_bytes", "qt_s", "write_s", "not_kept")
+        }
+        if saved
+        else None,
+        "error": report.get("error"),
+    }
 
 
 def preflight(config: NapariDesktop) -> list[DesktopError]:
@@ -200,6 +227,7 @@ class DesktopManager:
                     if isinstance(reading, dict)
                     else None
                 ),
+                "session": session_json(napari.get("session") if napari else None),
             },
         }
 
@@ -237,6 +265,9 @@ class DesktopManager:
             reopen = [p for p in self.opened if p.exists()]
             await self._stop("restarted (Restart desktop)")
             await self._ensure_running()
+            if self.config.restore and reopen:
+                reopen = []  # napari's kept session brings them back, with their settings
+                self.napari.start()
             if not reopen and self.config.autostart_napari:
                 self.napari.start()
         if reopen:
@@ -294,7 +325,9 @@ class DesktopManager:
             raise problems[0]
         await self._start(napari)
         reopen = [p for p in self.opened if p.exists()]
-        if died and reopen:
+        if died and reopen and self.config.restore:
+            self.napari.start()  # napari's kept session brings back what was opened, and more
+        elif died and reopen:
             # Xvnc or the session died: the fresh desktop gets back what the API opened.
             self._reopen = asyncio.ensure_future(self._reopen_files(reopen))
 
@@ -336,6 +369,7 @@ class DesktopManager:
         fd = os.open(paths.spec, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(spec.dump())
+        self._write_keep(paths)
         argv = [sys.executable, "-m", "jupyter_napari_desktop.supervisor", str(paths.spec)]
         self.log.info("%s starting the desktop (%s session): %s", PREFIX, kind, argv)
         # Started from the event loop's thread: PR_SET_PDEATHSIG follows the forking thread.
@@ -383,6 +417,51 @@ class DesktopManager:
             error.get("fix") or "see the Jupyter server log for the desktop log",
             detail,
         )
+
+    # -- napari's kept session (napari_side/session_keep.py does the keeping) ---------
+    def session_root(self) -> Path:
+        """The folder napari's sessions are kept in (c.NapariDesktop.session_dir)."""
+        return Path(self.config.session_dir or DEFAULT_SESSION_DIR).expanduser()
+
+    def _write_keep(self, paths: RuntimePaths) -> None:
+        """keep.json in the private directory: where and how napari keeps its session."""
+        c = self.config
+        options = {
+            "dir": str(self.session_root()),
+            "restore": c.restore,
+            "keep": c.keep_sessions,
+            "delay_s": c.save_delay,
+        }
+        fd = os.open(paths.root / "keep.json", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(options, handle)
+
+    def saved_sessions(self) -> list[dict[str, Any]]:
+        """The kept sessions, newest first: folder name, when saved, layer names, and the
+        reason when its session.json cannot be read."""
+        root = self.session_root()
+        try:
+            folders = sorted((p for p in root.iterdir() if p.is_dir()), reverse=True)
+        except OSError:
+            return []
+        found = []
+        for folder in folders:
+            item: dict[str, Any] = {"name": folder.name, "path": str(folder)}
+            try:
+                state = json.loads((folder / "session.json").read_text())
+                item["saved_at"] = state["saved_at"]
+                item["layers"] = [str(e["name"]) for e in state["layers"]]
+            except (OSError, ValueError, KeyError, TypeError) as err:
+                item["error"] = f"session.json cannot be read: {err}"
+            found.append(item)
+        return found
+
+    async def start_empty(self) -> dict[str, Any]:
+        """napari's layers removed and a new session begun; earlier sessions stay on disk."""
+        answer = await self.napari.ask({"cmd": "session", "action": "empty"}, 30.0)
+        if not answer.get("ok"):
+            raise Refused(409, f"napari could not start empty: {answer.get('error')}", "try again")
+        return session_json(answer.get("session")) or {}
 
     def _log_tail(self, lines: int = 20) -> str:
         return log_tail(self.paths.log, lines) if self.paths else ""
