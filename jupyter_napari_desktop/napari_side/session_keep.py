@@ -269,7 +269,7 @@ def load_session(folder: Any = None, root: Any = None) -> dict[str, Any]:
     """A saved session read back without napari (e.g. in a notebook): {layer name: {"type",
     "props", "data" (array or None for a layer opened from a file), "source"}} in layer
     order; ``folder`` a session folder, else the newest one under ``root``."""
-    path = Path(folder) if folder else pick_latest(Path(root))[0]
+    path = Path(folder).expanduser() if folder else pick_latest(Path(root).expanduser())[0]
     if path is None:
         raise BadSession(f"no saved session under {root}")
     state = read_state(path)

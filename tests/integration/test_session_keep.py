@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import tifffile
 
 from tests.integration.conftest import needs_xvnc
 from tests.support import procs
@@ -103,6 +104,8 @@ def test_labels_painted_and_sent_are_back_after_the_server_is_sigkilled(tmp_path
     server = serve(tmp_path, monkeypatch)
     try:
         viewer = desktop_viewer(timeout=120)
+        tifffile.imwrite(server.root / "nuclei.tif", np.full((64, 64), 7, np.uint8))
+        assert viewer.open(server.root / "nuclei.tif") == ["nuclei"]
         image = np.arange(64 * 64, dtype=np.uint16).reshape(64, 64)
         viewer.add_image(image, name="cells", colormap="magma", opacity=0.7, scale=[8, 8])
         labels = np.zeros(SHAPE, np.uint32)
@@ -115,7 +118,7 @@ def test_labels_painted_and_sent_are_back_after_the_server_is_sigkilled(tmp_path
         viewer.selected = ["mask"]
         moment = time.time()
         paint_stroke(server)
-        after = saved_after(server, moment, 3)
+        after = saved_after(server, moment, 4)
         painted = viewer.get("mask")
         assert (painted == 5).sum() > 1000, "the stroke painted label 5 on the mask"
         assert after["written_bytes"] >= labels.nbytes
@@ -123,7 +126,7 @@ def test_labels_painted_and_sent_are_back_after_the_server_is_sigkilled(tmp_path
         painted[20, :10, :10] = 9
         moment = time.time()
         viewer.layers["mask"].data = painted
-        saved = saved_after(server, moment, 3)
+        saved = saved_after(server, moment, 4)
         assert saved["written_bytes"] < labels.nbytes * 1.1, "only the changed layer is written"
         kill_server(server)
     finally:
@@ -135,10 +138,11 @@ def test_labels_painted_and_sent_are_back_after_the_server_is_sigkilled(tmp_path
         started = time.monotonic()
         viewer2 = desktop_viewer(timeout=120)
         back = restored(again)
-        assert back["layers"] == ["cells", "mask", "spots"], back
+        assert back["layers"] == ["nuclei", "cells", "mask", "spots"], back
         assert back["skipped"] == []
         assert time.monotonic() - started < 120
-        assert list(viewer2.layers) == ["cells", "mask", "spots"]
+        assert list(viewer2.layers) == ["nuclei", "cells", "mask", "spots"]
+        assert (viewer2.get("nuclei") == 7).all(), "the file opened again from its path"
         assert np.array_equal(viewer2.get("mask"), painted)
         assert np.array_equal(viewer2.get("cells"), image)
         cells = viewer2.layers["cells"]
@@ -152,7 +156,10 @@ def test_labels_painted_and_sent_are_back_after_the_server_is_sigkilled(tmp_path
             "the restored session to be saved in a new folder",
         )
         assert sessions[1]["name"] == back["from"], "earlier sessions are kept"
-        assert sessions[1]["layers"] == ["cells", "mask", "spots"]
+        assert sessions[1]["layers"] == ["nuclei", "cells", "mask", "spots"]
+        kept = json.loads(Path(sessions[1]["path"], "session.json").read_text())
+        assert kept["layers"][0]["source"]["path"] == str(server.root / "nuclei.tif")
+        assert "files" not in kept["layers"][0], "a file is kept by its path, not copied"
     finally:
         again.stop_all()
 
