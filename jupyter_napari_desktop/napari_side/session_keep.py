@@ -533,7 +533,7 @@ class Keeper:
         started = time.perf_counter()
         now = time.time()
         if self.folder is None:
-            self.folder = self.root / session_name(now, os.getpid())
+            self.folder = self.new_folder(now)
         folder = self.folder
         writes: list[tuple[Path, Any]] = []
         links: list[tuple[Path, Path]] = []
@@ -593,25 +593,31 @@ class Keeper:
                 result: Any = time.perf_counter() - began
             except OSError as err:
                 result = err
-            self.bridge.call.emit(lambda: self._saved(result, state, done, copy_s, writes))
+            self.bridge.call.emit(lambda: self._saved(result, folder, state, done, copy_s, writes))
 
         threading.Thread(target=work, name="napari-desktop-keep", daemon=True).start()
 
     def _saved(
-        self, result: Any, state: dict[str, Any], done: list[Any], copy_s: float, writes: list[Any]
+        self,
+        result: Any,
+        folder: Path,
+        state: dict[str, Any],
+        done: list[Any],
+        copy_s: float,
+        writes: list[Any],
     ) -> None:
         self.saving = False
         if isinstance(result, OSError):
-            self.error = f"napari's session could not be saved in {self.folder}: {result}"
+            self.error = f"napari's session could not be saved in {folder}: {result}"
             log(self.error)
             self.retry.start()
         else:
             self.error = None
             for entry, version, edits, files in done:
-                entry.update(version=version, saved=edits, files=files, where=self.folder)
+                entry.update(version=version, saved=edits, files=files, where=folder)
             for entry in self.entries.values():
                 if entry["files"]:
-                    entry["where"] = self.folder
+                    entry["where"] = folder
             self.last_save = {
                 "at": state["saved_at"],
                 "layers": len(state["layers"]),
@@ -623,6 +629,13 @@ class Keeper:
         if self.again:
             self.again = False
             self.timer.start(self.delay_ms)
+
+    def new_folder(self, now: float) -> Path:
+        """A session folder's path no other session has (a second later if need be)."""
+        stamp = now
+        while (self.root / session_name(stamp, os.getpid())).exists():
+            stamp += 1
+        return self.root / session_name(stamp, os.getpid())
 
     def viewer_state(self) -> dict[str, Any]:
         dims, camera = self.viewer.dims, self.camera()

@@ -233,3 +233,23 @@ def test_a_damaged_session_is_named_and_napari_starts_with_the_rest(tmp_path, mo
         assert cut.exists() and newer.exists(), "nothing is deleted"
     finally:
         again.stop_all()
+
+
+def test_an_unwritable_session_folder_never_stops_napari(tmp_path, monkeypatch):
+    """A home that cannot be written (here a file where the folder should be: even root
+    cannot write there): napari runs, keeps its layers, and the API says what failed."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    server = serve(tmp_path, monkeypatch, session_dir=str(blocker / "sessions"))
+    try:
+        viewer = desktop_viewer(timeout=120)
+        viewer.add_labels(np.ones((4, 16, 16), np.uint8), name="mask")
+
+        def error() -> Any:
+            return (session(server)["napari"] or {}).get("error")
+
+        message = wait_for(error, 60, "the failed save to be reported")
+        assert "could not be saved" in message and "not-a-folder" in message, message
+        assert list(viewer.layers) == ["mask"]
+    finally:
+        server.stop_all()
