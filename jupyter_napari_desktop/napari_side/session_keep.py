@@ -705,7 +705,7 @@ class Keeper:
         passed: list[str],
         started: float,
     ) -> None:
-        names, skipped = [], list(passed)
+        names, skipped, sources = [], list(passed), []
         for entry, result in zip(entries, loaded):
             name = entry.get("name") if isinstance(entry, dict) else None
             try:
@@ -727,6 +727,8 @@ class Keeper:
                 saved.update(files=dict(entry["files"]), where=folder, source=None)
             saved["saved"] = saved["edits"] = 0
             names.append(layer.name)
+            if saved["source"]:
+                sources.append(saved["source"]["path"])
             skipped.extend(f"{layer.name}: {reason}" for reason in failed)
         self._apply_viewer(state, skipped)
         self.restored = {
@@ -734,6 +736,7 @@ class Keeper:
             "saved_at": state.get("saved_at"),
             "napari": state.get("napari"),
             "layers": names,
+            "sources": sources,
             "skipped": skipped,
             "seconds": round(time.perf_counter() - started, 2),
         }

@@ -265,9 +265,6 @@ class DesktopManager:
             reopen = [p for p in self.opened if p.exists()]
             await self._stop("restarted (Restart desktop)")
             await self._ensure_running()
-            if self.config.restore and reopen:
-                reopen = []  # napari's kept session brings them back, with their settings
-                self.napari.start()
             if not reopen and self.config.autostart_napari:
                 self.napari.start()
         if reopen:
@@ -325,21 +322,41 @@ class DesktopManager:
             raise problems[0]
         await self._start(napari)
         reopen = [p for p in self.opened if p.exists()]
-        if died and reopen and self.config.restore:
-            self.napari.start()  # napari's kept session brings back what was opened, and more
-        elif died and reopen:
+        if died and reopen:
             # Xvnc or the session died: the fresh desktop gets back what the API opened.
             self._reopen = asyncio.ensure_future(self._reopen_files(reopen))
 
     async def _reopen_files(self, paths: list[Path]) -> None:
-        """Open again what the API opened in the previous desktop; failures are logged."""
+        """Open again what the API opened in the previous desktop; failures are logged.
+        With c.NapariDesktop.restore, napari's kept session brings back what it had saved
+        (with its settings): only the files it lacks (opened just before the end, before a
+        save) are opened."""
         try:
+            if self.config.restore:
+                paths = await self._not_restored(paths)
+                if not paths:
+                    return
             answer = await self.open(paths, None, None)
         except DesktopError as err:
             self.log.warning("%s could not reopen %s: %s", PREFIX, paths, err.message)
             return
         if not answer.get("ok"):
             self.log.warning("%s reopening %s: %s", PREFIX, paths, answer.get("error"))
+
+    async def _not_restored(self, paths: list[Path], timeout: float = 120.0) -> list[Path]:
+        """Start napari, wait for it to restore its session; ``paths`` it did not bring back."""
+        await self.napari.socket(start=True)
+        deadline = time.monotonic() + timeout
+        session: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            state = await self.napari.state()
+            session = (state or {}).get("session") or {}
+            if state is not None and not session.get("restoring"):
+                break
+            await asyncio.sleep(0.25)
+        restored = session.get("restored") or {}
+        sources = set(restored.get("sources") or [])
+        return [p for p in paths if str(p) not in sources]
 
     async def _start(self, napari: bool = False) -> None:
         c = self.config
