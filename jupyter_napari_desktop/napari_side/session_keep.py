@@ -354,6 +354,11 @@ def layer_props(layer: Any) -> dict[str, Any]:
     return props
 
 
+def history_mark(layer: Any) -> tuple[int, int]:
+    """Where a labels layer's undo history stands: it changes with each stroke, undo, redo."""
+    return (len(getattr(layer, "_undo_history", ())), len(getattr(layer, "_redo_history", ())))
+
+
 def make_layer(kind: str, name: str, arrays: dict[str, Any], props: dict[str, Any]) -> Any:
     """A napari layer from kept arrays (Qt thread); its props are applied by apply_props."""
     import napari.layers
@@ -443,6 +448,7 @@ class Keeper:
         self.error: Optional[str] = None
         self.restored: Optional[dict[str, Any]] = None
         self.restoring = False
+        self.save_empty = False  # Start empty: save a session without layers
         self.bridge = Bridge()
         self.bridge.call.connect(lambda function: function())
         self.timer = QTimer()
@@ -484,7 +490,16 @@ class Keeper:
             emitter = getattr(layer.events, name, None)
             if emitter is not None:
                 emitter.connect(self.changed)
+        if kind_of(layer) == "labels":
+            # Undo and redo emit no data event, only a refresh (set_data): a save then
+            # finds the undo history changed (history_mark).
+            layer.events.set_data.connect(lambda event, entry=entry: self._maybe_undone(entry))
         self.changed()
+
+    def _maybe_undone(self, entry: dict[str, Any]) -> None:
+        layer = entry.get("layer")
+        if layer is not None and entry.get("history") != history_mark(layer):
+            self.changed()
 
     def _new_entry(self, layer: Any) -> dict[str, Any]:
         uid = f"L{self.next_uid}{self.token}"  # unique across runs: files are linked on
@@ -502,6 +517,7 @@ class Keeper:
             "files": {},
             "where": None,
             "source": kept_source if path else None,
+            "history": history_mark(layer),
         }
 
     def _forget(self, layer: Any) -> None:
@@ -532,6 +548,9 @@ class Keeper:
             return
         started = time.perf_counter()
         now = time.time()
+        if self.folder is None and not len(self.viewer.layers) and not self.save_empty:
+            return  # no folder for a napari that never had a layer
+        self.save_empty = False
         if self.folder is None:
             self.folder = self.new_folder(now)
         folder = self.folder
@@ -543,6 +562,9 @@ class Keeper:
             if entry is None:
                 continue
             kind = kind_of(layer)
+            if kind == "labels" and entry.get("history") != history_mark(layer):
+                entry["history"] = history_mark(layer)  # a stroke, an undo or a redo
+                entry["edits"] += 1
             item: dict[str, Any] = {"name": layer.name, "type": kind, "props": layer_props(layer)}
             if entry["saved"] == entry["edits"] and entry["source"] and not entry["files"]:
                 item["source"] = entry["source"]  # an unchanged file: kept by its path
@@ -726,6 +748,7 @@ class Keeper:
             if entry.get("files"):
                 saved.update(files=dict(entry["files"]), where=folder, source=None)
             saved["saved"] = saved["edits"] = 0
+            saved["history"] = history_mark(layer)
             names.append(layer.name)
             if saved["source"]:
                 sources.append(saved["source"]["path"])
@@ -780,6 +803,7 @@ class Keeper:
             self.restoring = False
         self.folder = None
         self.restored = None
+        self.save_empty = True
         self.save()
 
     def report(self) -> dict[str, Any]:

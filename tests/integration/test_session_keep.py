@@ -253,3 +253,28 @@ def test_an_unwritable_session_folder_never_stops_napari(tmp_path, monkeypatch):
         assert list(viewer.layers) == ["mask"]
     finally:
         server.stop_all()
+
+
+def test_an_undone_stroke_is_saved_undone(tmp_path, monkeypatch):
+    """napari's undo (Ctrl+Z) emits no data event: the save still finds it."""
+    server = serve(tmp_path, monkeypatch)
+    root = tmp_path / "home" / ".napari-desktop" / "sessions"
+    try:
+        viewer = desktop_viewer(timeout=120)
+        viewer.add_labels(np.zeros((512, 512), np.uint32), name="mask")
+        viewer.layers["mask"].update(mode="paint", selected_label=5, brush_size=30)
+        viewer.reset_view()
+        moment = time.time()
+        paint_stroke(server)
+        saved_after(server, moment, 1)
+        assert (viewer.get("mask") == 5).sum() > 1000
+        moment = time.time()
+        subprocess.run(["xdotool", "key", "ctrl+z"], env=server.x_env(), check=True, timeout=10)
+        wait_for(lambda: not viewer.get("mask").any(), 30, "napari to undo the stroke")
+        saved_after(server, moment, 1)
+        folder = sorted(root.iterdir())[-1]
+        state = json.loads((folder / "session.json").read_text())
+        kept = np.load(folder / state["layers"][0]["files"]["data"])
+        assert not kept.any(), "the undone stroke is not in the saved labels"
+    finally:
+        server.stop_all()
