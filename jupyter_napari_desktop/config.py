@@ -60,8 +60,9 @@ WHOLE_NUMBERS = {
     "compression": (0, 9),
     "first_display": (0, 9000),
     "transfer_limit_mb": (1, 1_000_000),
+    "keep_sessions": (1, 100),
 }
-SECONDS = {"startup_timeout": (1, 600), "open_timeout": (1, 3600)}
+SECONDS = {"startup_timeout": (1, 600), "open_timeout": (1, 3600), "save_delay": (0.5, 600)}
 
 
 class NapariDesktop(Configurable):
@@ -276,6 +277,44 @@ class NapariDesktop(Configurable):
         desktop's memory even for users who never open it.""",
     )
 
+    restore = Bool(
+        True,
+        config=True,
+        help="""Bring napari's last session back when napari starts (default True): every
+        layer in its order and settings, painted labels, points and shapes, arrays sent from
+        notebooks, files opened (by their path), dims and camera, after Stop desktop, a
+        crash, a server restart or a new container on the same home. False: napari always
+        starts empty (the session is still saved, see `session_dir`, and can be opened in a
+        notebook). The desktop page has a 'Start empty' button for one start.""",
+    )
+
+    session_dir = Unicode(
+        "",
+        config=True,
+        help="""Folder in which napari's session is saved as it happens, one sub-folder per
+        napari run (session.json and the layers' data as .npy files). Empty (default):
+        ~/.napari-desktop/sessions in the user's home, so it lives as long as the home does
+        (a persistent volume on JupyterHub). Absolute path or ~; keep it off /tmp and off
+        the private runtime directory, which end with the desktop. Painted labels are as
+        large on disk as in memory (a 50x512x512 uint32 layer: 52 MB).""",
+    )
+
+    keep_sessions = Int(
+        5,
+        config=True,
+        help="""How many napari sessions (runs) to keep in `session_dir`, newest first
+        (default 5; 1-100). Older ones are removed when a new one is first saved; unchanged
+        data shared by sessions is stored once (hard links).""",
+    )
+
+    save_delay = Float(
+        3.0,
+        config=True,
+        help="""Seconds after the last edit in napari before its session is saved (default
+        3; 0.5-600). A save waits for a brush stroke to end; only layers whose data changed
+        are written again.""",
+    )
+
     napari_python = Unicode(
         "",
         config=True,
@@ -380,7 +419,7 @@ class NapariDesktop(Configurable):
             "'auto', 'off' or the path of a DRM render node, e.g. '/dev/dri/renderD128'",
         )
 
-    @validate("xstartup", "napari_python", "runtime_dir")
+    @validate("xstartup", "napari_python", "runtime_dir", "session_dir")
     def _valid_absolute_or_empty(self, proposal: dict[str, Any]) -> str:
         name = proposal["trait"].name
         value = proposal["value"]

@@ -284,6 +284,7 @@ def read_paths(paths: list[str], plugin: Optional[str]) -> list[tuple[str, Any]]
 def make_layers(path: str, items: list[Any], layer_type: Optional[str]) -> list[Any]:
     """Layers from a reader's layer data tuples (Qt thread), named after the file by default."""
     from napari.layers import Layer
+    from napari.layers._source import layer_source
 
     if not items:
         raise ValueError("no reader plugin could read it")
@@ -295,7 +296,8 @@ def make_layers(path: str, items: list[Any], layer_type: Optional[str]) -> list[
         data, meta, kind = (*tuple(item), None, None)[:3]
         meta = dict(meta or {})
         meta.setdefault("name", os.path.splitext(os.path.basename(path))[0])
-        layers.append(Layer.create(data, meta, layer_type or kind))
+        with layer_source(path=path):  # the session keeps it by its path (session_keep.py)
+            layers.append(Layer.create(data, meta, layer_type or kind))
     return layers
 
 
@@ -313,6 +315,7 @@ class Service:
         self.version = napari_version
         self.reading: Optional[list[str]] = None
         self.reading_since = 0.0
+        self.session_report: Optional[Callable[[], dict[str, Any]]] = None  # session_keep
         self.bridge = Bridge()  # lives on the Qt thread: emits from the worker are queued
         self.bridge.done.connect(self.finish_open)
         self.bridge.call.connect(lambda function: function())
@@ -705,6 +708,7 @@ class Service:
             "reading": reading,
             # Device pixels per Qt pixel: 2 when the page's Retina screen scaled the desktop.
             "scale": round(float(self.viewer.window._qt_window.devicePixelRatioF()), 2),
+            "session": self.session_report() if self.session_report else None,
         }
 
     def raise_window(self) -> dict[str, Any]:
@@ -817,6 +821,19 @@ def serve(service: Service, socket_path: Path) -> Any:
     return server
 
 
+def start_keeping(viewer: Any, service: Service, runtime: Path, version: str) -> None:
+    """Keep napari's session in the user's home and bring the last one back
+    (session_keep.py, beside this file), as the server asked in keep.json."""
+    try:
+        from . import session_keep  # imported as a package module (the tests)
+    except ImportError:
+        import session_keep  # type: ignore[no-redef]  # run as a script: sys.path[0]
+
+    keeper = session_keep.start(viewer, service, runtime, version)
+    if keeper is not None:
+        service.session_report = keeper.report
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     # `kill -USR2 <napari pid>` writes every thread's stack to the desktop log (a stuck read).
@@ -841,7 +858,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[napari-desktop] could not open {path}: {err}", file=sys.stderr)
     server = None
     if runtime is not None:
-        server = serve(Service(viewer, napari.__version__), runtime / "napari.sock")
+        service = Service(viewer, napari.__version__)
+        server = serve(service, runtime / "napari.sock")
+        start_keeping(viewer, service, runtime, napari.__version__)
     napari.run()
     if server is not None:
         server.close()

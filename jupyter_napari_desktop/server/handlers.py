@@ -432,6 +432,30 @@ class ScreenHandler(DesktopAPIHandler):
         self.finish(answer)
 
 
+class SessionHandler(DesktopAPIHandler):
+    """napari's kept sessions: GET lists them (and what napari restored and saved last);
+    POST {"action": "empty"} removes napari's layers and begins a new session."""
+
+    @web.authenticated
+    async def get(self) -> None:
+        status = await self.manager.status()
+        self.finish(
+            {
+                "dir": str(self.manager.session_root()),
+                "restore": self.manager.config.restore,
+                "sessions": self.manager.saved_sessions(),
+                "napari": status["napari"]["session"],
+            }
+        )
+
+    @web.authenticated
+    async def post(self) -> None:
+        body = self.json_body()
+        if body.get("action") != "empty":
+            raise web.HTTPError(400, 'the only action is "empty": {"action": "empty"}')
+        self.finish({"napari": await self.manager.start_empty()})
+
+
 def layer_json(info: dict[str, Any]) -> dict[str, Any]:
     return {key: info.get(key) for key in LAYER_FIELDS}
 
@@ -839,4 +863,5 @@ def handlers() -> list[tuple[str, type, dict[str, Any]]]:
         (rf"/{NAMESPACE}/api/transfers/(.+)", TransferHandler, {}),
         (rf"/{NAMESPACE}/api/screenshot", ScreenshotHandler, {}),
         (rf"/{NAMESPACE}/api/viewer", ViewerHandler, {}),
+        (rf"/{NAMESPACE}/api/session", SessionHandler, {}),
     ]

@@ -52,6 +52,33 @@ PREFIX = "[napari-desktop]"
 STOP_TIMEOUT = 4.0
 MEMORY_EVERY = 30.0  # seconds status reuses the desktop's PSS (a read costs ~20 ms of CPU)
 STOPPED_MESSAGE = "The desktop was stopped (Stop desktop)"
+DEFAULT_SESSION_DIR = "~/.napari-desktop/sessions"
+
+
+def session_json(report: Any) -> Optional[dict[str, Any]]:
+    """What the API tells of napari's kept session (an allow-list of the helper's report)."""
+    if not isinstance(report, dict):
+        return None
+    restored = report.get("restored") if isinstance(report.get("restored"), dict) else None
+    saved = report.get("last_save") if isinstance(report.get("last_save"), dict) else None
+    return {
+        "dir": report.get("dir"),
+        "folder": report.get("folder"),
+        "restoring": bool(report.get("restoring")),
+        "restored": {
+            key: restored.get(key)
+            for key in ("from", "saved_at", "napari", "layers", "skipped", "seconds")
+        }
+        if restored
+        else None,
+        "last_save": {
+            key: saved.get(key)
+            for key in ("at", "layers", "written_bytes", "qt_s", "write_s", "not_kept")
+        }
+        if saved
+        else None,
+        "error": report.get("error"),
+    }
 
 
 def preflight(config: NapariDesktop) -> list[DesktopError]:
@@ -208,6 +235,7 @@ class DesktopManager:
                     if isinstance(reading, dict)
                     else None
                 ),
+                "session": session_json(napari.get("session") if napari else None),
             },
         }
 
@@ -332,14 +360,36 @@ class DesktopManager:
             self._reopen = asyncio.ensure_future(self._reopen_files(reopen))
 
     async def _reopen_files(self, paths: list[Path]) -> None:
-        """Open again what the API opened in the previous desktop; failures are logged."""
+        """Open again what the API opened in the previous desktop; failures are logged.
+        With c.NapariDesktop.restore, napari's kept session brings back what it had saved
+        (with its settings): only the files it lacks (opened just before the end, before a
+        save) are opened."""
         try:
+            if self.config.restore:
+                paths = await self._not_restored(paths)
+                if not paths:
+                    return
             answer = await self.open(paths, None, None)
         except DesktopError as err:
             self.log.warning("%s could not reopen %s: %s", PREFIX, paths, err.message)
             return
         if not answer.get("ok"):
             self.log.warning("%s reopening %s: %s", PREFIX, paths, answer.get("error"))
+
+    async def _not_restored(self, paths: list[Path], timeout: float = 120.0) -> list[Path]:
+        """Start napari, wait for it to restore its session; ``paths`` it did not bring back."""
+        await self.napari.socket(start=True)
+        deadline = time.monotonic() + timeout
+        session: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            state = await self.napari.state()
+            session = (state or {}).get("session") or {}
+            if state is not None and not session.get("restoring"):
+                break
+            await asyncio.sleep(0.25)
+        restored = session.get("restored") or {}
+        sources = set(restored.get("sources") or [])
+        return [p for p in paths if str(p) not in sources]
 
     async def _start(self, napari: bool = False) -> None:
         c = self.config
@@ -370,6 +420,7 @@ class DesktopManager:
         fd = os.open(paths.spec, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(spec.dump())
+        self._write_keep(paths)
         argv = [sys.executable, "-m", "jupyter_napari_desktop.supervisor", str(paths.spec)]
         self.log.info("%s starting the desktop (%s session): %s", PREFIX, kind, argv)
         # Started from the event loop's thread: PR_SET_PDEATHSIG follows the forking thread.
@@ -417,6 +468,51 @@ class DesktopManager:
             error.get("fix") or "see the Jupyter server log for the desktop log",
             detail,
         )
+
+    # -- napari's kept session (napari_side/session_keep.py does the keeping) ---------
+    def session_root(self) -> Path:
+        """The folder napari's sessions are kept in (c.NapariDesktop.session_dir)."""
+        return Path(self.config.session_dir or DEFAULT_SESSION_DIR).expanduser()
+
+    def _write_keep(self, paths: RuntimePaths) -> None:
+        """keep.json in the private directory: where and how napari keeps its session."""
+        c = self.config
+        options = {
+            "dir": str(self.session_root()),
+            "restore": c.restore,
+            "keep": c.keep_sessions,
+            "delay_s": c.save_delay,
+        }
+        fd = os.open(paths.root / "keep.json", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(options, handle)
+
+    def saved_sessions(self) -> list[dict[str, Any]]:
+        """The kept sessions, newest first: folder name, when saved, layer names, and the
+        reason when its session.json cannot be read."""
+        root = self.session_root()
+        try:
+            folders = sorted((p for p in root.iterdir() if p.is_dir()), reverse=True)
+        except OSError:
+            return []
+        found = []
+        for folder in folders:
+            item: dict[str, Any] = {"name": folder.name, "path": str(folder)}
+            try:
+                state = json.loads((folder / "session.json").read_text())
+                item["saved_at"] = state["saved_at"]
+                item["layers"] = [str(e["name"]) for e in state["layers"]]
+            except (OSError, ValueError, KeyError, TypeError) as err:
+                item["error"] = f"session.json cannot be read: {err}"
+            found.append(item)
+        return found
+
+    async def start_empty(self) -> dict[str, Any]:
+        """napari's layers removed and a new session begun; earlier sessions stay on disk."""
+        answer = await self.napari.ask({"cmd": "session", "action": "empty"}, 30.0)
+        if not answer.get("ok"):
+            raise Refused(409, f"napari could not start empty: {answer.get('error')}", "try again")
+        return session_json(answer.get("session")) or {}
 
     def _log_tail(self, lines: int = 20) -> str:
         return log_tail(self.paths.log, lines) if self.paths else ""

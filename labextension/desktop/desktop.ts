@@ -8,6 +8,7 @@
  * connection state machine), page-config.ts, urls.ts, retry.ts and storage.ts; this file
  * wires them to noVNC, the stored quality levels and the clipboard.
  */
+import { SessionBar } from './session';
 import RFB from '@novnc/novnc';
 
 import { ConnectionState, DesktopConnection } from './connection';
@@ -73,6 +74,8 @@ class DesktopPage {
   private readonly _view: PageView;
   private readonly _connection: DesktopConnection<RFB>;
   private _napariNoticeShown = false;
+  /** The page asks once what napari restored of its kept session (session.ts). */
+  private _sessionWatched = false;
   private _quality: number;
   private _compression: number;
   private _hidpi: HidpiMode;
@@ -121,6 +124,11 @@ class DesktopPage {
       config.xsrfToken,
       answer => this._screenAnswered(answer)
     );
+    const sessionBar = new SessionBar(
+      view.body,
+      config.apiUrl,
+      config.xsrfToken
+    );
     const uploads = new UploadView(config, view.body, view.upload);
     handle.uploads = uploads.results;
     handle.upload = files => uploads.add(files);
@@ -135,6 +143,13 @@ class DesktopPage {
       },
       showError: error => view.showError(error),
       started: response => {
+        if (
+          !this._sessionWatched &&
+          (config.app === 'napari' || response.napari.running)
+        ) {
+          this._sessionWatched = true;
+          sessionBar.watch();
+        }
         if (!this._napariNoticeShown && !response.napari.available) {
           this._napariNoticeShown = true;
           view.showNotice(

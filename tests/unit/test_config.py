@@ -20,6 +20,8 @@ def test_defaults_are_valid():
     assert config.vnc_server == "Xvnc"
     assert config.autostart_napari is True
     assert config.prestart is False
+    assert config.restore is True and config.session_dir == ""
+    assert (config.keep_sessions, config.save_delay) == (5, 3.0)
 
 
 @pytest.mark.parametrize(
@@ -48,6 +50,9 @@ def test_defaults_are_valid():
         ("upload_dir", ".hidden/uploads", "hidden"),
         ("render_node", "gpu", "'auto', 'off' or the path of a DRM render node"),
         ("render_node", "renderD128", "e.g. '/dev/dri/renderD128'"),
+        ("session_dir", "sessions", "absolute path"),
+        ("keep_sessions", 0, "from 1 to 100"),
+        ("save_delay", 0.1, "from 0.5 to 600"),
     ],
 )
 def test_bad_values_name_option_value_and_accepted_forms(option, value, accepted):

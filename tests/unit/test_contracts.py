@@ -19,4 +19,4 @@ def test_the_helper_runs_from_a_folder_with_nothing_else_of_the_package():
     assert NAPARI_HELPER.name == "napari_helper.py"
     assert NAPARI_HELPER.parent.name == "napari_side"
     modules = sorted(p.name for p in NAPARI_HELPER.parent.glob("*.py"))
-    assert modules == ["__init__.py", "napari_helper.py"]
+    assert modules == ["__init__.py", "napari_helper.py", "session_keep.py"]

@@ -1,0 +1,280 @@
+"""napari's session kept in the user's home as it happens and back after any restart: a real
+Jupyter server (a child process, so it can be SIGKILLed), a real Xvnc and a real napari.
+
+Edits arrive as a person makes them (a brush stroke by xdotool on the desktop's display) and
+as a notebook makes them (desktop_viewer(), through the package's REST API).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import tifffile
+
+from tests.integration.conftest import needs_xvnc
+from tests.support import procs
+from tests.support.jupyter import JupyterServer
+from tests.support.waiting import wait_for
+
+pytestmark = [pytest.mark.integration, needs_xvnc, pytest.mark.timeout(900)]
+pytest.importorskip("napari", reason="napari is installed by scripts/setup.sh")
+
+from jupyter_napari_desktop.kernel.viewer import DesktopViewer, desktop_viewer  # noqa: E402
+
+SHAPE = (50, 512, 512)
+OPTIONS = {
+    "session": "minimal",
+    "autostart_napari": False,
+    "save_delay": 0.5,
+    "geometry": "1024x768",
+}
+
+
+def serve(tmp: Path, monkeypatch: pytest.MonkeyPatch, **options: Any) -> JupyterServer:
+    """A server on ``tmp`` (its home kept between servers) and this process set up as its
+    kernel would be, for desktop_viewer()."""
+    server = JupyterServer(tmp, {**OPTIONS, **options}).start()
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp / "runtime"))
+    assert server.proc is not None
+    monkeypatch.setenv("JUPYTER_NAPARI_DESKTOP_SERVER_PID", str(server.proc.pid))
+    return server
+
+
+def session(server: JupyterServer) -> dict[str, Any]:
+    status, body = server.request("GET", "napari-desktop/api/session")
+    assert status == 200, body
+    return body
+
+
+def saved_after(server: JupyterServer, moment: float, layers: int) -> dict[str, Any]:
+    """Wait for a save of ``layers`` layers that began after ``moment`` (epoch s)."""
+
+    def done() -> Any:
+        last = (session(server)["napari"] or {}).get("last_save") or {}
+        return last if last.get("at", 0) > moment and last.get("layers") == layers else None
+
+    return wait_for(done, 60, f"a save of {layers} layers after {moment}", 0.2)
+
+
+def restored(server: JupyterServer) -> dict[str, Any]:
+    def done() -> Any:
+        kept = session(server)["napari"] or {}
+        return kept.get("restored") if not kept.get("restoring") else None
+
+    return wait_for(done, 120, "napari to restore its session", 0.25)
+
+
+def napari_pid(server: JupyterServer) -> int:
+    found = [p for p in server.desktop_pids() if "napari_helper.py" in " ".join(procs.cmdline(p))]
+    assert found, "napari is not running"
+    return found[0]
+
+
+def kill_server(server: JupyterServer) -> None:
+    """SIGKILL the Jupyter server; its desktop ends by itself (it watches its parent)."""
+    assert server.proc is not None
+    pids = server.desktop_pids()
+    server.proc.kill()
+    server.proc.wait()
+    wait_for(lambda: not procs.living(set(pids)), 30, "the desktop to end with its server")
+
+
+def paint_stroke(server: JupyterServer) -> None:
+    """Drag the mouse across the middle of the screen with button 1 held (a brush stroke)."""
+    env = server.x_env()
+    width, height = 1024, 768
+    steps = [(width // 2 - 120 + 20 * i, height // 2) for i in range(13)]
+    commands = [["mousemove", str(steps[0][0]), str(steps[0][1])], ["mousedown", "1"]]
+    for x, y in steps[1:]:
+        commands += [["mousemove", str(x), str(y)], ["sleep", "0.05"]]
+    commands.append(["mouseup", "1"])
+    for command in commands:
+        subprocess.run(["xdotool", *command], env=env, check=True, timeout=10)
+
+
+def test_labels_painted_and_sent_are_back_after_the_server_is_sigkilled(tmp_path, monkeypatch):
+    server = serve(tmp_path, monkeypatch)
+    try:
+        viewer = desktop_viewer(timeout=120)
+        tifffile.imwrite(server.root / "nuclei.tif", np.full((64, 64), 7, np.uint8))
+        assert viewer.open(server.root / "nuclei.tif") == ["nuclei"]
+        image = np.arange(64 * 64, dtype=np.uint16).reshape(64, 64)
+        viewer.add_image(image, name="cells", colormap="magma", opacity=0.7, scale=[8, 8])
+        labels = np.zeros(SHAPE, np.uint32)
+        labels[10, 100:200, 100:200] = 3
+        viewer.add_labels(labels, name="mask")
+        viewer.add_points(np.array([[1.0, 5, 5], [2, 50, 60]]), name="spots", size=7)
+        viewer.layers["mask"].update(mode="paint", selected_label=5, brush_size=30)
+        viewer.reset_view()
+        viewer.dims.current_step = (10, 0, 0)
+        viewer.selected = ["mask"]
+        moment = time.time()
+        paint_stroke(server)
+        after = saved_after(server, moment, 4)
+        painted = viewer.get("mask")
+        assert (painted == 5).sum() > 1000, "the stroke painted label 5 on the mask"
+        assert after["written_bytes"] >= labels.nbytes
+        # A notebook's edit through the REST API, saved in turn.
+        painted[20, :10, :10] = 9
+        moment = time.time()
+        viewer.layers["mask"].data = painted
+        saved = saved_after(server, moment, 4)
+        assert saved["written_bytes"] < labels.nbytes * 1.1, "only the changed layer is written"
+        kill_server(server)
+    finally:
+        server.stop_all()
+
+    # The same home, a new server: napari comes back with the layers, in order, as saved.
+    again = serve(tmp_path, monkeypatch)
+    try:
+        started = time.monotonic()
+        viewer2 = desktop_viewer(timeout=120)
+        back = restored(again)
+        assert back["layers"] == ["nuclei", "cells", "mask", "spots"], back
+        assert back["skipped"] == []
+        assert time.monotonic() - started < 120
+        assert list(viewer2.layers) == ["nuclei", "cells", "mask", "spots"]
+        assert (viewer2.get("nuclei") == 7).all(), "the file opened again from its path"
+        assert np.array_equal(viewer2.get("mask"), painted)
+        assert np.array_equal(viewer2.get("cells"), image)
+        cells = viewer2.layers["cells"]
+        assert cells.colormap == "magma" and cells.opacity == pytest.approx(0.7)
+        assert viewer2.dims.current_step[0] == 10 and viewer2.selected == ["mask"]
+        status = again.request("GET", "napari-desktop/api/status")[1]
+        assert status["napari"]["session"]["restored"]["from"] == back["from"]
+        sessions = wait_for(
+            lambda: session(again)["sessions"][1:] and session(again)["sessions"],
+            30,
+            "the restored session to be saved in a new folder",
+        )
+        assert sessions[1]["name"] == back["from"], "earlier sessions are kept"
+        assert sessions[1]["layers"] == ["nuclei", "cells", "mask", "spots"]
+        kept = json.loads(Path(sessions[1]["path"], "session.json").read_text())
+        assert kept["layers"][0]["source"]["path"] == str(server.root / "nuclei.tif")
+        assert "files" not in kept["layers"][0], "a file is kept by its path, not copied"
+    finally:
+        again.stop_all()
+
+
+def test_napari_killed_while_saving_restores_a_complete_session(tmp_path, monkeypatch):
+    """SIGKILL napari while it writes a save, ten times: each next start restores a whole
+    session, the last one whose save had ended."""
+    server = serve(tmp_path, monkeypatch)
+    root = tmp_path / "home" / ".napari-desktop" / "sessions"
+    mid_save, last = 0, 1
+    try:
+        viewer: DesktopViewer = desktop_viewer(timeout=120)
+        viewer.add_labels(np.full(SHAPE, 1, np.uint32), name="mask")
+        saved_after(server, 0, 1)
+        for round_ in range(2, 12):
+            back = restored(server) if round_ > 2 else {"layers": ["mask"], "skipped": []}
+            assert back["layers"] == ["mask"] and back["skipped"] == [], back
+            data = viewer.get("mask")
+            value = int(data[0, 0, 0])
+            # The last value whose save ended before its kill (never older), whole.
+            assert last <= value < round_ and (data == value).all(), (last, value, round_)
+            last = value
+            viewer.layers["mask"].data = np.full(SHAPE, round_, np.uint32)
+            pid = napari_pid(server)
+
+            def writing() -> bool:
+                return any(root.glob("*/.*.tmp"))
+
+            try:
+                wait_for(writing, 10, "napari to be writing its session", 0.002)
+                mid_save += 1
+            except AssertionError:
+                pass
+            os.kill(pid, signal.SIGKILL)
+            wait_for(lambda pid=pid: not procs.alive(pid), 10, "napari to be killed")
+            viewer = desktop_viewer(timeout=120)  # starts napari again
+        assert mid_save >= 3, f"only {mid_save} of 10 kills came during a write"
+    finally:
+        server.stop_all()
+
+
+def test_a_damaged_session_is_named_and_napari_starts_with_the_rest(tmp_path, monkeypatch):
+    server = serve(tmp_path, monkeypatch)
+    root = tmp_path / "home" / ".napari-desktop" / "sessions"
+    try:
+        viewer = desktop_viewer(timeout=120)
+        viewer.add_labels(np.full((8, 32, 32), 2, np.uint8), name="good")
+        viewer.add_labels(np.full((8, 32, 32), 4, np.uint8), name="cut")
+        saved_after(server, 0, 2)
+        kill_server(server)
+    finally:
+        server.stop_all()
+    folder = sorted(root.iterdir())[-1]
+    state = json.loads((folder / "session.json").read_text())
+    cut = folder / state["layers"][1]["files"]["data"]
+    cut.write_bytes(cut.read_bytes()[:200])  # truncated, as by a full disk
+    state["layers"].append({"name": "alien", "type": "hologram", "files": {"data": "x.npy"}})
+    (folder / "session.json").write_text(json.dumps(state))
+    newer = root / "2999-01-01T00-00-00Z-1"
+    newer.mkdir()
+    (newer / "session.json").write_text('{"format": 1, "layers": [')  # truncated
+
+    again = serve(tmp_path, monkeypatch)
+    try:
+        desktop_viewer(timeout=120)
+        back = restored(again)
+        assert back["from"] == folder.name and back["layers"] == ["good"]
+        skipped = " | ".join(back["skipped"])
+        assert "2999-01-01T00-00-00Z-1" in skipped, skipped
+        assert "cut" in skipped and "alien" in skipped and "hologram" in skipped, skipped
+        assert cut.exists() and newer.exists(), "nothing is deleted"
+    finally:
+        again.stop_all()
+
+
+def test_an_unwritable_session_folder_never_stops_napari(tmp_path, monkeypatch):
+    """A home that cannot be written (here a file where the folder should be: even root
+    cannot write there): napari runs, keeps its layers, and the API says what failed."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    server = serve(tmp_path, monkeypatch, session_dir=str(blocker / "sessions"))
+    try:
+        viewer = desktop_viewer(timeout=120)
+        viewer.add_labels(np.ones((4, 16, 16), np.uint8), name="mask")
+
+        def error() -> Any:
+            return (session(server)["napari"] or {}).get("error")
+
+        message = wait_for(error, 60, "the failed save to be reported")
+        assert "could not be saved" in message and "not-a-folder" in message, message
+        assert list(viewer.layers) == ["mask"]
+    finally:
+        server.stop_all()
+
+
+def test_an_undone_stroke_is_saved_undone(tmp_path, monkeypatch):
+    """napari's undo (Ctrl+Z) emits no data event: the save still finds it."""
+    server = serve(tmp_path, monkeypatch)
+    root = tmp_path / "home" / ".napari-desktop" / "sessions"
+    try:
+        viewer = desktop_viewer(timeout=120)
+        viewer.add_labels(np.zeros((512, 512), np.uint32), name="mask")
+        viewer.layers["mask"].update(mode="paint", selected_label=5, brush_size=30)
+        viewer.reset_view()
+        moment = time.time()
+        paint_stroke(server)
+        saved_after(server, moment, 1)
+        assert (viewer.get("mask") == 5).sum() > 1000
+        moment = time.time()
+        subprocess.run(["xdotool", "key", "ctrl+z"], env=server.x_env(), check=True, timeout=10)
+        wait_for(lambda: not viewer.get("mask").any(), 30, "napari to undo the stroke")
+        saved_after(server, moment, 1)
+        folder = sorted(root.iterdir())[-1]
+        state = json.loads((folder / "session.json").read_text())
+        kept = np.load(folder / state["layers"][0]["files"]["data"])
+        assert not kept.any(), "the undone stroke is not in the saved labels"
+    finally:
+        server.stop_all()
