@@ -145,6 +145,7 @@ class DesktopPage {
       started: response => {
         if (
           !this._sessionWatched &&
+          this._role !== 'viewer' && // the owner's session: not a visitor's to empty
           (config.app === 'napari' || response.napari.running)
         ) {
           this._sessionWatched = true;
