@@ -76,6 +76,8 @@ export class PageView {
   readonly clipboardToggle: HTMLButtonElement;
   readonly clipboardPanel: HTMLDivElement;
   readonly clipboardText: HTMLTextAreaElement;
+  /** What this browser does not let the page do with its clipboard, and the way round it. */
+  readonly clipboardNote: HTMLParagraphElement;
   private readonly _root: HTMLElement;
   private readonly _notice: HTMLDivElement;
   private readonly _noticeText: HTMLSpanElement;
@@ -192,7 +194,15 @@ export class PageView {
     this.clipboardText.id = 'jp-NapariDesktop-clipboardText';
     this.clipboardText.rows = 5;
     this.clipboardText.spellcheck = false;
-    this.clipboardPanel.append(clipboardLabel, this.clipboardText);
+    this.clipboardNote = el('p', 'jp-NapariDesktop-clipboardNote');
+    this.clipboardNote.id = 'jp-NapariDesktop-clipboardNote';
+    this.clipboardNote.setAttribute('role', 'note');
+    this.clipboardNote.hidden = true;
+    this.clipboardPanel.append(
+      clipboardLabel,
+      this.clipboardText,
+      this.clipboardNote
+    );
 
     // Notice (for example "napari is not installed"), dismissible.
     this._notice = el('div', 'jp-NapariDesktop-notice');
@@ -264,6 +274,26 @@ export class PageView {
   showNotice(text: string): void {
     this._noticeText.textContent = text;
     this._notice.hidden = false;
+  }
+
+  /**
+   * Say what the browser refused: reading its clipboard (`read`) or writing the
+   * desktop's text into it (`write`), each with what the person can do instead.
+   */
+  setClipboardLimits(limits: { read: boolean; write: boolean }): void {
+    const lines: string[] = [];
+    if (limits.read) {
+      lines.push(
+        'This browser does not let the page read your clipboard: to send text to the desktop, paste it into this box (Ctrl+V).'
+      );
+    }
+    if (limits.write) {
+      lines.push(
+        "This browser did not let the page copy the desktop's text to your clipboard: select it in this box and copy it (Ctrl+C)."
+      );
+    }
+    this.clipboardNote.textContent = lines.join(' ');
+    this.clipboardNote.hidden = lines.length === 0;
   }
 
   setClipboardOpen(open: boolean): void {
