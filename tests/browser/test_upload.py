@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.jupyter import JupyterServer
-from tests.support.pages import drop, wait_state, wait_uploads
+from tests.support.pages import drop, wait_state, wait_uploads, x_screen_size
 from tests.support.pattern import CHROMIUM, png_colour_shares, write_pattern
 from tests.support.waiting import wait_for
 
@@ -226,16 +226,6 @@ def test_an_upload_survives_a_brief_disconnect(page, desktop, tmp_path):
     assert "was uploaded" in result.get("message", ""), result  # napari cannot read .bin
     uploaded = desktop.root / "dropped" / "patient.bin"
     assert sha256(uploaded) == sha256(big)
-
-
-def x_screen_size(desktop) -> tuple[int, int]:
-    out = subprocess.run(
-        ["xwininfo", "-root"], env=desktop.x_env(), capture_output=True, text=True, check=True
-    ).stdout
-    width = re.search(r"Width: (\d+)", out)
-    height = re.search(r"Height: (\d+)", out)
-    assert width and height, out
-    return int(width.group(1)), int(height.group(1))
 
 
 def napari_fills_the_screen(desktop) -> bool:

@@ -4,6 +4,9 @@ browser (browser, hub, images): open Lab, click a launcher card, wait for napari
 from __future__ import annotations
 
 import base64
+import json
+import re
+import subprocess
 import time
 from collections.abc import Sequence
 from typing import Optional
@@ -96,10 +99,12 @@ def context_menu_open(page, name: str) -> None:
     page.locator(".lm-Menu-item:visible", has_text="Open in napari").click()
 
 
-def drop(page, name: str, data: bytes) -> None:
-    """What a file manager's drop does: a drop event with the file in its DataTransfer."""
-    page.evaluate(
-        """([name, b64]) => {
+def drop_expression(name: str, data: bytes) -> str:
+    """JavaScript that does what a file manager's drop does: a drop event with the file
+    in its DataTransfer, on the desktop's canvas (any engine's ``evaluate``)."""
+    args = json.dumps([name, base64.b64encode(data).decode("ascii")])
+    return (
+        """(([name, b64]) => {
             const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
             const transfer = new DataTransfer();
             transfer.items.add(new File([bytes], name, { type: 'image/tiff' }));
@@ -110,9 +115,16 @@ def drop(page, name: str, data: bytes) -> None:
                     dataTransfer: transfer, bubbles: true, cancelable: true
                 }));
             }
-        }""",
-        [name, base64.b64encode(data).decode("ascii")],
+            return true;
+        })("""
+        + args
+        + ")"
     )
+
+
+def drop(page, name: str, data: bytes) -> None:
+    """Drop the file ``name`` with ``data`` on the desktop page (Playwright)."""
+    page.evaluate(drop_expression(name, data))
 
 
 def uploads(page) -> list[dict]:
@@ -129,3 +141,52 @@ def wait_uploads(page, count: int, timeout: float = 120) -> list[dict]:
         polling=100,
     )
     return uploads(page)
+
+
+def x_screen_size(lab) -> tuple[int, int]:
+    """The desktop's X screen size, as xwininfo reads it on its display."""
+    out = subprocess.run(
+        ["xwininfo", "-root"], env=lab.x_env(), capture_output=True, text=True, check=True
+    ).stdout
+    width = re.search(r"Width: (\d+)", out)
+    height = re.search(r"Height: (\d+)", out)
+    assert width and height, out
+    return int(width.group(1)), int(height.group(1))
+
+
+# napari's dark theme draws the selected row of its layer list in this blue.
+SELECTED_LAYER_ROW = (71, 96, 197)
+
+
+def selected_layer_row(png: bytes) -> tuple[int, int]:
+    """Where napari's layer list shows the selected layer's name in a screenshot of the
+    desktop (pixels of the screenshot): the middle of the widest run of the selection's
+    blue in napari's left dock (the tool buttons in that blue are narrower)."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    dock = rgb[:, : rgb.shape[1] // 3]
+    blue = np.abs(dock - SELECTED_LAYER_ROW).sum(axis=2) < 20
+    widths = blue.sum(axis=1)
+    y = int(widths.argmax())
+    assert widths[y] > 100, f"no selected layer row in napari's layer list (widest {widths[y]} px)"
+    xs = np.flatnonzero(blue[y])
+    return int((xs[0] + xs[-1]) // 2), y
+
+
+def row_changed(before: bytes, after: bytes, y: int) -> bool:
+    """Whether napari's left dock looks different around height ``y`` in two screenshots
+    of the desktop: the layer list's name editor opened over the row."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    rows = []
+    for png in (before, after):
+        rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+        rows.append(rgb[max(0, y - 8) : y + 8, : rgb.shape[1] // 3])
+    return rows[0].shape == rows[1].shape and bool((np.abs(rows[0] - rows[1]) > 40).any())
