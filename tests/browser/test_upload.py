@@ -14,14 +14,19 @@ import hashlib
 import os
 import re
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.support.jupyter import JupyterServer
-from tests.support.pages import drop, wait_state, wait_uploads, x_screen_size
+from tests.support.pages import (
+    drop,
+    napari_fills_the_screen,
+    wait_state,
+    wait_uploads,
+    x_screen_size,
+)
 from tests.support.pattern import CHROMIUM, png_colour_shares, write_pattern
 from tests.support.waiting import wait_for
 
@@ -226,18 +231,6 @@ def test_an_upload_survives_a_brief_disconnect(page, desktop, tmp_path):
     assert "was uploaded" in result.get("message", ""), result  # napari cannot read .bin
     uploaded = desktop.root / "dropped" / "patient.bin"
     assert sha256(uploaded) == sha256(big)
-
-
-def napari_fills_the_screen(desktop) -> bool:
-    """napari's (maximized) window follows the X screen's new size."""
-    env = desktop.x_env()
-    done = subprocess.run(["xwininfo", "-name", "napari"], env=env, capture_output=True, text=True)
-    width = re.search(r"Width: (\d+)", done.stdout)
-    height = re.search(r"Height: (\d+)", done.stdout)
-    if not (width and height):
-        return False
-    screen = x_screen_size(desktop)
-    return int(width.group(1)) >= 0.9 * screen[0] and int(height.group(1)) >= 0.8 * screen[1]
 
 
 def drawn_everywhere(page) -> bool:

@@ -12,6 +12,7 @@ import pytest
 
 from tests.engines import drivers
 from tests.support.jupyter import JupyterServer
+from tests.support.pages import SCREEN_SIZE, wait_napari_settled
 from tests.support.paths import ARTIFACTS
 from tests.support.pattern import write_pattern
 from tests.support.playwright import jp_asyncio_loop, jp_server_cleanup  # noqa: F401
@@ -71,4 +72,5 @@ def napari_tab(engine, lab):
         "the desktop page connected",
     )
     wait_for(lambda: "pattern" in lab.layer_names(), 90, "napari with the test pattern")
+    wait_napari_settled(lab, lambda: engine.evaluate(SCREEN_SIZE))
     return engine

@@ -82,7 +82,7 @@ class Engine:
     def screenshot(self, selector: str = "") -> bytes:
         raise NotImplementedError
 
-    def double_click(self, x: float, y: float) -> None:
+    def click_at(self, x: float, y: float) -> None:
         raise NotImplementedError
 
     def wheel(self, x: float, y: float, delta_y: float) -> None:
@@ -167,8 +167,8 @@ class FirefoxEngine(Engine):
     def screenshot(self, selector: str = "") -> bytes:
         return base64.b64decode(self.call("screenshot", selector=selector))
 
-    def double_click(self, x: float, y: float) -> None:
-        self.call("dblclick", x=x, y=y)
+    def click_at(self, x: float, y: float) -> None:
+        self.call("clickAt", x=x, y=y)
 
     def wheel(self, x: float, y: float, delta_y: float) -> None:
         self.call("wheel", x=x, y=y, deltaY=delta_y)
@@ -304,12 +304,10 @@ class WebKitEngine(Engine):
 
         return ActionBuilder(self.driver)
 
-    def double_click(self, x: float, y: float) -> None:
+    def click_at(self, x: float, y: float) -> None:
         actions = self._actions()
-        pointer = actions.pointer_action
-        pointer.move_to_location(int(x), int(y))
-        for _ in range(2):  # two clicks 80 ms apart, as firefox_driver.mjs makes them
-            pointer.pointer_down().pause(0.03).pointer_up().pause(0.08)
+        actions.pointer_action.move_to_location(int(x), int(y))
+        actions.pointer_action.pointer_down().pause(0.03).pointer_up()
         actions.perform()
 
     def wheel(self, x: float, y: float, delta_y: float) -> None:

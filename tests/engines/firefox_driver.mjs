@@ -78,13 +78,9 @@ const OPS = {
     const target = selector ? await page.waitForSelector(selector) : page;
     return Buffer.from(await target.screenshot({ type: 'png' })).toString('base64');
   },
-  async dblclick({ x, y }) {
-    // As a person double-clicks: the pointer at rest, two clicks 80 ms apart (Qt sees no
-    // double-click in two clicks that reach the X server in the same instant).
+  async clickAt({ x, y }) {
     await page.mouse.move(x, y);
-    await page.mouse.click(x, y, { count: 1, delay: 30 });
-    await new Promise(resolve => setTimeout(resolve, 80));
-    await page.mouse.click(x, y, { count: 2, delay: 30 });
+    await page.mouse.click(x, y, { delay: 30 });
     return true;
   },
   async wheel({ x, y, deltaY }) {
