@@ -330,13 +330,27 @@ class WebKitEngine(Engine):
         ActionChains(self.driver).send_keys(getattr(Keys, key.upper())).perform()
 
     def resize(self, width: int, height: int) -> None:
-        """The window, so that its viewport is ``width`` x ``height``."""
-        self.driver.set_window_size(width, height)
+        """The window, so that its viewport is ``width`` x ``height`` (the window's frame
+        and MiniBrowser's bar added; the page sees a new size a moment later)."""
         inner = self.evaluate("[window.innerWidth, window.innerHeight]")
-        outer = self.driver.get_window_size()
-        self.driver.set_window_size(
-            outer["width"] + width - inner[0], outer["height"] + height - inner[1]
-        )
+        for _ in range(3):
+            outer = self.driver.get_window_size()
+            self.driver.set_window_size(
+                outer["width"] + width - inner[0], outer["height"] + height - inner[1]
+            )
+            try:
+                wait_for(
+                    lambda: (
+                        self.evaluate("[window.innerWidth, window.innerHeight]") == [width, height]
+                    ),
+                    5,
+                    "",
+                    0.1,
+                )
+                return
+            except AssertionError:
+                inner = self.evaluate("[window.innerWidth, window.innerHeight]")
+        raise AssertionError(f"WebKit's viewport stays {inner}, not {width}x{height}")
 
     def close(self) -> None:
         try:
