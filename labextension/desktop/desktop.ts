@@ -90,6 +90,8 @@ class DesktopPage {
   private readonly _stats: StatsOverlay;
   /** The last text that went to or came from the desktop's clipboard. */
   private _clipboard = '';
+  /** What this browser refused to do with its clipboard (shown in the panel). */
+  private readonly _clipboardLimits = { read: false, write: false };
 
   constructor(
     config: IDesktopConfig,
@@ -418,11 +420,22 @@ class DesktopPage {
   private _receiveClipboard(text: string): void {
     this._clipboard = text;
     this._view.clipboardText.value = text;
-    if (navigator.clipboard?.writeText) {
-      navigator.clipboard.writeText(text).catch(() => {
-        // Not permitted now (page not focused, insecure context); the text
-        // is still in the clipboard panel.
-      });
+    if (!navigator.clipboard?.writeText) {
+      this._clipboardLimit('write');
+      return;
+    }
+    navigator.clipboard.writeText(text).catch(() => {
+      // Not permitted now (Firefox and Safari: no click just before; an
+      // insecure context): the text is in the clipboard panel, which says so.
+      this._clipboardLimit('write');
+    });
+  }
+
+  /** Note in the clipboard panel what the browser refused (once is enough). */
+  private _clipboardLimit(kind: 'read' | 'write'): void {
+    if (!this._clipboardLimits[kind]) {
+      this._clipboardLimits[kind] = true;
+      this._view.setClipboardLimits(this._clipboardLimits);
     }
   }
 
@@ -442,22 +455,32 @@ class DesktopPage {
    * Send the browser's clipboard to the desktop where reading it is
    * permitted. Chromium asks once (only when `mayPrompt`, i.e. when the user
    * comes back to this tab); browsers without the "clipboard-read"
-   * permission (Firefox, Safari) are left alone and use paste instead.
+   * permission (Firefox, Safari) use paste into the panel instead, which
+   * the panel says.
    */
   private async _pullLocalClipboard(mayPrompt: boolean): Promise<void> {
     if (!navigator.clipboard?.readText || !navigator.permissions?.query) {
+      this._clipboardLimit('read');
+      return;
+    }
+    let permission: PermissionStatus;
+    try {
+      permission = await navigator.permissions.query({
+        name: 'clipboard-read' as PermissionName
+      });
+    } catch {
+      // Firefox and Safari know no "clipboard-read" permission.
+      this._clipboardLimit('read');
+      return;
+    }
+    if (permission.state === 'denied') {
+      this._clipboardLimit('read');
+      return;
+    }
+    if (permission.state === 'prompt' && !mayPrompt) {
       return;
     }
     try {
-      const permission = await navigator.permissions.query({
-        name: 'clipboard-read' as PermissionName
-      });
-      if (
-        permission.state === 'denied' ||
-        (permission.state === 'prompt' && !mayPrompt)
-      ) {
-        return;
-      }
       const text = await navigator.clipboard.readText();
       if (text) {
         this._view.clipboardText.value = text;

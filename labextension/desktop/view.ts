@@ -82,6 +82,8 @@ export class PageView {
   readonly shareView: HTMLButtonElement;
   /** Who else is here, or whose desktop this is (people.ts); buttons for the owner. */
   readonly people: HTMLSpanElement;
+  /** What this browser does not let the page do with its clipboard, and the way round it. */
+  readonly clipboardNote: HTMLParagraphElement;
   private readonly _root: HTMLElement;
   private readonly _notice: HTMLDivElement;
   private readonly _noticeText: HTMLSpanElement;
@@ -216,9 +218,14 @@ export class PageView {
       "Open the image in this computer's clipboard in napari (uploaded into the Jupyter folder)"
     );
     this.pasteImage.id = 'jp-NapariDesktop-pasteImage';
+    this.clipboardNote = el('p', 'jp-NapariDesktop-clipboardNote');
+    this.clipboardNote.id = 'jp-NapariDesktop-clipboardNote';
+    this.clipboardNote.setAttribute('role', 'note');
+    this.clipboardNote.hidden = true;
     this.clipboardPanel.append(
       clipboardLabel,
       this.clipboardText,
+      this.clipboardNote,
       this.pasteImage
     );
 
@@ -307,6 +314,26 @@ export class PageView {
     });
     this.people.replaceChildren(text, ...buttons);
     this.people.title = text;
+  }
+
+  /**
+   * Say what the browser refused: reading its clipboard (`read`) or writing the
+   * desktop's text into it (`write`), each with what the person can do instead.
+   */
+  setClipboardLimits(limits: { read: boolean; write: boolean }): void {
+    const lines: string[] = [];
+    if (limits.read) {
+      lines.push(
+        'This browser does not let the page read your clipboard: to send text to the desktop, paste it into this box (Ctrl+V).'
+      );
+    }
+    if (limits.write) {
+      lines.push(
+        "This browser did not let the page copy the desktop's text to your clipboard: select it in this box and copy it (Ctrl+C)."
+      );
+    }
+    this.clipboardNote.textContent = lines.join(' ');
+    this.clipboardNote.hidden = lines.length === 0;
   }
 
   setClipboardOpen(open: boolean): void {

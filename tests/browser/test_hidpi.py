@@ -7,8 +7,6 @@ screenshot, at ratio 1 and 2, and napari's own scale read through the API."""
 from __future__ import annotations
 
 import io
-import re
-import subprocess
 from pathlib import Path
 from typing import Optional
 
@@ -16,7 +14,12 @@ import pytest
 from PIL import Image
 
 from tests.support.desktops import pattern_desktop
-from tests.support.pages import open_desktop, wait_for_pattern, x_screen_size
+from tests.support.pages import (
+    napari_fills_the_screen,
+    open_desktop,
+    wait_for_pattern,
+    x_screen_size,
+)
 from tests.support.pattern import png_colour_shares
 from tests.support.waiting import wait_for
 
@@ -28,18 +31,6 @@ WINDOW = {"width": 1280, "height": 800}
 def desktop(tmp_path_factory):
     with pattern_desktop(tmp_path_factory.mktemp("hidpi"), {"session": "xfce"}) as server:
         yield server
-
-
-def napari_fills_the_screen(desktop) -> bool:
-    """napari's (maximized) window follows the X screen's new size."""
-    env = desktop.x_env()
-    done = subprocess.run(["xwininfo", "-name", "napari"], env=env, capture_output=True, text=True)
-    width = re.search(r"Width: (\d+)", done.stdout)
-    height = re.search(r"Height: (\d+)", done.stdout)
-    if not (width and height):
-        return False
-    screen = x_screen_size(desktop)
-    return int(width.group(1)) >= 0.9 * screen[0] and int(height.group(1)) >= 0.8 * screen[1]
 
 
 def drawn_everywhere(page) -> bool:

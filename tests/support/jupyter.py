@@ -135,6 +135,18 @@ class JupyterServer:
             except ValueError:
                 return err.code, None
 
+    def layer_names(self) -> list[str]:
+        """The names of napari's layers, through the package's status API."""
+        code, status = self.request("GET", "napari-desktop/api/status")
+        assert code == 200, status
+        return [layer["name"] for layer in (status.get("napari") or {}).get("layers", [])]
+
+    def viewer(self) -> dict:
+        """napari's dims, camera and selection (``GET napari-desktop/api/viewer``)."""
+        code, viewer = self.request("GET", "napari-desktop/api/viewer")
+        assert code == 200, viewer
+        return viewer
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-4000:]
 

@@ -1,5 +1,5 @@
 """Test layers as markers: each test gets the marker of its folder under tests/ (``unit``,
-``integration``, ``browser``, ``hub``, ``images``, ``packaging``, ``fresh``), so ``-m``
+``integration``, ``browser``, ``engines``, ``hub``, ``images``, ``packaging``, ``fresh``), so ``-m``
 selects a layer and every layer runs on its own. Registered by tests/conftest.py."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 TESTS = Path(__file__).resolve().parents[1]
-LAYERS = ("unit", "integration", "browser", "hub", "images", "packaging", "fresh")
+LAYERS = ("unit", "integration", "browser", "engines", "hub", "images", "packaging", "fresh")
 
 
 @pytest.hookimpl(tryfirst=True)

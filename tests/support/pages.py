@@ -4,6 +4,7 @@ browser (browser, hub, images): open Lab, click a launcher card, wait for napari
 from __future__ import annotations
 
 import base64
+import json
 import re
 import subprocess
 import time
@@ -11,6 +12,7 @@ from collections.abc import Sequence
 from typing import Optional
 
 from tests.support.pattern import QUADRANTS, png_colour_shares
+from tests.support.waiting import wait_for
 
 
 def open_lab(context, lab, wait_for_status_item: bool = True):
@@ -107,10 +109,12 @@ def context_menu_open(page, name: str) -> None:
     page.locator(".lm-Menu-item:visible", has_text="Open in napari").click()
 
 
-def drop(page, name: str, data: bytes) -> None:
-    """What a file manager's drop does: a drop event with the file in its DataTransfer."""
-    page.evaluate(
-        """([name, b64]) => {
+def drop_expression(name: str, data: bytes) -> str:
+    """JavaScript that does what a file manager's drop does: a drop event with the file
+    in its DataTransfer, on the desktop's canvas (any engine's ``evaluate``)."""
+    args = json.dumps([name, base64.b64encode(data).decode("ascii")])
+    return (
+        """(([name, b64]) => {
             const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
             const transfer = new DataTransfer();
             transfer.items.add(new File([bytes], name, { type: 'image/tiff' }));
@@ -121,9 +125,16 @@ def drop(page, name: str, data: bytes) -> None:
                     dataTransfer: transfer, bubbles: true, cancelable: true
                 }));
             }
-        }""",
-        [name, base64.b64encode(data).decode("ascii")],
+            return true;
+        })("""
+        + args
+        + ")"
     )
+
+
+def drop(page, name: str, data: bytes) -> None:
+    """Drop the file ``name`` with ``data`` on the desktop page (Playwright)."""
+    page.evaluate(drop_expression(name, data))
 
 
 def uploads(page) -> list[dict]:
@@ -142,12 +153,89 @@ def wait_uploads(page, count: int, timeout: float = 120) -> list[dict]:
     return uploads(page)
 
 
-def x_screen_size(desktop) -> tuple[int, int]:
-    """The X screen's size in pixels, as xwininfo reads it on the desktop's display."""
+def x_screen_size(lab) -> tuple[int, int]:
+    """The desktop's X screen size, as xwininfo reads it on its display."""
     out = subprocess.run(
-        ["xwininfo", "-root"], env=desktop.x_env(), capture_output=True, text=True, check=True
+        ["xwininfo", "-root"], env=lab.x_env(), capture_output=True, text=True, check=True
     ).stdout
     width = re.search(r"Width: (\d+)", out)
     height = re.search(r"Height: (\d+)", out)
     assert width and height, out
     return int(width.group(1)), int(height.group(1))
+
+
+def napari_fills_the_screen(desktop) -> bool:
+    """napari's (maximized) window follows the X screen's new size."""
+    env = desktop.x_env()
+    done = subprocess.run(["xwininfo", "-name", "napari"], env=env, capture_output=True, text=True)
+    width = re.search(r"Width: (\d+)", done.stdout)
+    height = re.search(r"Height: (\d+)", done.stdout)
+    if not (width and height):
+        return False
+    screen = x_screen_size(desktop)
+    return int(width.group(1)) >= 0.9 * screen[0] and int(height.group(1)) >= 0.8 * screen[1]
+
+
+# [width, height] of the desktop page's screen element (CSS pixels), for any engine.
+SCREEN_SIZE = (
+    "(() => { const s = document.querySelector('.jp-NapariDesktop-screen');"
+    " return [s.clientWidth, s.clientHeight]; })()"
+)
+
+
+def wait_napari_settled(lab, screen_size, timeout: float = 60) -> None:
+    """Until the X screen is the page's screen size (``screen_size()``: [width, height] of
+    the page's screen element) and napari's window fills it: where napari's widgets are
+    is then fixed (the window manager maximizes napari up to 15 s after it starts)."""
+
+    def settled() -> bool:
+        return list(x_screen_size(lab)) == list(screen_size()) and napari_fills_the_screen(lab)
+
+    wait_for(settled, timeout, "napari's window filling a screen of the page's size", 0.25)
+
+
+# napari's dark theme draws the selected row of its layer list in this blue (a little
+# lighter under the pointer).
+SELECTED_LAYER_ROW = (71, 96, 197)
+
+
+def _selection_blue(png: bytes):
+    """Per pixel of napari's left dock (the left third of a desktop screenshot): whether it
+    is the selected row's blue, hovered or not."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    dock = rgb[:, : rgb.shape[1] // 3]
+    return (dock[..., 2] > 170) & (dock[..., 2] - dock[..., 0] > 90) & (dock[..., 1] < 130)
+
+
+def selected_layer_row(png: bytes) -> tuple[int, int]:
+    """Where napari's layer list shows the selected layer's name in a screenshot of the
+    desktop (pixels of the screenshot): the middle of the widest run of the selection's
+    blue in napari's left dock (the tool buttons in that blue are narrower)."""
+    import numpy as np
+
+    blue = _selection_blue(png)
+    widths = blue.sum(axis=1)
+    y = int(widths.argmax())
+    assert widths[y] > 100, f"no selected layer row in napari's layer list (widest {widths[y]} px)"
+    xs = np.flatnonzero(blue[y])
+    return int((xs[0] + xs[-1]) // 2), y
+
+
+def name_editor_open(before: bytes, after: bytes, x: int, y: int) -> bool:
+    """Whether the name at (``x``, ``y``) of napari's layer list changed from ``before`` to
+    ``after`` (both taken with the pointer in the same place): its editor opened over it."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    boxes = []
+    for png in (before, after):
+        rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+        boxes.append(rgb[max(0, y - 6) : y + 6, max(0, x - 60) : x + 60])
+    return int((np.abs(boxes[0] - boxes[1]).sum(axis=2) > 60).sum()) > 50
