@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Optional
 
 import pytest
 from PIL import Image
 
 from tests.support.desktops import pattern_desktop
 from tests.support.pages import (
+    layer_panel_width,
     napari_fills_the_screen,
     open_desktop,
     wait_for_pattern,
@@ -76,25 +76,6 @@ def napari_scale(desktop) -> float:
     code, status = desktop.request("GET", "napari-desktop/api/status")
     assert code == 200, status
     return status["napari"]["scale"]
-
-
-def layer_panel_width(png: bytes, dpr: float) -> Optional[float]:
-    """CSS pixels from the canvas's left edge to napari's drawing area, read on a row through
-    the layer list: napari's panels are dark grey, its drawing area black (0, 0, 0) until
-    the test image. The first run of black at least 20 CSS pixels long starts the canvas."""
-    image = Image.open(io.BytesIO(png)).convert("RGB")
-    width, height = image.size
-    y = int(height * 0.62)
-    run_needed = int(20 * dpr)
-    run = 0
-    for x in range(width):
-        if image.getpixel((x, y)) == (0, 0, 0):
-            run += 1
-            if run >= run_needed:
-                return (x - run + 1) / dpr
-        else:
-            run = 0
-    return None
 
 
 def panel_width_at(browser, desktop, dpr: int, artifacts: Path) -> float:

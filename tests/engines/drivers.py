@@ -121,7 +121,7 @@ class FirefoxEngine(Engine):
 
     name = "firefox"
 
-    def __init__(self, width: int, height: int, log: Path) -> None:
+    def __init__(self, width: int, height: int, log: Path, scale: int = 1) -> None:
         env = dict(os.environ, FIREFOX=FIREFOX, PUPPETEER_SKIP_DOWNLOAD="1")
         env.pop("DISPLAY", None)
         with log.open("ab") as stderr:
@@ -134,7 +134,7 @@ class FirefoxEngine(Engine):
                 cwd=HERE,
             )
         self.log = log
-        self.version = self.call("launch", width=width, height=height)
+        self.version = self.call("launch", width=width, height=height, scale=scale)
 
     def call(self, op: str, **args: Any) -> Any:
         assert self.proc.stdin is not None and self.proc.stdout is not None
@@ -223,7 +223,7 @@ class WebKitEngine(Engine):
 
     name = "webkit"
 
-    def __init__(self, width: int, height: int, log: Path) -> None:
+    def __init__(self, width: int, height: int, log: Path, scale: int = 1) -> None:
         from selenium import webdriver
         from selenium.webdriver.webkitgtk.options import Options
         from selenium.webdriver.webkitgtk.service import Service
@@ -234,7 +234,9 @@ class WebKitEngine(Engine):
         options = Options()
         options.binary_location = str(binary)
         options.add_argument("--automation")
-        env = dict(os.environ, DISPLAY=self.xvfb.display)
+        # scale: GTK's whole-number window scale, which WebKitGTK gives the page as its
+        # devicePixelRatio (2: what Safari on a Retina MacBook has).
+        env = dict(os.environ, DISPLAY=self.xvfb.display, GDK_SCALE=str(scale))
         for name in ("WAYLAND_DISPLAY", "XAUTHORITY"):
             env.pop(name, None)
         service = Service(
@@ -359,7 +361,7 @@ class WebKitEngine(Engine):
             self.xvfb.stop()
 
 
-def start(engine: str, width: int, height: int, log: Path) -> Engine:
+def start(engine: str, width: int, height: int, log: Path, scale: int = 1) -> Engine:
     if engine == "firefox":
-        return FirefoxEngine(width, height, log)
-    return WebKitEngine(width, height, log)
+        return FirefoxEngine(width, height, log, scale)
+    return WebKitEngine(width, height, log, scale)

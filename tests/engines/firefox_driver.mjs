@@ -4,10 +4,10 @@
 //   {"op": "goto", "url": "..."}  ->  {"ok": true, "value": ...} or {"ok": false, "error": "..."}
 // tests/engines/drivers.py is the Python side. Nothing is downloaded: the browser is the
 // executable named by FIREFOX (default /usr/bin/firefox-esr).
-import { createInterface } from 'node:readline';
-import puppeteer from 'puppeteer-core';
+import { createInterface } from "node:readline";
+import puppeteer from "puppeteer-core";
 
-const FIREFOX = process.env.FIREFOX || '/usr/bin/firefox-esr';
+const FIREFOX = process.env.FIREFOX || "/usr/bin/firefox-esr";
 let browser = null;
 let page = null;
 
@@ -17,36 +17,45 @@ async function waitForNewPage(known, timeout) {
   while (Date.now() < deadline) {
     for (const candidate of await browser.pages()) {
       if (!known.includes(candidate)) {
-        await candidate.waitForFunction(() => document.readyState === 'complete', {
-          timeout: Math.max(1000, deadline - Date.now())
-        });
+        await candidate.waitForFunction(
+          () => document.readyState === "complete",
+          {
+            timeout: Math.max(1000, deadline - Date.now()),
+          },
+        );
         return candidate;
       }
     }
-    await new Promise(resolve => setTimeout(resolve, 100));
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
   throw new Error(`no new tab within ${timeout} ms`);
 }
 
 const OPS = {
-  async launch({ width, height }) {
+  async launch({ width, height, scale }) {
     browser = await puppeteer.launch({
-      browser: 'firefox',
+      browser: "firefox",
       executablePath: FIREFOX,
       headless: true,
-      defaultViewport: { width, height },
+      // scale: devicePixelRatio, as a HiDPI laptop's (2: a Retina screen).
+      defaultViewport: { width, height, deviceScaleFactor: scale ?? 1 },
       extraPrefsFirefox: {
         // No update checks, telemetry or remote settings: this machine has no network.
-        'app.update.enabled': false,
-        'datareporting.policy.dataSubmissionEnabled': false,
-        'network.captive-portal-service.enabled': false
-      }
+        "app.update.enabled": false,
+        "datareporting.policy.dataSubmissionEnabled": false,
+        "network.captive-portal-service.enabled": false,
+        // The pixel ratio itself: Firefox's own HiDPI setting (the viewport's
+        // deviceScaleFactor does not reach window.devicePixelRatio over BiDi).
+        ...(scale && scale !== 1
+          ? { "layout.css.devPixelsPerPx": String(scale) }
+          : {}),
+      },
     });
     page = (await browser.pages())[0] ?? (await browser.newPage());
     return (await browser.version()).toString();
   },
   async goto({ url }) {
-    await page.goto(url, { waitUntil: 'load' });
+    await page.goto(url, { waitUntil: "load" });
     return page.url();
   },
   async url() {
@@ -76,7 +85,9 @@ const OPS = {
   },
   async screenshot({ selector }) {
     const target = selector ? await page.waitForSelector(selector) : page;
-    return Buffer.from(await target.screenshot({ type: 'png' })).toString('base64');
+    return Buffer.from(await target.screenshot({ type: "png" })).toString(
+      "base64",
+    );
   },
   async clickAt({ x, y }) {
     await page.mouse.move(x, y);
@@ -97,7 +108,8 @@ const OPS = {
     return true;
   },
   async resize({ width, height }) {
-    await page.setViewport({ width, height });
+    const scale = page.viewport()?.deviceScaleFactor ?? 1;
+    await page.setViewport({ width, height, deviceScaleFactor: scale });
     return true;
   },
   async close() {
@@ -106,7 +118,7 @@ const OPS = {
       browser = null;
     }
     return true;
-  }
+  },
 };
 
 const lines = createInterface({ input: process.stdin });
@@ -122,8 +134,8 @@ for await (const line of lines) {
   } catch (error) {
     answer = { ok: false, error: String(error?.stack ?? error) };
   }
-  process.stdout.write(JSON.stringify(answer) + '\n');
-  if (request.op === 'close') {
+  process.stdout.write(JSON.stringify(answer) + "\n");
+  if (request.op === "close") {
     break;
   }
 }

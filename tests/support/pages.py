@@ -4,12 +4,15 @@ browser (browser, hub, images): open Lab, click a launcher card, wait for napari
 from __future__ import annotations
 
 import base64
+import io
 import json
 import re
 import subprocess
 import time
 from collections.abc import Sequence
 from typing import Optional
+
+from PIL import Image
 
 from tests.support.pattern import QUADRANTS, png_colour_shares
 from tests.support.waiting import wait_for
@@ -239,3 +242,22 @@ def name_editor_open(before: bytes, after: bytes, x: int, y: int) -> bool:
         rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
         boxes.append(rgb[max(0, y - 6) : y + 6, max(0, x - 60) : x + 60])
     return int((np.abs(boxes[0] - boxes[1]).sum(axis=2) > 60).sum()) > 50
+
+
+def layer_panel_width(png: bytes, dpr: float) -> Optional[float]:
+    """CSS pixels from the canvas's left edge to napari's drawing area, read on a row through
+    the layer list: napari's panels are dark grey, its drawing area black (0, 0, 0) until
+    the test image. The first run of black at least 20 CSS pixels long starts the canvas."""
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    width, height = image.size
+    y = int(height * 0.62)
+    run_needed = int(20 * dpr)
+    run = 0
+    for x in range(width):
+        if image.getpixel((x, y)) == (0, 0, 0):
+            run += 1
+            if run >= run_needed:
+                return (x - run + 1) / dpr
+        else:
+            run = 0
+    return None
