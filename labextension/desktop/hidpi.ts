@@ -44,7 +44,19 @@ export function remoteSize(
 interface IRfbResize {
   _screenSize(): { w: number; h: number };
   _requestRemoteResize(): void;
+  _fbWidth: number;
+  _fbHeight: number;
 }
+
+/**
+ * How long after a resize request the page checks that the remote screen has the size
+ * asked for, and how often it asks again. noVNC sends one request at a time and asks
+ * again only after the server accepted one: a request the server refused (a resize
+ * racing another), or one made while another was pending, left the screen at the old
+ * size (seen in Firefox and WebKit, about one window resize in five).
+ */
+export const RESIZE_RECHECK_MS = 1000;
+export const RESIZE_RETRIES = 5;
 
 /** Control over one RFB's use of the pixel ratio. */
 export interface IHidpiControl {
@@ -65,6 +77,13 @@ export function applyHidpi(rfb: RFB, scale: () => number): IHidpiControl {
     const size = screenSize();
     return factor === 1 ? size : remoteSize(size.w, size.h, factor);
   };
+  let recheck: ReturnType<typeof setTimeout> | undefined;
+  let retries = 0;
+  let wanted = '';
+  const wantedSize = () => {
+    const size = screenSize();
+    return remoteSize(size.w, size.h, scale());
+  };
   // noVNC calls this on connect, on container resizes and from its own
   // rate-limit timer (through this instance property, so this one).
   internals._requestRemoteResize = () => {
@@ -74,6 +93,22 @@ export function applyHidpi(rfb: RFB, scale: () => number): IHidpiControl {
     } finally {
       factor = 1;
     }
+    const want = wantedSize();
+    const key = `${want.w}x${want.h}`;
+    if (key !== wanted) {
+      wanted = key;
+      retries = 0;
+    }
+    clearTimeout(recheck);
+    recheck = setTimeout(() => {
+      const now = wantedSize();
+      const inSync =
+        now.w === internals._fbWidth && now.h === internals._fbHeight;
+      if (!inSync && retries < RESIZE_RETRIES && rfb.resizeSession) {
+        retries += 1;
+        internals._requestRemoteResize();
+      }
+    }, RESIZE_RECHECK_MS);
   };
   const update = () => {
     const scaled = scale() !== 1;

@@ -3,7 +3,13 @@ import { describe, it } from 'node:test';
 
 import type RFB from '@novnc/novnc';
 
-import { applyHidpi, remoteScale, remoteSize } from '../desktop/hidpi';
+import {
+  applyHidpi,
+  remoteScale,
+  remoteSize,
+  RESIZE_RECHECK_MS,
+  RESIZE_RETRIES
+} from '../desktop/hidpi';
 
 /** The part of noVNC's RFB applyHidpi touches, recording the sizes it requests. */
 class FakeRfb {
@@ -53,5 +59,41 @@ describe('applyHidpi', () => {
     control.update();
     assert.equal(fake.scaleViewport, true);
     assert.deepEqual(fake.requested[1], { w: 2800, h: 1736 });
+  });
+});
+
+describe('applyHidpi resize recheck', () => {
+  it('asks again when the server left the screen at the old size, a bounded number of times', t => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const fake = new FakeRfb() as FakeRfb & {
+      _fbWidth: number;
+      _fbHeight: number;
+      resizeSession: boolean;
+    };
+    fake._fbWidth = 1000;
+    fake._fbHeight = 600;
+    fake.resizeSession = true;
+    const control = applyHidpi(fake as unknown as RFB, () => 1);
+    control.update();
+    assert.equal(fake.requested.length, 1);
+    t.mock.timers.tick(RESIZE_RECHECK_MS);
+    assert.equal(
+      fake.requested.length,
+      2,
+      'the refused size is asked for again'
+    );
+    for (let i = 0; i < RESIZE_RETRIES + 3; i++) {
+      t.mock.timers.tick(RESIZE_RECHECK_MS);
+    }
+    assert.equal(fake.requested.length, 1 + RESIZE_RETRIES, 'and not forever');
+    // Once the screen has the size, nothing more is sent.
+    fake._fbWidth = 1400;
+    fake._fbHeight = 868;
+    control.update();
+    const sent = fake.requested.length;
+    for (let i = 0; i < 3; i++) {
+      t.mock.timers.tick(RESIZE_RECHECK_MS);
+    }
+    assert.equal(fake.requested.length, sent);
   });
 });
