@@ -112,6 +112,30 @@ class DesktopMixin:
         return user_name(getattr(self, "current_user", None))
 
 
+def desktop_page_config(manager: DesktopManager, base: str, **fields: Any) -> dict[str, Any]:
+    """The JSON the desktop page reads (labextension/desktop/page-config.ts): the server's
+    settings, then ``fields`` (the page's app, XSRF token, who is looking, ...)."""
+    config = manager.config
+    return {
+        "baseUrl": base,
+        "apiUrl": url_path_join(base, NAMESPACE, "api") + "/",
+        "websocketPath": url_path_join(base, NAMESPACE, "websockify"),
+        "app": "napari",
+        "xsrfToken": "",
+        "quality": config.quality,
+        "compression": config.compression,
+        "adaptiveQuality": config.adaptive_quality,
+        "uploadDir": config.upload_dir,
+        "hidpi": config.hidpi,
+        "version": __version__,
+        # Whose desktop, and whether this visitor may change it (access.py).
+        "owner": manager.access.owner,
+        "user": "",
+        "role": "owner",
+        **fields,
+    }
+
+
 class DesktopPageHandler(DesktopMixin, JupyterHandler):
     """The desktop page, or a readable error page if the desktop cannot start here."""
 
@@ -147,24 +171,14 @@ class DesktopPageHandler(DesktopMixin, JupyterHandler):
                 )
             )
             return
-        config = self.manager.config
-        page_config = {
-            "baseUrl": base,
-            "apiUrl": url_path_join(base, NAMESPACE, "api") + "/",
-            "websocketPath": url_path_join(base, NAMESPACE, "websockify"),
-            "app": app,
-            "xsrfToken": self.xsrf_token.decode("ascii"),
-            "quality": config.quality,
-            "compression": config.compression,
-            "adaptiveQuality": config.adaptive_quality,
-            "uploadDir": config.upload_dir,
-            "hidpi": config.hidpi,
-            "version": __version__,
-            # Whose desktop, and whether this visitor may change it (access.py).
-            "owner": self.manager.access.owner,
-            "user": self.user,
-            "role": self.manager.access.role(self.user),
-        }
+        page_config = desktop_page_config(
+            self.manager,
+            base,
+            app=app,
+            xsrfToken=self.xsrf_token.decode("ascii"),
+            user=self.user,
+            role=self.manager.access.role(self.user),
+        )
         page = self.render_template(
             "desktop.html",
             page_title=title,
@@ -197,6 +211,11 @@ class DesktopAPIHandler(DesktopMixin, APIHandler):
                 f"{self.user} may only watch {self.manager.access.owner}'s desktop",
                 f"ask {self.manager.access.owner} to hand you control",
             )
+
+    def require_owner(self, doing: str) -> None:
+        """Refused 403 unless the desktop's owner sent this (handing control, links)."""
+        if self.manager.access.role(self.user) != OWNER:
+            raise Refused(403, f"only the desktop's owner {doing}", "ask the owner")
 
     def json_body(self) -> dict[str, Any]:
         if not self.request.body:
@@ -353,9 +372,8 @@ class AccessHandler(DesktopAPIHandler):
 
     @web.authenticated
     def put(self) -> None:
+        self.require_owner("hands control")
         access = self.manager.access
-        if access.role(self.user) != OWNER:
-            raise Refused(403, "only the desktop's owner hands control", "ask the owner")
         users = self.json_body().get("control")
         if not isinstance(users, list) or not all(isinstance(u, str) for u in users):
             raise web.HTTPError(400, '"control" must be a list of user names, e.g. ["bob"]')
@@ -370,19 +388,15 @@ class LinksHandler(DesktopAPIHandler):
 
     _track_activity = False
 
-    def prepare_owner(self) -> None:
-        if self.manager.access.role(self.user) != OWNER:
-            raise Refused(403, "only the desktop's owner makes view-only links", "ask the owner")
-
     @web.authenticated
     def get(self) -> None:
-        self.prepare_owner()
+        self.require_owner("lists view-only links")
         self.manager.access.sweep_links()
         self.finish({"links": [link.json() for link in self.manager.access.links.values()]})
 
     @web.authenticated
     def post(self) -> None:
-        self.prepare_owner()
+        self.require_owner("makes view-only links")
         seconds = self.json_body().get("expires_in", DEFAULT_LINK_SECONDS)
         if (
             isinstance(seconds, bool)
@@ -407,8 +421,7 @@ class LinkHandler(DesktopAPIHandler):
 
     @web.authenticated
     def delete(self, link_id: str) -> None:
-        if self.manager.access.role(self.user) != OWNER:
-            raise Refused(403, "only the desktop's owner revokes view-only links", "ask the owner")
+        self.require_owner("revokes view-only links")
         if not self.manager.access.revoke_link(link_id):
             raise web.HTTPError(404, f"no view-only link {link_id!r}")
         self.log.info("%s %s revoked view-only link %s", PREFIX, self.user, link_id)
@@ -601,6 +614,20 @@ class ViewerHandler(ExchangeHandler):
         )
 
 
+def client_bytes(handler: Any, reader: Optional[RfbInput], message: Any, who: str) -> bytes:
+    """What of a websocket message goes on to the VNC server (rfb_input.py); b"" after
+    closing a connection whose stream cannot be read."""
+    data = message.encode("utf-8") if isinstance(message, str) else bytes(message)
+    if reader is None:
+        return data
+    try:
+        return reader.feed(data)
+    except RfbProtocolError as err:
+        handler.log.warning("%s websocket of %s closed: %s", PREFIX, who, err)
+        handler.close(1008, "not a VNC client the desktop can read")
+        return b""
+
+
 class DesktopSocketHandler(DesktopMixin, RawSocketHandler):
     """The VNC websocket: jupyter-server-proxy's raw socket proxy to the private unix socket.
 
@@ -653,14 +680,7 @@ class DesktopSocketHandler(DesktopMixin, RawSocketHandler):
         await self.proxy_open("localhost", 0, "")
 
     def on_message(self, message: Any) -> None:
-        data = message.encode("utf-8") if isinstance(message, str) else message
-        if self.rfb_input is not None:
-            try:
-                data = self.rfb_input.feed(data)
-            except RfbProtocolError as err:
-                self.log.warning("%s websocket of %s closed: %s", PREFIX, self.user, err)
-                self.close(1008, "not a VNC client the desktop can read")
-                return
+        data = client_bytes(self, self.rfb_input, message, self.user)
         if data:
             super().on_message(data)
 
@@ -704,23 +724,16 @@ class WatchPageHandler(WatchMixin, web.RequestHandler):
         self.link()
         base = self.settings.get("base_url", "/")
         owner = self.manager.access.owner
-        page_config = {
-            "baseUrl": base,
-            "apiUrl": url_path_join(base, NAMESPACE, "watch") + "/",
-            "websocketPath": url_path_join(base, NAMESPACE, "watch", "websockify"),
-            "app": "napari",
-            "xsrfToken": "",
-            "quality": self.manager.config.quality,
-            "compression": self.manager.config.compression,
-            "adaptiveQuality": self.manager.config.adaptive_quality,
-            "uploadDir": "",
-            "hidpi": "light",
-            "version": __version__,
-            "owner": owner,
-            "user": "",
-            "role": "viewer",
-            "watchToken": self.get_argument("token"),
-        }
+        page_config = desktop_page_config(
+            self.manager,
+            base,
+            apiUrl=url_path_join(base, NAMESPACE, "watch") + "/",
+            websocketPath=url_path_join(base, NAMESPACE, "watch", "websockify"),
+            uploadDir="",
+            hidpi="light",
+            role="viewer",
+            watchToken=self.get_argument("token"),
+        )
         page = TEMPLATES.get_template("desktop.html").render(
             page_title=f"{owner or 'napari'} — view only",
             static_base=url_path_join(base, NAMESPACE, "watch", "static"),
@@ -812,13 +825,8 @@ class WatchSocketHandler(WatchMixin, WebSocketHandler):
         self.log.info("%s view-only link %s: a viewer connected", PREFIX, link.id)
 
     def on_message(self, message: Any) -> None:
-        data = message.encode("utf-8") if isinstance(message, str) else message
-        try:
-            data = self.rfb_input.feed(data)
-        except RfbProtocolError as err:
-            self.log.warning("%s view-only link viewer closed: %s", PREFIX, err)
-            self.close(1008, "not a VNC client the desktop can read")
-            return
+        who = f"view-only link {self._link.id}" if self._link else "a view-only link"
+        data = client_bytes(self, self.rfb_input, message, who)
         if data and self.transport is not None:
             self.transport.write(data)
 

@@ -45,17 +45,23 @@ def engine_artifacts() -> Path:
     return folder
 
 
-@pytest.fixture(scope="module", params=["firefox", "webkit"])
-def engine(request, engine_artifacts):
-    reason = drivers.missing(request.param)
+def running_engine(name: str, artifacts: Path, scale: int = 1):
+    """The engine ``name`` at devicePixelRatio ``scale`` (skipped where it is missing), its
+    driver's log in ``artifacts``; closed at the end."""
+    reason = drivers.missing(name)
     if reason:
         pytest.skip(reason)
-    log = engine_artifacts / f"{request.param}-driver.log"
+    log = artifacts / (f"{name}-driver.log" if scale == 1 else f"{name}-x{scale}-driver.log")
     log.write_bytes(b"")
-    browser = drivers.start(request.param, WIDTH, HEIGHT, log)
-    print(f"{request.param}: {browser.version}")
+    browser = drivers.start(name, WIDTH, HEIGHT, log, scale)
+    print(f"{name}: {browser.version}")
     yield browser
     browser.close()
+
+
+@pytest.fixture(scope="module", params=["firefox", "webkit"])
+def engine(request, engine_artifacts):
+    yield from running_engine(request.param, engine_artifacts)
 
 
 @pytest.fixture(scope="module")

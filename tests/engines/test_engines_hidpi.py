@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.engines import drivers
-from tests.engines.conftest import HEIGHT, WIDTH
+from tests.engines.conftest import running_engine
 from tests.support.pages import x_screen_size
 from tests.support.waiting import wait_for
 
@@ -22,14 +21,7 @@ SCREEN = (
 
 @pytest.fixture(scope="module", params=["firefox", "webkit"])
 def retina(request, engine_artifacts):
-    reason = drivers.missing(request.param)
-    if reason:
-        pytest.skip(reason)
-    log = engine_artifacts / f"{request.param}-hidpi-driver.log"
-    log.write_bytes(b"")
-    browser = drivers.start(request.param, WIDTH, HEIGHT, log, scale=2)
-    yield browser
-    browser.close()
+    yield from running_engine(request.param, engine_artifacts, scale=2)
 
 
 def napari_scale(lab) -> float:

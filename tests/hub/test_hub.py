@@ -31,7 +31,7 @@ from tests.support.hub import (
     ensure_user_venv,
     http,
     http_full,
-    missing_requirements,
+    hub_marks,
     parse_time,
     run_as,
     sweep_stale_users,
@@ -41,12 +41,7 @@ from tests.support.procs import XVNC_NAMES, comm
 from tests.support.rfb import RFBClient, RFBError
 from tests.support.waiting import wait_for
 
-MISSING = missing_requirements()
-pytestmark = [
-    pytest.mark.hub,
-    pytest.mark.skipif(bool(MISSING), reason="real JupyterHub test: " + "; ".join(MISSING)),
-    pytest.mark.timeout(280),
-]
+pytestmark = hub_marks(280)
 
 CULL_TIMEOUT = 50  # > the longest delay from input to the hub (10 + 15 + 5 s, see below)
 CULL_EVERY = 5

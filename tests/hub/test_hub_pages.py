@@ -31,8 +31,8 @@ from tests.support.hub import (
     HubProcess,
     UnixUser,
     http,
+    hub_marks,
     hub_venvs,
-    missing_requirements,
     sweep_stale_users,
 )
 from tests.support.pages import (
@@ -51,14 +51,7 @@ from tests.support.pattern import CHROMIUM, write_pattern, write_tiff
 from tests.support.playwright import jp_asyncio_loop, jp_server_cleanup  # noqa: F401
 from tests.support.waiting import wait_for
 
-MISSING = missing_requirements()
-if not Path(CHROMIUM).exists():
-    MISSING.append(f"{CHROMIUM} not found (apt-get install chromium)")
-pytestmark = [
-    pytest.mark.hub,
-    pytest.mark.skipif(bool(MISSING), reason="real JupyterHub test: " + "; ".join(MISSING)),
-    pytest.mark.timeout(600),
-]
+pytestmark = hub_marks(600, CHROMIUM)
 
 MAGENTA, CYAN, ORANGE = (255, 0, 255), (0, 255, 255), (255, 128, 0)
 

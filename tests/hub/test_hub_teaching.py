@@ -22,8 +22,8 @@ import pytest
 from tests.support.hub import (
     HubProcess,
     UnixUser,
+    hub_marks,
     hub_venvs,
-    missing_requirements,
     sweep_stale_users,
 )
 from tests.support.pages import desktop_canvas, wait_for_pattern, wait_state
@@ -32,14 +32,7 @@ from tests.support.pattern import CHROMIUM, write_pattern
 from tests.support.playwright import jp_asyncio_loop, jp_server_cleanup  # noqa: F401
 from tests.support.waiting import wait_for
 
-MISSING = missing_requirements()
-if not Path(CHROMIUM).exists():
-    MISSING.append(f"{CHROMIUM} not found (apt-get install chromium)")
-pytestmark = [
-    pytest.mark.hub,
-    pytest.mark.skipif(bool(MISSING), reason="real JupyterHub test: " + "; ".join(MISSING)),
-    pytest.mark.timeout(600),
-]
+pytestmark = hub_marks(600, CHROMIUM)
 PEOPLE = "#jp-NapariDesktop-people"
 
 

@@ -117,6 +117,21 @@ def missing_requirements() -> list[str]:
     return missing
 
 
+def hub_marks(timeout: int, browser: Optional[str] = None) -> list[Any]:
+    """A hub test module's marks: the layer, skipped (saying why) where a real JupyterHub
+    cannot run here or the ``browser`` executable is missing, and its time limit."""
+    import pytest
+
+    missing = missing_requirements()
+    if browser is not None and not Path(browser).exists():
+        missing.append(f"{browser} not found (apt-get install chromium)")
+    return [
+        pytest.mark.hub,
+        pytest.mark.skipif(bool(missing), reason="real JupyterHub test: " + "; ".join(missing)),
+        pytest.mark.timeout(timeout),
+    ]
+
+
 def others_can_reach(path: Path) -> Optional[Path]:
     """The first folder on the way to ``path`` that other users cannot enter, or None."""
     for folder in [path, *path.parents]:
