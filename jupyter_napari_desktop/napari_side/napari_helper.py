@@ -720,26 +720,88 @@ class Service:
         return {"ok": True}
 
 
+# How far a maximized window's client area may be from the screen's free area: the window
+# manager's borders and title bar (xfwm4: 5 px borders, a 29 px title).
+FRAME_SLACK_X = 16
+FRAME_SLACK_Y = 64
+
+
+def window_fits(window: Any) -> bool:
+    """False for a maximized window whose size is not its screen's."""
+    if not window.isMaximized():
+        return True
+    free = window.screen().availableGeometry()
+    size = window.size()
+    return (
+        abs(size.width() - free.width()) <= FRAME_SLACK_X
+        and free.height() - FRAME_SLACK_Y <= size.height() <= free.height()
+    )
+
+
+def size_hints_again(window: Any) -> None:
+    """Qt keeps the window manager's size hints in the old scale's device pixels after the
+    scale goes down (napari's minimum size at ratio 2 stays 674x1064 at ratio 1), and a
+    window manager cannot fit a window taller than the screen into it: xfwm4 then leaves
+    napari maximized at the old screen's size, twice the new one. Setting the minimum size
+    anew makes Qt send the hints in the new scale."""
+    from qtpy.QtCore import QSize
+
+    handle = window.windowHandle()
+    if handle is None:
+        return
+    minimum = handle.minimumSize()
+    handle.setMinimumSize(QSize(0, 0))
+    handle.setMinimumSize(minimum)
+
+
 def follow_screen_scale(viewer: Any) -> None:
     """The desktop's scale changed (the page's XSETTINGS Xft/DPI: a Retina laptop, a window
-    moved to another screen). Qt lays napari's widgets out again by itself; vispy keeps the
-    canvas's old pixel size until its next resize, so the picture fills a corner of it. Redo
-    the size as vispy does when a window moves to another screen."""
-    from qtpy.QtCore import QTimer
+    moved to another screen), and with it the screen's size. Qt lays napari's widgets out
+    again by itself, but:
 
+    - vispy keeps the canvas's old pixel size until its next resize, so the picture fills a
+      corner of it: the size is redone as vispy does when a window moves to another screen;
+    - Qt's size hints to the window manager stay in the old scale (``size_hints_again``):
+      they are sent again, and a maximized window that did not get its screen's size
+      meanwhile is maximized again.
+
+    Done once things settle after the last change, and checked again a little later."""
+    from qtpy.QtCore import Qt, QTimer
+
+    window = viewer.window._qt_window
     native = viewer.window._qt_viewer.canvas._scene_canvas.native
     screen = native.screen() if hasattr(native, "screen") else None
     if screen is None:
         return
 
-    def resize() -> None:
+    def settle() -> None:
         try:
+            size_hints_again(window)
             native.screen_changed(None)
             native.update()
+            if not window_fits(window):
+                print("[napari-desktop] napari's window is maximized again", file=sys.stderr)
+                window.setWindowState(window.windowState() & ~Qt.WindowState.WindowMaximized)
+                QTimer.singleShot(100, window.showMaximized)
         except (AttributeError, RuntimeError) as err:  # another vispy, or napari closing
-            print(f"[napari-desktop] canvas not resized for the new scale: {err}", file=sys.stderr)
+            print(f"[napari-desktop] napari not fitted to the new screen: {err}", file=sys.stderr)
 
-    screen.logicalDotsPerInchChanged.connect(lambda *_: QTimer.singleShot(0, resize))
+    first = QTimer(window)
+    first.setSingleShot(True)
+    first.setInterval(300)
+    first.timeout.connect(settle)
+    again = QTimer(window)
+    again.setSingleShot(True)
+    again.setInterval(1500)
+    again.timeout.connect(settle)
+
+    def changed(*_: Any) -> None:
+        first.start()
+        again.start()
+
+    screen.logicalDotsPerInchChanged.connect(changed)
+    screen.geometryChanged.connect(changed)
+    screen.availableGeometryChanged.connect(changed)
 
 
 def serve(service: Service, socket_path: Path) -> Any:

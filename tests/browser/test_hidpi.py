@@ -111,8 +111,11 @@ def test_napari_keeps_its_size_and_is_sharp_at_ratio_2(browser, desktop, artifac
 
 
 def test_light_and_crisp_switch_without_losing_a_layer(browser, desktop, artifacts):
-    code, before = desktop.request("GET", "napari-desktop/api/layers")
-    assert code == 200 and before["layers"], before
+    def layers():
+        code, answer = desktop.request("GET", "napari-desktop/api/layers")
+        return answer if code == 200 and answer["layers"] else None
+
+    before = wait_for(layers, 90, "napari's test pattern as a layer")
     context = browser.new_context(viewport={"width": 1000, "height": 700}, device_scale_factor=2)
     try:
         page = open_desktop(context, desktop)
@@ -131,13 +134,14 @@ def test_light_and_crisp_switch_without_losing_a_layer(browser, desktop, artifac
         page.select_option("#jp-NapariDesktop-hidpi", "crisp")
         wait_screen(page, desktop, 2)
         wait_for(lambda: napari_scale(desktop) == 2, 30, "napari at scale 2 again")
+        wait_for(lambda: napari_fills_the_screen(desktop), 30, "napari's window to follow")
         wait_for(lambda: drawn_everywhere(page), 30, "the whole canvas drawn", 0.25)
         wait_for_pattern(page, 60)
         page.screenshot(path=str(artifacts / "hidpi-crisp.png"))
     finally:
         context.close()
     code, after = desktop.request("GET", "napari-desktop/api/layers")
-    assert after["layers"] == before["layers"]
+    assert code == 200 and after["layers"] == before["layers"], after
     # At ratio 1 the screen is the CSS size and napari draws at 96 dpi, as before.
     context = browser.new_context(viewport={"width": 1100, "height": 760})
     try:

@@ -168,7 +168,9 @@ def x_screen_size(lab) -> tuple[int, int]:
 
 
 def napari_fills_the_screen(desktop) -> bool:
-    """napari's (maximized) window follows the X screen's new size."""
+    """napari's (maximized) window follows the X screen's new size: it fills the screen
+    and is not bigger than it (after a scale change a window manager kept napari at the
+    old screen's size, napari_helper.size_hints_again)."""
     env = desktop.x_env()
     done = subprocess.run(["xwininfo", "-name", "napari"], env=env, capture_output=True, text=True)
     width = re.search(r"Width: (\d+)", done.stdout)
@@ -176,7 +178,8 @@ def napari_fills_the_screen(desktop) -> bool:
     if not (width and height):
         return False
     screen = x_screen_size(desktop)
-    return int(width.group(1)) >= 0.9 * screen[0] and int(height.group(1)) >= 0.8 * screen[1]
+    size = int(width.group(1)), int(height.group(1))
+    return 0.9 * screen[0] <= size[0] <= screen[0] and 0.8 * screen[1] <= size[1] <= screen[1]
 
 
 # [width, height] of the desktop page's screen element (CSS pixels), for any engine.
