@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run every check: linters (ruff, mypy, hadolint, eslint/prettier), the TypeScript tests and
 # the pytest layers (unit, integration, browser). Screenshots go to artifacts/.
-# Needs scripts/setup.sh --test first. Extra arguments go to pytest.
+# Needs scripts/setup.sh --test first. Extra arguments go to pytest; test paths among them
+# (tests/browser, tests/unit/test_paths.py::test_x) are run instead of all of tests.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export PATH="${PWD}/.venv/bin:${PATH}"
@@ -19,4 +20,12 @@ echo "== labextension: eslint, prettier, typecheck, tests"
 (cd labextension && npm run --silent lint && npm test --silent)
 echo "== pytest"
 mkdir -p artifacts
-python -m pytest tests "$@"
+# Test paths among the arguments run alone (scripts/test.sh tests/browser); else all of tests.
+where=(tests)
+for arg in "$@"; do
+    if [[ "${arg}" == tests* && -e "${arg%%::*}" ]]; then
+        where=()
+        break
+    fi
+done
+python -m pytest "${where[@]}" "$@"
