@@ -1,15 +1,21 @@
-"""Command line: ``jupyter napari-desktop doctor``."""
+"""Command line: ``jupyter napari-desktop doctor``, and the running server's desktop from a
+terminal: ``status``, ``open FILE...``, ``session [--empty]``."""
 
 from __future__ import annotations
 
+import json
+import os
 import sys
+from pathlib import Path
+from typing import Any, Optional
 
 from jupyter_core.application import JupyterApp
-from traitlets import Bool
+from traitlets import Bool, Int
 
 from ._version import __version__
 from .config import NapariDesktop
 from .doctor import Check, run_checks
+from .kernel.notebook import NapariDesktopError, api_path, call
 
 
 class DoctorApp(JupyterApp):
@@ -50,17 +56,154 @@ class DoctorApp(JupyterApp):
         print("Everything the desktop needs is here.")
 
 
+def running_servers() -> list[dict[str, Any]]:
+    """The runtime files of this user's running Jupyter servers (``jupyter server list``)."""
+    from jupyter_server.serverapp import list_running_servers
+
+    return list(list_running_servers())
+
+
+def pick_server(servers: list[dict[str, Any]], port: int, cwd: Path) -> dict[str, Any]:
+    """The server on ``port`` (0: the one whose root holds ``cwd``, the deepest such root,
+    or the only one); NapariDesktopError that says what to do otherwise."""
+    if not servers:
+        raise NapariDesktopError(
+            "no Jupyter server is running for this user: start one (bash scripts/run-lab.sh)"
+        )
+    if port:
+        chosen = [s for s in servers if s.get("port") == port]
+        if not chosen:
+            ports = ", ".join(str(s.get("port")) for s in servers)
+            raise NapariDesktopError(f"no Jupyter server on port {port}; running on: {ports}")
+        return chosen[0]
+    holding = []
+    for server in servers:
+        root = Path(server.get("root_dir") or server.get("notebook_dir") or "/").resolve()
+        if cwd == root or root in cwd.parents:
+            holding.append((len(root.parts), server))
+    if holding:
+        return max(holding, key=lambda pair: pair[0])[1]
+    if len(servers) == 1:
+        return servers[0]
+    urls = ", ".join(str(s.get("url")) for s in servers)
+    raise NapariDesktopError(f"several Jupyter servers run ({urls}): choose one with --port")
+
+
+class ServerCommand(JupyterApp):
+    """A subcommand that talks to a running Jupyter server's napari desktop API."""
+
+    version = __version__
+    port = Int(
+        0,
+        help="Port of the Jupyter server (default: the one whose root directory holds the "
+        "current directory, or the only one running).",
+    ).tag(config=True)
+    as_json = Bool(False, help="Print the server's JSON answer.").tag(config=True)
+    timeout = Int(180, help="Seconds to wait for the server's answer.").tag(config=True)
+    aliases = {"port": "ServerCommand.port", "timeout": "ServerCommand.timeout"}
+    flags = {"json": ({"ServerCommand": {"as_json": True}}, "Print the server's JSON answer.")}
+
+    def server(self) -> dict[str, Any]:
+        return pick_server(running_servers(), self.port, Path.cwd().resolve())
+
+    def request(
+        self, server: dict[str, Any], endpoint: str, body: Optional[dict[str, Any]] = None
+    ) -> Any:
+        return call(server, endpoint, body, self.timeout, "GET" if body is None else "POST")
+
+    def answer(self, server: dict[str, Any]) -> tuple[Any, list[str]]:
+        """The JSON answer and its lines for a person."""
+        raise NotImplementedError
+
+    def start(self) -> None:
+        try:
+            server = self.server()
+            found, lines = self.answer(server)
+        except NapariDesktopError as err:
+            print(f"jupyter-napari-desktop: {err}", file=sys.stderr)
+            self.exit(1)
+        print(json.dumps(found, indent=1) if self.as_json else "\n".join(lines))
+
+
+class StatusApp(ServerCommand):
+    name = "jupyter-napari-desktop-status"
+    description = """Show the desktop of a running Jupyter server: running or not, its display,
+    napari and its layers. Exits with 1 when no server can be reached."""
+
+    def answer(self, server: dict[str, Any]) -> tuple[Any, list[str]]:
+        status = self.request(server, "status")
+        lines = [f"server: {server.get('url')}"]
+        if not status.get("running"):
+            reason = status.get("reason") or "not started yet (click napari in JupyterLab)"
+            return status, [*lines, f"desktop: not running: {reason}"]
+        lines.append(f"desktop: running on display {status.get('display')}")
+        napari = status.get("napari") or {}
+        if napari.get("running"):
+            layers = napari.get("layers") or []
+            names = ", ".join(layer["name"] for layer in layers) or "none"
+            lines.append(f"napari {napari.get('version')}: {len(layers)} layer(s): {names}")
+        else:
+            lines.append(
+                f"napari: not running{': ' + napari['message'] if napari.get('message') else ''}"
+            )
+        return status, lines
+
+
+class OpenApp(ServerCommand):
+    name = "jupyter-napari-desktop-open"
+    description = """Open files as layers in the desktop's napari, as the file browser's "Open in
+    napari" does (the desktop and napari start when needed):
+    jupyter-napari-desktop open FILE [FILE ...]. Paths are relative to the current
+    directory and must be inside the server's root directory."""
+
+    def answer(self, server: dict[str, Any]) -> tuple[Any, list[str]]:
+        if not self.extra_args:
+            raise NapariDesktopError("name the files to open: jupyter-napari-desktop open FILE...")
+        root = Path(server.get("root_dir") or server.get("notebook_dir") or os.getcwd())
+        paths = [api_path(path, root) for path in self.extra_args]
+        opened = self.request(server, "open", {"paths": paths})
+        names = opened.get("opened", [])
+        return opened, [f"opened in napari: {', '.join(names) or 'no new layer'}"]
+
+
+class SessionApp(ServerCommand):
+    name = "jupyter-napari-desktop-session"
+    description = """List napari's kept sessions (docs/sessions.md), newest first; with --empty,
+    remove napari's layers and begin a new session (the restored one stays on disk)."""
+    empty = Bool(False, help="Begin a new, empty session.").tag(config=True)
+    flags = {
+        **ServerCommand.flags,
+        "empty": ({"SessionApp": {"empty": True}}, "Begin a new, empty session."),
+    }
+
+    def answer(self, server: dict[str, Any]) -> tuple[Any, list[str]]:
+        if self.empty:
+            found = self.request(server, "session", {"action": "empty"})
+            return found, ["napari starts a new, empty session; earlier ones stay on disk"]
+        found = self.request(server, "session")
+        lines = [f"sessions in {found.get('dir')} (newest first):"]
+        for kept in found.get("sessions") or []:
+            layers = ", ".join(kept.get("layers") or []) or kept.get("error") or "no layers"
+            lines.append(f"  {kept.get('path')}: {layers}")
+        if len(lines) == 1:
+            lines.append("  none yet")
+        return found, lines
+
+
 class NapariDesktopCLI(JupyterApp):
     name = "jupyter-napari-desktop"
     description = "Tools for the napari desktop of Jupyter (jupyter-napari-desktop)."
     version = __version__
     subcommands = {
         "doctor": (DoctorApp, DoctorApp.description.splitlines()[0]),
+        "status": (StatusApp, StatusApp.description.splitlines()[0]),
+        "open": (OpenApp, OpenApp.description.splitlines()[0]),
+        "session": (SessionApp, SessionApp.description.splitlines()[0]),
     }
 
     def start(self) -> None:
         if self.subapp is None:
-            print("usage: jupyter napari-desktop doctor [--session=xfce|minimal] [--help]")
+            print("usage: jupyter napari-desktop doctor|status|open|session [--help]")
             print("subcommands: " + ", ".join(self.subcommands))
             self.exit(2)
         super().start()
