@@ -27,6 +27,7 @@ from tests.support.waiting import wait_for
 pytestmark = [pytest.mark.integration, needs_xvnc, pytest.mark.timeout(900)]
 pytest.importorskip("napari", reason="napari is installed by scripts/setup.sh")
 
+from jupyter_napari_desktop.kernel.notebook import NapariDesktopError  # noqa: E402
 from jupyter_napari_desktop.kernel.viewer import DesktopViewer, desktop_viewer  # noqa: E402
 
 SHAPE = (50, 512, 512)
@@ -276,5 +277,63 @@ def test_an_undone_stroke_is_saved_undone(tmp_path, monkeypatch):
         state = json.loads((folder / "session.json").read_text())
         kept = np.load(folder / state["layers"][0]["files"]["data"])
         assert not kept.any(), "the undone stroke is not in the saved labels"
+    finally:
+        server.stop_all()
+
+
+def test_a_notebook_opens_a_saved_session(tmp_path, monkeypatch):
+    """With ``restore = False`` napari starts empty; ``desktop_viewer(session="latest")``
+    shows the session saved before (not the one napari writes now), ``open_session(path)``
+    any saved folder; the layers shown before stay on disk in their own session."""
+    server = serve(tmp_path, monkeypatch, restore=False)
+    root = tmp_path / "home" / ".napari-desktop" / "sessions"
+    try:
+        viewer = desktop_viewer(timeout=120)
+        labels = np.zeros((6, 64, 64), np.uint16)
+        labels[2, 10:30, 10:40] = 4
+        image = np.linspace(0, 1, 64 * 64, dtype=np.float32).reshape(64, 64)
+        viewer.add_image(image, name="cells", colormap="magma", opacity=0.6)
+        viewer.add_labels(labels, name="mask")
+        viewer.dims.current_step = (2, 0, 0)
+        viewer.selected = ["cells"]
+        first = saved_after(server, 0, 2)
+        first_folder = session(server)["napari"]["folder"]
+        os.kill(napari_pid(server), signal.SIGKILL)
+        viewer = desktop_viewer(timeout=120)  # napari again, empty (restore = False)
+        assert list(viewer.layers) == []
+        viewer.add_points(np.array([[3.0, 4.0]]), name="scratch")
+        saved_after(server, first["at"], 1)
+        second_folder = session(server)["napari"]["folder"]
+        assert second_folder != first_folder
+
+        viewer = desktop_viewer(timeout=120, session="latest")
+        assert list(viewer.layers) == ["cells", "mask"]
+        assert np.array_equal(viewer.get("mask"), labels)
+        assert np.array_equal(viewer.get("cells"), image)
+        cells = viewer.layers["cells"]
+        assert cells.colormap == "magma" and cells.opacity == pytest.approx(0.6)
+        assert viewer.dims.current_step[0] == 2 and viewer.selected == ["cells"]
+        shown = session(server)["napari"]
+        assert shown["restored"]["from"] == first_folder, shown
+        # What is opened is kept in a new session; the scratch session stays as it was.
+        wait_for(
+            lambda: session(server)["napari"]["folder"] not in (None, second_folder),
+            30,
+            "the opened session to be saved in a new folder",
+        )
+        saved_after(server, time.time() - 30, 2)
+        kept = {item["name"]: item.get("layers") for item in session(server)["sessions"]}
+        assert kept[second_folder] == ["scratch"], kept
+        assert kept[first_folder] == ["cells", "mask"], kept
+
+        back = viewer.open_session(root / second_folder)
+        assert back["from"] == second_folder and back["layers"] == ["scratch"], back
+        assert list(viewer.layers) == ["scratch"]
+        assert viewer.open_session(first_folder)["layers"] == ["cells", "mask"]
+
+        with pytest.raises(NapariDesktopError) as missing:
+            viewer.open_session("1999-01-01T00-00-00Z-1")
+        assert missing.value.status == 404 and "no saved napari session" in str(missing.value)
+        assert list(viewer.layers) == ["cells", "mask"], "a refused open changes nothing"
     finally:
         server.stop_all()
