@@ -522,7 +522,8 @@ class DesktopManager:
             folder = which
         else:
             path = Path(which).expanduser() if "/" in which else self.session_root() / which
-            if not path.is_absolute() or not (path / "session.json").is_file():
+            named_out = "/" not in which and which.startswith(".")  # "..": not a session
+            if named_out or not path.is_absolute() or not (path / "session.json").is_file():
                 raise Refused(
                     404,
                     f"no saved napari session at {path} (a folder with a session.json)",

@@ -298,7 +298,9 @@ def test_a_notebook_opens_a_saved_session(tmp_path, monkeypatch):
         viewer.selected = ["cells"]
         first = saved_after(server, 0, 2)
         first_folder = session(server)["napari"]["folder"]
-        os.kill(napari_pid(server), signal.SIGKILL)
+        pid = napari_pid(server)
+        os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: not procs.alive(pid), 10, "napari to be killed")
         viewer = desktop_viewer(timeout=120)  # napari again, empty (restore = False)
         assert list(viewer.layers) == []
         viewer.add_points(np.array([[3.0, 4.0]]), name="scratch")
@@ -334,6 +336,9 @@ def test_a_notebook_opens_a_saved_session(tmp_path, monkeypatch):
         with pytest.raises(NapariDesktopError) as missing:
             viewer.open_session("1999-01-01T00-00-00Z-1")
         assert missing.value.status == 404 and "no saved napari session" in str(missing.value)
+        with pytest.raises(NapariDesktopError) as outside:
+            viewer.open_session("..")  # a name is a folder of the sessions folder, no more
+        assert outside.value.status == 404, outside.value
         assert list(viewer.layers) == ["cells", "mask"], "a refused open changes nothing"
     finally:
         server.stop_all()
