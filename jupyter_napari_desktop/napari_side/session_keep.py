@@ -703,8 +703,11 @@ class Keeper:
         than the one napari writes now) or a session folder's path. The layers shown until
         now stay in their own session on disk; what is opened is saved in a new session.
         ``done`` gets None, or why nothing was opened."""
-        if self.saving or self.restoring:  # a save in flight would name the old folder
-            from qtpy.QtCore import QTimer
+        if self.timer.isActive():  # edits not saved yet: saved first, in their session
+            self.timer.stop()
+            self.save()
+        if self.saving or self.restoring or self.timer.isActive():
+            from qtpy.QtCore import QTimer  # (a save in flight would name the old folder)
 
             QTimer.singleShot(50, lambda: self.open(which, done))
             return
@@ -724,7 +727,6 @@ class Keeper:
             except BadSession as err:
                 done(str(err))
                 return
-        self.timer.stop()
         self._begin_anew()
 
         def finished() -> None:

@@ -29,6 +29,7 @@ pytest.importorskip("napari", reason="napari is installed by scripts/setup.sh")
 
 from jupyter_napari_desktop.kernel.notebook import NapariDesktopError  # noqa: E402
 from jupyter_napari_desktop.kernel.viewer import DesktopViewer, desktop_viewer  # noqa: E402
+from jupyter_napari_desktop.napari_side.session_keep import load_session  # noqa: E402
 
 SHAPE = (50, 512, 512)
 OPTIONS = {
@@ -308,6 +309,7 @@ def test_a_notebook_opens_a_saved_session(tmp_path, monkeypatch):
         second_folder = session(server)["napari"]["folder"]
         assert second_folder != first_folder
 
+        moment = time.time()
         viewer = desktop_viewer(timeout=120, session="latest")
         assert list(viewer.layers) == ["cells", "mask"]
         assert np.array_equal(viewer.get("mask"), labels)
@@ -318,19 +320,21 @@ def test_a_notebook_opens_a_saved_session(tmp_path, monkeypatch):
         shown = session(server)["napari"]
         assert shown["restored"]["from"] == first_folder, shown
         # What is opened is kept in a new session; the scratch session stays as it was.
-        wait_for(
-            lambda: session(server)["napari"]["folder"] not in (None, second_folder),
-            30,
-            "the opened session to be saved in a new folder",
-        )
-        saved_after(server, time.time() - 30, 2)
+        saved_after(server, moment, 2)
+        third_folder = session(server)["napari"]["folder"]
+        assert third_folder not in (first_folder, second_folder)
         kept = {item["name"]: item.get("layers") for item in session(server)["sessions"]}
         assert kept[second_folder] == ["scratch"], kept
         assert kept[first_folder] == ["cells", "mask"], kept
 
+        # An edit not saved yet (save_delay) is saved in its session before another opens.
+        edited = labels.copy()
+        edited[3] = 7
+        viewer.layers["mask"].data = edited
         back = viewer.open_session(root / second_folder)
         assert back["from"] == second_folder and back["layers"] == ["scratch"], back
         assert list(viewer.layers) == ["scratch"]
+        assert np.array_equal(load_session(root / third_folder)["mask"]["data"], edited)
         assert viewer.open_session(first_folder)["layers"] == ["cells", "mask"]
 
         with pytest.raises(NapariDesktopError) as missing:
