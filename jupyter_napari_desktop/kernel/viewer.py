@@ -13,6 +13,7 @@ kernel writes or reads them on the same machine, never through JSON or the netwo
     v.layers["mask"].data = mask2        # napari shows the new data
     v.screenshot()                       # the canvas as an array, shown as a PNG
     v.dims.current_step = (3, 0, 0); v.camera.zoom = 2; v.selected = ["mask"]
+    v.open_session("latest")             # napari shows a saved session (docs/sessions.md)
 """
 
 from __future__ import annotations
@@ -331,6 +332,19 @@ class DesktopViewer:
     def selected(self, names: Any) -> None:
         self._call("PUT", "viewer", {"selected": [names] if isinstance(names, str) else names})
 
+    def open_session(self, session: Any = "latest") -> dict[str, Any]:
+        """Show a saved session in napari instead of its layers now, as napari brings one
+        back when it starts (data, settings, dims, camera): ``session`` is "latest" (the
+        newest saved session, not the one napari is writing now), a kept session's name
+        (``GET napari-desktop/api/session`` lists them) or a session folder's path. The
+        layers shown until now stay in their own session on disk. Returns what was
+        restored: {"from", "saved_at", "layers", "skipped", ...}."""
+        which = str(session)
+        if os.sep in which or isinstance(session, os.PathLike):
+            which = os.path.abspath(os.path.expanduser(which))
+        answer = self._call("POST", "session", {"action": "open", "session": which})
+        return dict((answer.get("napari") or {}).get("restored") or {})
+
     def open(self, *paths: Any, **options: Any) -> list[str]:
         """Open files as layers (``open_in_napari``); the names of the new layers."""
         from .notebook import open_in_napari
@@ -352,11 +366,16 @@ def quote(name: str) -> str:
     return url_quote(name, safe="")
 
 
-def desktop_viewer(timeout: float = START_TIMEOUT) -> DesktopViewer:
-    """A handle on the desktop's napari, started (desktop and napari) if needed."""
+def desktop_viewer(timeout: float = START_TIMEOUT, session: Any = None) -> DesktopViewer:
+    """A handle on the desktop's napari, started (desktop and napari) if needed; with
+    ``session`` ("latest", a kept session's name or a session folder's path) napari then
+    shows that saved session (``DesktopViewer.open_session``)."""
     info = server_info()
     call(info, "start", {"app": "napari", "wait": True}, timeout)
-    return DesktopViewer(info, timeout)
+    viewer = DesktopViewer(info, timeout)
+    if session is not None:
+        viewer.open_session(session)
+    return viewer
 
 
 __all__ = ["DesktopViewer", "Layer", "Screenshot", "desktop_viewer"]

@@ -221,12 +221,16 @@ def read_state(folder: Path) -> dict[str, Any]:
     return state
 
 
-def pick_latest(root: Path) -> tuple[Optional[Path], dict[str, Any], list[str]]:
-    """The newest session under ``root`` that can be read: (folder, state, why newer ones
-    were passed over). Folders without session.json (nothing was saved) are passed over
-    silently. (None, {}, reasons) when there is none."""
+def pick_latest(
+    root: Path, skip: Optional[Path] = None
+) -> tuple[Optional[Path], dict[str, Any], list[str]]:
+    """The newest session under ``root`` that can be read, ``skip`` aside: (folder, state, why
+    newer ones were passed over). Folders without session.json (nothing was saved) are
+    passed over silently. (None, {}, reasons) when there is none."""
     passed: list[str] = []
     for folder in list_sessions(root):
+        if folder == skip:
+            continue
         try:
             return folder, read_state(folder), passed
         except BadSession as err:
@@ -691,6 +695,55 @@ class Keeper:
                 self.restored = {"from": None, "layers": [], "skipped": passed, "seconds": 0.0}
             done()
             return
+        self._restore_from(folder, state, passed, started, done)
+
+    def open(self, which: str, done: Callable[[Optional[str]], None]) -> None:
+        """Show a kept session in place of napari's layers (desktop_viewer's
+        ``open_session``): ``which`` is "latest" (the newest session that can be read, other
+        than the one napari writes now) or a session folder's path. The layers shown until
+        now stay in their own session on disk; what is opened is saved in a new session.
+        ``done`` gets None, or why nothing was opened."""
+        if self.timer.isActive():  # edits not saved yet: saved first, in their session
+            self.timer.stop()
+            self.save()
+        if self.saving or self.restoring or self.timer.isActive():
+            from qtpy.QtCore import QTimer  # (a save in flight would name the old folder)
+
+            QTimer.singleShot(50, lambda: self.open(which, done))
+            return
+        started = time.perf_counter()
+        if which == "latest":
+            folder, state, passed = pick_latest(self.root, skip=self.folder)
+            if folder is None:
+                done(
+                    f"no kept session under {self.root} can be read"
+                    + "".join(f"; {reason}" for reason in passed)
+                )
+                return
+        else:
+            folder, passed = Path(which), []
+            try:
+                state = read_state(folder)
+            except BadSession as err:
+                done(str(err))
+                return
+        self._begin_anew()
+
+        def finished() -> None:
+            self.changed()  # saved in a new session, the files linked from ``folder``
+            done(None)
+
+        self._restore_from(folder, state, passed, started, finished)
+
+    def _restore_from(
+        self,
+        folder: Path,
+        state: dict[str, Any],
+        passed: list[str],
+        started: float,
+        done: Callable[[], None],
+    ) -> None:
+        """Read ``folder``'s files in a worker thread, make its layers on the Qt thread."""
         self.restoring = True
         entries = state["layers"]
 
@@ -794,14 +847,19 @@ class Keeper:
             if active in layers:
                 layers.selection.active = layers[active]
 
-    def start_empty(self) -> None:
-        """Remove every layer and begin a new session (the earlier ones stay on disk)."""
+    def _begin_anew(self) -> None:
+        """Remove every layer (not a change to save) and begin a new session folder at the
+        next save; the earlier sessions stay on disk."""
         self.restoring = True
         try:
             self.viewer.layers.clear()
         finally:
             self.restoring = False
         self.folder = None
+
+    def start_empty(self) -> None:
+        """Remove every layer and begin a new session (the earlier ones stay on disk)."""
+        self._begin_anew()
         self.restored = None
         self.save_empty = True
         self.save()
@@ -880,6 +938,14 @@ def start(
     keeper = Keeper(viewer, options, napari_version)
 
     def command(request: dict[str, Any], reply: Callable[[dict[str, Any]], None]) -> None:
+        if request.get("action") == "open":
+            keeper.open(
+                str(request.get("folder") or "latest"),
+                lambda error: reply(
+                    {"ok": error is None, "error": error, "session": keeper.report()}
+                ),
+            )
+            return
         if request.get("action") == "empty":
             keeper.start_empty()
         reply({"ok": True, "session": keeper.report()})

@@ -447,7 +447,9 @@ class ScreenHandler(DesktopAPIHandler):
 
 class SessionHandler(DesktopAPIHandler):
     """napari's kept sessions: GET lists them (and what napari restored and saved last);
-    POST {"action": "empty"} removes napari's layers and begins a new session."""
+    POST {"action": "empty"} removes napari's layers and begins a new session;
+    POST {"action": "open", "session": "latest" | a kept session's name | a folder's
+    absolute path (the owner only)} shows that session in napari instead."""
 
     @web.authenticated
     async def get(self) -> None:
@@ -464,9 +466,19 @@ class SessionHandler(DesktopAPIHandler):
     @web.authenticated
     async def post(self) -> None:
         body = self.json_body()
-        if body.get("action") != "empty":
-            raise web.HTTPError(400, 'the only action is "empty": {"action": "empty"}')
-        self.finish({"napari": await self.manager.start_empty()})
+        action, which = body.get("action"), body.get("session", "latest")
+        if action == "empty":
+            self.finish({"napari": await self.manager.start_empty()})
+            return
+        if action != "open" or not isinstance(which, str) or not which:
+            raise web.HTTPError(
+                400,
+                'send {"action": "empty"} or {"action": "open", "session": "latest"} '
+                "(or a kept session's name, or a session folder's absolute path)",
+            )
+        if "/" in which:
+            self.require_owner("opens a session folder by its path")
+        self.finish({"napari": await self.manager.open_session(which)})
 
 
 def layer_json(info: dict[str, Any]) -> dict[str, Any]:

@@ -514,6 +514,40 @@ class DesktopManager:
             raise Refused(409, f"napari could not start empty: {answer.get('error')}", "try again")
         return session_json(answer.get("session")) or {}
 
+    async def open_session(self, which: str) -> dict[str, Any]:
+        """napari shows a kept session instead of its layers now (they stay in their own
+        session on disk): ``which`` is "latest" (the newest but napari's current one), a
+        session's name under session_root(), or a session folder's absolute path."""
+        if which == "latest":
+            folder = which
+        else:
+            path = Path(which).expanduser() if "/" in which else self.session_root() / which
+            named_out = "/" not in which and which.startswith(".")  # "..": not a session
+            if named_out or not path.is_absolute() or not (path / "session.json").is_file():
+                raise Refused(
+                    404,
+                    f"no saved napari session at {path} (a folder with a session.json)",
+                    "GET napari-desktop/api/session lists the kept sessions by name; "
+                    'give one of them, "latest" or a session folder\'s absolute path',
+                )
+            folder = str(path)
+        answer = await self.napari.ask(
+            {"cmd": "session", "action": "open", "folder": folder},
+            120.0,
+            slow=(
+                f"napari was still reading the session {which} after 120 s",
+                "its layers appear when the reading ends; GET napari-desktop/api/session "
+                "says when (restoring)",
+            ),
+        )
+        if not answer.get("ok"):
+            raise Refused(
+                422,
+                f"napari could not open the session {which}: {answer.get('error')}",
+                "GET napari-desktop/api/session lists the sessions that can be read",
+            )
+        return session_json(answer.get("session")) or {}
+
     def _log_tail(self, lines: int = 20) -> str:
         return log_tail(self.paths.log, lines) if self.paths else ""
 

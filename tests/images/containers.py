@@ -122,10 +122,14 @@ def engine_run(tool: str, *args: str, timeout: float = 120, check: bool = True):
 
 
 class Container:
-    """One container of an image, published on 127.0.0.1 only, a host folder as ~/work."""
+    """One container of an image, published on 127.0.0.1 only, a host folder as ~/work (or
+    as the whole home, ``mount="/home/jovyan"``, as JupyterHub mounts a user's volume)."""
 
-    def __init__(self, tool: str, image: str, name: str, volume: Path) -> None:
+    def __init__(
+        self, tool: str, image: str, name: str, volume: Path, mount: str = "/home/jovyan/work"
+    ) -> None:
         self.tool, self.image, self.name, self.volume = tool, image, name, volume
+        self.mount = mount
         self.port = free_port()
         self._token: Optional[str] = None
 
@@ -142,7 +146,7 @@ class Container:
             "--publish",
             f"127.0.0.1:{self.port}:8888",
             "--volume",
-            f"{self.volume}:/home/jovyan/work",
+            f"{self.volume}:{self.mount}",
             tag(self.image),
             *args,
         )

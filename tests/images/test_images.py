@@ -7,14 +7,17 @@ the containers from podman, the clicks from Debian's Chromium.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import subprocess
 import time
+from typing import Any
 
 import numpy as np
 import pytest
 
+from jupyter_napari_desktop.napari_side.session_keep import load_session
 from tests.images.containers import (
     BUILD_SCRIPT,
     GPU,
@@ -31,6 +34,7 @@ from tests.images.containers import (
 )
 from tests.support.pages import wait_for_colours
 from tests.support.pattern import write_pattern
+from tests.support.rfb import RFBClient
 from tests.support.waiting import wait_for
 
 # The first test that needs the images waits for their build (minutes on a cold cache).
@@ -316,3 +320,100 @@ def test_a_failed_build_step_names_the_image(built, container_engine, tmp_path):
     assert f"building {tag('napari')} failed (docker/napari/Dockerfile)" in done.stderr
     after = engine_run(container_engine, "image", "inspect", "--format", "{{.Id}}", tag("napari"))
     assert before.stdout == after.stdout
+
+
+def test_podman_rm_and_a_new_container_on_the_same_home_bring_the_layers_back(
+    built, container_engine, tmp_path, figures
+):
+    """Labels opened in napari and painted with real pointer events (RFB over the page's
+    websocket into Xvnc), saved in the home; `podman rm` and a new container of the napari
+    image with the same home volume: napari restores the labels, equal to the last save."""
+    home = own_volume(tmp_path / "home")
+    labels = np.zeros((4, 512, 512), np.uint16)
+    labels[1, :50, :50] = 2
+    np.save(home / "labels.npy", labels)
+    (home / "labels.npy").chmod(0o644)
+    options = (
+        "--NapariDesktop.session=minimal",
+        "--NapariDesktop.geometry=1024x768",
+        "--NapariDesktop.save_delay=0.5",
+    )
+
+    def layer_data(box: Container, name: str) -> np.ndarray:
+        """The layer's data as napari has it (api/layers through a transfer file)."""
+        code, answer = box.request("GET", f"napari-desktop/api/layers/{name}")
+        assert code == 200, answer
+        engine_run(box.tool, "cp", f"{box.name}:{answer['path']}", str(tmp_path / "got.npy"))
+        box.request("DELETE", f"napari-desktop/api/transfers/{answer['transfer']}")
+        return np.load(tmp_path / "got.npy")
+
+    def kept(box: Container) -> dict:
+        code, answer = box.request("GET", "napari-desktop/api/session")
+        assert code == 200, answer
+        return answer["napari"] or {}
+
+    async def paint(box: Container) -> None:
+        url = f"ws://127.0.0.1:{box.port}/napari-desktop/websockify"
+        client = await RFBClient.connect_websocket(url, box.token(), raw=True, follow=False)
+        try:
+            width, height = client.width, client.height
+            await client.drag([(width // 2 - 120 + 20 * i, height // 2) for i in range(13)])
+            await client.round_trip()
+        finally:
+            await client.close()
+
+    first = Container(container_engine, "napari", "jnd-test-keep", home, mount="/home/jovyan")
+    try:
+        first.run(*options)
+        code, body = first.request(
+            "POST", "napari-desktop/api/start", {"app": "napari", "wait": True}
+        )
+        assert code == 200, body
+        code, body = first.request(
+            "POST", "napari-desktop/api/open", {"paths": ["labels.npy"], "layer_type": "labels"}
+        )
+        assert code == 200 and body["opened"] == ["labels"], body
+        props = {"mode": "paint", "selected_label": 5, "brush_size": 30}
+        code, body = first.request("PUT", "napari-desktop/api/layers/labels", {"props": props})
+        assert code == 200, body
+        code, body = first.request(
+            "PUT",
+            "napari-desktop/api/viewer",
+            {"reset_view": True, "dims": {"current_step": [1, 0, 0]}},
+        )
+        assert code == 200, body
+        moment = time.time()
+        asyncio.run(paint(first))
+
+        def saved() -> bool:
+            last = kept(first).get("last_save") or {}
+            return bool(last.get("at", 0) > moment)
+
+        wait_for(saved, 60, "napari to save the painted labels", 0.5)
+        painted = layer_data(first, "labels")
+        folder = kept(first)["folder"]
+    finally:
+        (tmp_path / "first.log").write_text(first.logs())
+        first.remove()  # podman rm --force
+    assert (painted[1] == 5).sum() > 1000, "the stroke painted label 5 on slice 1"
+    assert (painted[1, :50, :50] == 2).sum() > 0 and not painted[[0, 2, 3]].any()
+    last_save = load_session(home / ".napari-desktop" / "sessions" / folder)["labels"]
+    assert np.array_equal(last_save["data"], painted), "edited labels are kept as data"
+
+    second = Container(container_engine, "napari", "jnd-test-keep-2", home, mount="/home/jovyan")
+    with second.run(*options):
+        started = time.monotonic()
+        code, body = second.request(
+            "POST", "napari-desktop/api/start", {"app": "napari", "wait": True}
+        )
+        assert code == 200, body
+
+        def restored_now() -> Any:
+            now = kept(second)
+            return now.get("restored") if not now.get("restoring") else None
+
+        restored: dict = wait_for(restored_now, 120, "napari to restore its session")
+        figures["new container -> napari restored (s)"] = elapsed(started)
+        assert restored["from"] == folder and restored["layers"] == ["labels"], restored
+        assert restored["skipped"] == [], restored
+        assert np.array_equal(layer_data(second, "labels"), last_save["data"])

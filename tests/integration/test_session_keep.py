@@ -27,7 +27,9 @@ from tests.support.waiting import wait_for
 pytestmark = [pytest.mark.integration, needs_xvnc, pytest.mark.timeout(900)]
 pytest.importorskip("napari", reason="napari is installed by scripts/setup.sh")
 
+from jupyter_napari_desktop.kernel.notebook import NapariDesktopError  # noqa: E402
 from jupyter_napari_desktop.kernel.viewer import DesktopViewer, desktop_viewer  # noqa: E402
+from jupyter_napari_desktop.napari_side.session_keep import load_session  # noqa: E402
 
 SHAPE = (50, 512, 512)
 OPTIONS = {
@@ -276,5 +278,71 @@ def test_an_undone_stroke_is_saved_undone(tmp_path, monkeypatch):
         state = json.loads((folder / "session.json").read_text())
         kept = np.load(folder / state["layers"][0]["files"]["data"])
         assert not kept.any(), "the undone stroke is not in the saved labels"
+    finally:
+        server.stop_all()
+
+
+def test_a_notebook_opens_a_saved_session(tmp_path, monkeypatch):
+    """With ``restore = False`` napari starts empty; ``desktop_viewer(session="latest")``
+    shows the session saved before (not the one napari writes now), ``open_session(path)``
+    any saved folder; the layers shown before stay on disk in their own session."""
+    server = serve(tmp_path, monkeypatch, restore=False)
+    root = tmp_path / "home" / ".napari-desktop" / "sessions"
+    try:
+        viewer = desktop_viewer(timeout=120)
+        labels = np.zeros((6, 64, 64), np.uint16)
+        labels[2, 10:30, 10:40] = 4
+        image = np.linspace(0, 1, 64 * 64, dtype=np.float32).reshape(64, 64)
+        viewer.add_image(image, name="cells", colormap="magma", opacity=0.6)
+        viewer.add_labels(labels, name="mask")
+        viewer.dims.current_step = (2, 0, 0)
+        viewer.selected = ["cells"]
+        first = saved_after(server, 0, 2)
+        first_folder = session(server)["napari"]["folder"]
+        pid = napari_pid(server)
+        os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: not procs.alive(pid), 10, "napari to be killed")
+        viewer = desktop_viewer(timeout=120)  # napari again, empty (restore = False)
+        assert list(viewer.layers) == []
+        viewer.add_points(np.array([[3.0, 4.0]]), name="scratch")
+        saved_after(server, first["at"], 1)
+        second_folder = session(server)["napari"]["folder"]
+        assert second_folder != first_folder
+
+        moment = time.time()
+        viewer = desktop_viewer(timeout=120, session="latest")
+        assert list(viewer.layers) == ["cells", "mask"]
+        assert np.array_equal(viewer.get("mask"), labels)
+        assert np.array_equal(viewer.get("cells"), image)
+        cells = viewer.layers["cells"]
+        assert cells.colormap == "magma" and cells.opacity == pytest.approx(0.6)
+        assert viewer.dims.current_step[0] == 2 and viewer.selected == ["cells"]
+        shown = session(server)["napari"]
+        assert shown["restored"]["from"] == first_folder, shown
+        # What is opened is kept in a new session; the scratch session stays as it was.
+        saved_after(server, moment, 2)
+        third_folder = session(server)["napari"]["folder"]
+        assert third_folder not in (first_folder, second_folder)
+        kept = {item["name"]: item.get("layers") for item in session(server)["sessions"]}
+        assert kept[second_folder] == ["scratch"], kept
+        assert kept[first_folder] == ["cells", "mask"], kept
+
+        # An edit not saved yet (save_delay) is saved in its session before another opens.
+        edited = labels.copy()
+        edited[3] = 7
+        viewer.layers["mask"].data = edited
+        back = viewer.open_session(root / second_folder)
+        assert back["from"] == second_folder and back["layers"] == ["scratch"], back
+        assert list(viewer.layers) == ["scratch"]
+        assert np.array_equal(load_session(root / third_folder)["mask"]["data"], edited)
+        assert viewer.open_session(first_folder)["layers"] == ["cells", "mask"]
+
+        with pytest.raises(NapariDesktopError) as missing:
+            viewer.open_session("1999-01-01T00-00-00Z-1")
+        assert missing.value.status == 404 and "no saved napari session" in str(missing.value)
+        with pytest.raises(NapariDesktopError) as outside:
+            viewer.open_session("..")  # a name is a folder of the sessions folder, no more
+        assert outside.value.status == 404, outside.value
+        assert list(viewer.layers) == ["cells", "mask"], "a refused open changes nothing"
     finally:
         server.stop_all()

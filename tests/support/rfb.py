@@ -275,6 +275,16 @@ class RFBClient:
         await self.pointer(x, y, 1)
         await self.pointer(x, y, 0)
 
+    async def drag(self, points: list[tuple[int, int]], pause: float = 0.05) -> None:
+        """A drag with button 1 held (a brush stroke): pressed at the first point, moved
+        through the others ``pause`` seconds apart, released at the last."""
+        await self.pointer(*points[0], 0)
+        await self.pointer(*points[0], 1)
+        for x, y in points[1:]:
+            await asyncio.sleep(pause)
+            await self.pointer(x, y, 1)
+        await self.pointer(*points[-1], 0)
+
     async def set_desktop_size(self, width: int, height: int, timeout: float = 10) -> bool:
         """Ask for a new screen size (ExtendedDesktopSize); True once the server has it."""
         screen_id, flags = (self.screens[0][0], self.screens[0][5]) if self.screens else (0, 0)

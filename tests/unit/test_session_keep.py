@@ -102,6 +102,15 @@ def test_pick_latest_passes_over_unreadable_and_newer_format_sessions(tmp_path):
     assert keep.pick_latest(tmp_path / "none") == (None, {}, [])
 
 
+def test_pick_latest_skips_the_session_napari_writes_now(tmp_path):
+    """A notebook's "latest" (open_session) is the session before napari's own."""
+    before = make_session(tmp_path, "2026-01-01T00-00-00Z-1", [{"name": "a"}])
+    now = make_session(tmp_path, "2026-01-02T00-00-00Z-2", [{"name": "b"}])
+    assert keep.pick_latest(tmp_path)[0] == now
+    assert keep.pick_latest(tmp_path, skip=now)[0] == before
+    assert keep.pick_latest(tmp_path, skip=before)[0] == now
+
+
 @pytest.mark.parametrize(
     ("entry", "reason"),
     [
