@@ -1,5 +1,5 @@
 """Command line: ``jupyter napari-desktop doctor``, and the running server's desktop from a
-terminal: ``status``, ``open FILE...``, ``session [--empty]``."""
+terminal: ``status``, ``open FILE...``, ``session [--empty | --open=NAME]``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from jupyter_core.application import JupyterApp
-from traitlets import Bool, Int
+from traitlets import Bool, Int, Unicode
 
 from ._version import __version__
 from .config import NapariDesktop
@@ -169,8 +169,14 @@ class OpenApp(ServerCommand):
 class SessionApp(ServerCommand):
     name = "jupyter-napari-desktop-session"
     description = """List napari's kept sessions (docs/sessions.md), newest first; with --empty,
-    remove napari's layers and begin a new session (the restored one stays on disk)."""
+    remove napari's layers and begin a new session; with --open=latest (or a kept session's
+    name, or a session folder's path), show that session in napari instead. The layers
+    napari showed stay on disk either way."""
     empty = Bool(False, help="Begin a new, empty session.").tag(config=True)
+    open_session = Unicode(
+        "", help="Show this session in napari: latest, a kept session's name or a folder's path."
+    ).tag(config=True)
+    aliases = {**ServerCommand.aliases, "open": "SessionApp.open_session"}
     flags = {
         **ServerCommand.flags,
         "empty": ({"SessionApp": {"empty": True}}, "Begin a new, empty session."),
@@ -180,6 +186,16 @@ class SessionApp(ServerCommand):
         if self.empty:
             found = self.request(server, "session", {"action": "empty"})
             return found, ["napari starts a new, empty session; earlier ones stay on disk"]
+        if self.open_session:
+            which = self.open_session
+            if "/" in which or which.startswith("~"):
+                which = str(Path(which).expanduser().resolve())
+            found = self.request(server, "session", {"action": "open", "session": which})
+            shown = (found.get("napari") or {}).get("restored") or {}
+            layers = ", ".join(shown.get("layers") or []) or "no layers"
+            lines = [f"napari shows {shown.get('from')}: {layers}"]
+            lines += [f"  not restored: {item}" for item in shown.get("skipped") or []]
+            return found, lines
         found = self.request(server, "session")
         lines = [f"sessions in {found.get('dir')} (newest first):"]
         for kept in found.get("sessions") or []:

@@ -106,6 +106,12 @@ def test_sessions_listed_and_started_empty(server):
     assert done.returncode == 0, done.stderr
     assert "new, empty session" in done.stdout
     assert "0 layer(s)" in cli(server, "status").stdout
+    shown = cli(server, "session", "--open=latest")
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.startswith("napari shows ") and ": pattern" in shown.stdout, shown.stdout
+    assert "2 layer(s): pattern, pattern [1]" in cli(server, "status").stdout  # both opened
+    missing = cli(server, "session", "--open=no-such-session")
+    assert missing.returncode == 1 and "answered 404" in missing.stderr, missing.stderr
 
 
 def test_no_server_running(tmp_path):
