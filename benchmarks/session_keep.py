@@ -67,7 +67,7 @@ def main() -> None:
             moment = time.time()
             viewer.layers["mask"].data = labels
             saves.append(last_save_after(server, moment, 1))
-        root = tmp / "home" / ".napari-desktop" / "sessions"
+        root = tmp / "home" / "napari-sessions"
         one_layer = folder_bytes(sorted(root.iterdir())[-1])
 
         for index in range(4):

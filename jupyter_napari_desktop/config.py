@@ -293,9 +293,11 @@ class NapariDesktop(Configurable):
         config=True,
         help="""Folder in which napari's session is saved as it happens, one sub-folder per
         napari run (session.json and the layers' data as .npy files). Empty (default):
-        ~/.napari-desktop/sessions in the user's home, so it lives as long as the home does
-        (a persistent volume on JupyterHub). Absolute path or ~; keep it off /tmp and off
-        the private runtime directory, which end with the desktop. Painted labels are as
+        napari-sessions in the Jupyter root directory when the root is the user's home or
+        inside it (JupyterLab's file browser shows it), else ~/napari-sessions; either way
+        it lives as long as the home does (a persistent volume on JupyterHub). Absolute
+        path or ~; keep it off /tmp and off the private runtime directory, which end with
+        the desktop. Painted labels are as
         large on disk as in memory (a 50x512x512 uint32 layer: 52 MB).""",
     )
 

@@ -345,6 +345,13 @@ class DesktopViewer:
         answer = self._call("POST", "session", {"action": "open", "session": which})
         return dict((answer.get("napari") or {}).get("restored") or {})
 
+    def sessions(self) -> list[dict[str, Any]]:
+        """The kept sessions, newest first: {"name", "path", "saved_at", "layers"} each
+        ("error" instead for one whose session.json cannot be read); napari's current
+        session is among them once it saved. Their folder: ``GET napari-desktop/api/session``
+        (``c.NapariDesktop.session_dir``)."""
+        return list(self._call("GET", "session").get("sessions") or [])
+
     def open(self, *paths: Any, **options: Any) -> list[str]:
         """Open files as layers (``open_in_napari``); the names of the new layers."""
         from .notebook import open_in_napari

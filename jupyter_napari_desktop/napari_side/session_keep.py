@@ -6,8 +6,8 @@ their names, rotation, reading one back with what was skipped), unit-tested with
 ``Keeper`` (the bottom half) watches napari's layers on the Qt thread and writes from a
 worker thread.
 
-On disk, one folder per napari run under the sessions folder (``~/.napari-desktop/sessions``
-unless ``c.NapariDesktop.session_dir`` says otherwise)::
+On disk, one folder per napari run under the sessions folder (``napari-sessions`` in the
+Jupyter root or the home, unless ``c.NapariDesktop.session_dir`` says otherwise)::
 
     sessions/2026-12-04T04-50-00Z-4242/
         session.json          the viewer's state (below), written last, atomically

@@ -6,6 +6,7 @@ import atexit
 import os
 import sys
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
@@ -37,6 +38,8 @@ class NapariDesktopApp(ExtensionApp):
             self.log.critical("%s bad configuration: %s", PREFIX, err)
             sys.exit(f"{PREFIX} bad configuration: {err}")
         self.manager = DesktopManager(config, self.log)
+        if self.serverapp is not None and self.serverapp.root_dir:
+            self.manager.root_dir = Path(self.serverapp.root_dir)
         self._give_kernels_the_desktop()
         self.settings["napari_desktop_manager"] = self.manager
         self.settings["napari_desktop_exchange"] = Exchange(self.manager)

@@ -52,7 +52,19 @@ PREFIX = "[napari-desktop]"
 STOP_TIMEOUT = 4.0
 MEMORY_EVERY = 30.0  # seconds status reuses the desktop's PSS (a read costs ~20 ms of CPU)
 STOPPED_MESSAGE = "The desktop was stopped (Stop desktop)"
-DEFAULT_SESSION_DIR = "~/.napari-desktop/sessions"
+SESSIONS_FOLDER = "napari-sessions"
+
+
+def default_session_root(root_dir: Optional[Path], home: Path) -> Path:
+    """Where napari's sessions are kept when ``session_dir`` is not set: ``napari-sessions``
+    in the Jupyter root directory when that is the home or inside it (the file browser
+    shows it, and it lives on the home's volume), else in the home."""
+    home = home.resolve()
+    if root_dir is not None:
+        root = root_dir.expanduser().resolve()
+        if root == home or home in root.parents:
+            return root / SESSIONS_FOLDER
+    return home / SESSIONS_FOLDER
 
 
 def session_json(report: Any) -> Optional[dict[str, Any]]:
@@ -158,6 +170,7 @@ class DesktopManager:
         self._memory: Optional[tuple[int, float, float]] = None  # (pid, monotonic, MiB)
         self.runtime_name = runtime_name()
         self.napari = NapariLink(self)
+        self.root_dir: Optional[Path] = None  # the Jupyter root directory (the app sets it)
         self.scale = 1.0  # the page's screen scale: kept for the next desktop too
         self.access = Access(config.owner)  # who watches, who may change it
 
@@ -472,7 +485,9 @@ class DesktopManager:
     # -- napari's kept session (napari_side/session_keep.py does the keeping) ---------
     def session_root(self) -> Path:
         """The folder napari's sessions are kept in (c.NapariDesktop.session_dir)."""
-        return Path(self.config.session_dir or DEFAULT_SESSION_DIR).expanduser()
+        if self.config.session_dir:
+            return Path(self.config.session_dir).expanduser()
+        return default_session_root(self.root_dir, Path.home())
 
     def _write_keep(self, paths: RuntimePaths) -> None:
         """keep.json in the private directory: where and how napari keeps its session."""

@@ -8,7 +8,7 @@ const at = (epochS: number) => `T${epochS}`;
 describe('session', () => {
   it('parses the napari part of GET session and ignores what it does not know', () => {
     const report = parseSession({
-      dir: '/home/u/.napari-desktop/sessions',
+      dir: '/home/u/napari-sessions',
       napari: {
         restoring: false,
         restored: {

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.browser
 
 def keep_a_session(home: Path) -> Path:
     """A session as napari would have saved it an hour ago: two labels layers, one cut."""
-    root = home / ".napari-desktop" / "sessions"
+    root = home / "napari-sessions"
     folder = root / session_keep.session_name(time.time() - 3600, 1)
     folder.mkdir(parents=True)
     session_keep.write_array(folder / "L1a-1.npy", np.full((4, 64, 64), 3, np.uint8))

@@ -122,7 +122,7 @@ async def paint(hub: HubProcess, user: UnixUser, token: str) -> None:
 def test_the_idle_culler_stops_the_server_and_napari_brings_the_labels_back(hub):
     user = hub.unix_users[0]
     token = hub.user_token(user.name)
-    sessions = user.home / ".napari-desktop" / "sessions"
+    sessions = user.home / "napari-sessions"
     started = time.monotonic()
 
     viewer = open_napari(hub, user, token)

@@ -397,7 +397,7 @@ def test_podman_rm_and_a_new_container_on_the_same_home_bring_the_layers_back(
         first.remove()  # podman rm --force
     assert (painted[1] == 5).sum() > 1000, "the stroke painted label 5 on slice 1"
     assert (painted[1, :50, :50] == 2).sum() > 0 and not painted[[0, 2, 3]].any()
-    last_save = load_session(home / ".napari-desktop" / "sessions" / folder)["labels"]
+    last_save = load_session(home / "napari-sessions" / folder)["labels"]
     assert np.array_equal(last_save["data"], painted), "edited labels are kept as data"
 
     second = Container(container_engine, "napari", "jnd-test-keep-2", home, mount="/home/jovyan")

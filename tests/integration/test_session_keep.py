@@ -170,7 +170,7 @@ def test_napari_killed_while_saving_restores_a_complete_session(tmp_path, monkey
     """SIGKILL napari while it writes a save, ten times: each next start restores a whole
     session, the last one whose save had ended."""
     server = serve(tmp_path, monkeypatch)
-    root = tmp_path / "home" / ".napari-desktop" / "sessions"
+    root = tmp_path / "home" / "napari-sessions"
     mid_save, last = 0, 1
     try:
         viewer: DesktopViewer = desktop_viewer(timeout=120)
@@ -205,7 +205,7 @@ def test_napari_killed_while_saving_restores_a_complete_session(tmp_path, monkey
 
 def test_a_damaged_session_is_named_and_napari_starts_with_the_rest(tmp_path, monkeypatch):
     server = serve(tmp_path, monkeypatch)
-    root = tmp_path / "home" / ".napari-desktop" / "sessions"
+    root = tmp_path / "home" / "napari-sessions"
     try:
         viewer = desktop_viewer(timeout=120)
         viewer.add_labels(np.full((8, 32, 32), 2, np.uint8), name="good")
@@ -260,7 +260,7 @@ def test_an_unwritable_session_folder_never_stops_napari(tmp_path, monkeypatch):
 def test_an_undone_stroke_is_saved_undone(tmp_path, monkeypatch):
     """napari's undo (Ctrl+Z) emits no data event: the save still finds it."""
     server = serve(tmp_path, monkeypatch)
-    root = tmp_path / "home" / ".napari-desktop" / "sessions"
+    root = tmp_path / "home" / "napari-sessions"
     try:
         viewer = desktop_viewer(timeout=120)
         viewer.add_labels(np.zeros((512, 512), np.uint32), name="mask")
@@ -287,7 +287,7 @@ def test_a_notebook_opens_a_saved_session(tmp_path, monkeypatch):
     shows the session saved before (not the one napari writes now), ``open_session(path)``
     any saved folder; the layers shown before stay on disk in their own session."""
     server = serve(tmp_path, monkeypatch, restore=False)
-    root = tmp_path / "home" / ".napari-desktop" / "sessions"
+    root = tmp_path / "home" / "napari-sessions"
     try:
         viewer = desktop_viewer(timeout=120)
         labels = np.zeros((6, 64, 64), np.uint16)
@@ -344,5 +344,35 @@ def test_a_notebook_opens_a_saved_session(tmp_path, monkeypatch):
             viewer.open_session("..")  # a name is a folder of the sessions folder, no more
         assert outside.value.status == 404, outside.value
         assert list(viewer.layers) == ["cells", "mask"], "a refused open changes nothing"
+    finally:
+        server.stop_all()
+
+
+def test_the_session_is_in_the_file_browser_when_the_root_is_the_home(tmp_path, monkeypatch):
+    """JupyterHub, the images and Binder serve the home: the sessions are a visible folder
+    of the root, listed and downloadable through Jupyter's contents API (what JupyterLab's
+    file browser shows), and a notebook finds them with sessions()."""
+    server = JupyterServer(
+        tmp_path, OPTIONS, extra_config={"ServerApp": {"root_dir": str(tmp_path / "home")}}
+    ).start()
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "runtime"))
+    assert server.proc is not None
+    monkeypatch.setenv("JUPYTER_NAPARI_DESKTOP_SERVER_PID", str(server.proc.pid))
+    try:
+        viewer = desktop_viewer(timeout=120)
+        moment = time.time()
+        viewer.add_labels(np.full((4, 16, 16), 7, np.uint8), name="mask")
+        saved_after(server, moment, 1)
+        code, listing = server.request("GET", "api/contents/napari-sessions")
+        assert code == 200, listing
+        folders = [item["name"] for item in listing["content"] if item["type"] == "directory"]
+        newest = viewer.sessions()[0]
+        assert newest["name"] in folders and newest["layers"] == ["mask"], (folders, newest)
+        assert Path(newest["path"]) == tmp_path / "home" / "napari-sessions" / newest["name"]
+        code, state = server.request(
+            "GET", f"api/contents/napari-sessions/{newest['name']}/session.json?content=1"
+        )
+        assert code == 200 and state["type"] == "file", state
+        assert [layer["name"] for layer in json.loads(state["content"])["layers"]] == ["mask"]
     finally:
         server.stop_all()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -174,7 +175,7 @@ def test_link_or_copy_shares_unchanged_data(tmp_path):
 
 def test_the_api_tells_only_listed_fields_of_the_helpers_report():
     report = {
-        "dir": "/home/u/.napari-desktop/sessions",
+        "dir": "/home/u/napari-sessions",
         "folder": "2026-01-01T00-00-00Z-1",
         "restored": {"from": "x", "layers": ["a"], "skipped": [], "seconds": 1.0, "secret": 1},
         "last_save": {"at": 5.0, "layers": 1, "qt_s": 0.01, "extra": 2},
@@ -186,3 +187,16 @@ def test_the_api_tells_only_listed_fields_of_the_helpers_report():
     assert "secret" not in shown["restored"] and "extra" not in shown["last_save"]
     assert shown["restored"]["layers"] == ["a"]
     assert session_json(None) is None
+
+
+def test_sessions_go_where_the_file_browser_shows_them(tmp_path):
+    from jupyter_napari_desktop.server.manager import default_session_root
+
+    home = tmp_path / "home"
+    (home / "clone").mkdir(parents=True)
+    assert default_session_root(home, home) == home / "napari-sessions"
+    assert default_session_root(home / "clone", home) == home / "clone" / "napari-sessions"
+    # A root outside the home (a shared data folder, /) is not where a user's work goes.
+    assert default_session_root(tmp_path / "data", home) == home / "napari-sessions"
+    assert default_session_root(Path("/"), home) == home / "napari-sessions"
+    assert default_session_root(None, home) == home / "napari-sessions"
