@@ -195,10 +195,10 @@ class NapariDesktop(Configurable):
     )
 
     video_crf = Int(
-        26,
+        20,
         config=True,
         help="""Picture quality of the video path while it moves: x264's constant rate
-        factor, 10 (near lossless, most bytes) to 51 (smallest, blocky); default 26. Each 6
+        factor, 10 (near lossless, most bytes) to 51 (smallest, blocky); default 20. Each 6
         more halves the bytes, roughly. The still picture is exact whatever this is.""",
     )
 

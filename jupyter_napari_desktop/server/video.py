@@ -54,10 +54,19 @@ from .video_rfb import (
 VIDEO_MIN_PIXELS = 160 * 160
 # The moving area is sent again losslessly this long after its last change.
 STILL_SECONDS = 0.3
+# The exact still picture goes in bands of about this many pixels, one an update.
+BAND_PIXELS = 64 * 1024
 # Video areas are aligned to this many pixels (stable contexts, macroblocks).
 ALIGN = 16
 # Unsent websocket bytes above which the bridge waits for the browser.
 HIGH_WATER_BYTES = 1024 * 1024
+# Xvnc is asked again after this long without an answer (nothing changed, or it dropped
+# the request): ten bytes twice a second while the screen is still.
+ASK_AGAIN_SECONDS = 0.5
+# Updates sent ahead of the browser's requests: noVNC asks for the next one once it has
+# read one, so with 2 the next picture is encoded and on its way while the browser draws
+# this one (as continuous updates), and a slow browser holds at most one more.
+WINDOW = 1
 
 
 @dataclass(frozen=True)
@@ -98,6 +107,15 @@ def _clip(box: Box, width: int, height: int) -> Box:
     return Box(x, y, max(0, min(box.w, width - x)), max(0, min(box.h, height - y)))
 
 
+def bands(box: Box) -> list[Box]:
+    """``box`` in horizontal bands of about ``BAND_PIXELS`` (the still picture's pieces)."""
+    rows = max(ALIGN, BAND_PIXELS // max(1, box.w) // ALIGN * ALIGN)
+    return [
+        Box(box.x, y, box.w, min(rows, box.y + box.h - y))
+        for y in range(box.y, box.y + box.h, rows)
+    ]
+
+
 def video_box(box: Box, width: int, height: int) -> Optional[Box]:
     """``box`` grown to ``ALIGN`` pixels and cut to the screen, with an even size (what
     H.264 in 4:2:0 needs); None if nothing of it is left."""
@@ -120,11 +138,13 @@ class Plan:
         self.new_context = False
         self.last_motion = 0.0
         self.lossy: Optional[Box] = None  # drawn as video, not yet sent exactly
+        self.refresh: list[Box] = []  # bands of the still picture still to send exactly
 
     def reset(self) -> None:
         """A resize: every context is gone, the whole screen comes losslessly."""
         self.area = None
         self.lossy = None
+        self.refresh = []
 
     def decide(
         self, dirty: list[Box], now: float, width: int, height: int
@@ -147,6 +167,7 @@ class Plan:
                 area = self.area
                 if any(area.contains(b) for b in dirty):
                     video_area, self.last_motion, self.lossy = area, now, area
+                    self.refresh = []  # moving again: the whole area is due later
                 dirty = [b for b in dirty if not area.contains(b)]
         lossless += dirty
         if (
@@ -155,12 +176,16 @@ class Plan:
             and now - self.last_motion >= STILL_SECONDS
         ):
             # The context stays: the next motion in the same area is a P-picture.
-            lossless.append(self.lossy)
+            self.refresh = bands(self.lossy)
             self.lossy = None
+        if video_area is None and self.refresh:
+            # One band an update: a key pressed meanwhile waits for one band, not all.
+            lossless.append(self.refresh.pop(0))
         return video_area, lossless
 
     def refresh_due(self, now: float) -> Optional[float]:
-        """Seconds until the still picture is due losslessly (None: nothing lossy)."""
+        """Seconds until the still picture is due losslessly (None: nothing lossy; its
+        further bands go as the browser asks for more)."""
         if self.lossy is None:
             return None
         return max(0.0, self.last_motion + STILL_SECONDS - now)
@@ -199,11 +224,14 @@ class VideoBridge:
         self._pseudo: list[bytes] = []
         self._have_picture = False
         self._outstanding = False  # an update request to Xvnc waits for its answer
+        self._encoding = False  # an update is being encoded in the thread
+        self._updates_sent = 0
+        self._asked_at = 0.0
         self._unsent = 0
         self._wake = asyncio.Event()
         self._closed = False
         self._task: Optional[asyncio.Task[None]] = None
-        self.sent = {"h264": 0, "tight": 0, "frames": 0, "encode_s": 0.0}
+        self.sent = {"h264": 0, "tight": 0, "frames": 0, "encode_s": 0.0, "xvnc_updates": 0}
 
     async def open(self, socket_path: str) -> None:
         sock = await connect_unix(socket_path)
@@ -240,7 +268,7 @@ class VideoBridge:
                     self._to_xvnc(client_init_request(self.client.encodings))
                     if not self._outstanding:
                         self._request_xvnc(incremental=self._have_picture)
-        if self.client.wants_update:
+        if self.client.requests:
             self._wake.set()
 
     def _browser_handshake(self, count: int) -> None:
@@ -267,6 +295,7 @@ class VideoBridge:
     def _request_xvnc(self, incremental: bool = True) -> None:
         height, width = self.xvnc.screen.shape[:2]
         self._outstanding = True
+        self._asked_at = time.monotonic()
         self._to_xvnc(update_request(incremental, 0, 0, width, height))
 
     # Xvnc -> bridge
@@ -291,10 +320,15 @@ class VideoBridge:
             elif isinstance(event, Message):
                 self._send(event.data)
             elif isinstance(event, UpdateEnd):
+                self.sent["xvnc_updates"] += bool(self._arriving)
                 self._dirty += self._arriving  # whole updates only: no tearing
                 self._arriving = []
                 self._outstanding = False
                 self._have_picture = True
+                if self._encoding:
+                    # The next picture travels while this one is encoded (the browser is
+                    # watching: it asked for what is being encoded).
+                    self._request_xvnc()
                 self._wake.set()
 
     # bridge -> browser
@@ -316,6 +350,11 @@ class VideoBridge:
         loop = asyncio.get_running_loop()
         while not self._closed:
             due = self.plan.refresh_due(time.monotonic())
+            if due is not None and (not self._credit() or self._unsent > HIGH_WATER_BYTES):
+                due = None  # the browser's next request (or its taking bytes) wakes this loop
+            if self._outstanding and self._credit():
+                again = self._asked_at + ASK_AGAIN_SECONDS - time.monotonic()
+                due = max(0.0, again if due is None else min(due, again))
             try:
                 await asyncio.wait_for(self._wake.wait(), due if due is not None else None)
             except asyncio.TimeoutError:
@@ -323,26 +362,41 @@ class VideoBridge:
             self._wake.clear()
             if self._closed:
                 return
-            if not self.client.wants_update or not self._have_picture or not self._init_sent:
+            if not self._credit() or not self._have_picture or not self._init_sent:
                 continue
             if self._unsent > HIGH_WATER_BYTES:
                 continue  # the browser has not taken the last update yet
+            if self._outstanding and time.monotonic() - self._asked_at >= ASK_AGAIN_SECONDS:
+                # TigerVNC can drop a request that came in while it was writing an update:
+                # ask again (a repeated request costs nothing, Xvnc answers once).
+                self._request_xvnc()
             job = self._next_update()
             if job is not None:
-                self.client.wants_update = False
+                self._updates_sent += 1
                 started = time.monotonic()
+                if not self._outstanding:
+                    self._request_xvnc()
+                self._encoding = True
                 try:
                     update = await loop.run_in_executor(self.executor, job)
                 except ENCODE_ERRORS as err:
                     self.handler.log.warning("%s video: encoding failed: %r", PREFIX, err)
                     self.close("the video encoder failed", 1011)
                     return
+                finally:
+                    self._encoding = False
                 self.sent["encode_s"] += time.monotonic() - started
                 if self._closed:
                     return
                 self._send(update)
             if not self._outstanding:
                 self._request_xvnc()
+
+    def _credit(self) -> int:
+        """How many more updates may go before the browser asks again."""
+        if not self.client.requests:
+            return 0
+        return max(0, self.client.requests + WINDOW - 1 - self._updates_sent)
 
     def _next_update(self) -> Optional[Any]:
         """The work of the next FramebufferUpdate, as a function for the encoding thread
@@ -390,13 +444,23 @@ class VideoBridge:
         self._closed = True
         self._wake.set()
         self.handler.log.info(
-            "%s video: closed (%s); sent %s KB H.264 in %s pictures, %s KB Tight, %.1f s encoding",
+            "%s video: closed (%s); %s updates from Xvnc; sent %s KB H.264 in %s pictures, "
+            "%s KB Tight, %.1f s encoding",
             PREFIX,
             why,
+            self.sent["xvnc_updates"],
             self.sent["h264"] // 1024,
             self.sent["frames"],
             self.sent["tight"] // 1024,
             self.sent["encode_s"],
+        )
+        self.handler.log.info(
+            "%s video: at close: %s requests, %s updates sent, Xvnc asked: %s, %s bytes unsent",
+            PREFIX,
+            self.client.requests,
+            self._updates_sent,
+            self._outstanding,
+            self._unsent,
         )
         if self.transport is not None:
             self.transport.close()

@@ -26,7 +26,7 @@ except ImportError:  # the [video] extra is not installed
     av = None
 
 # Constant rate factor of x264 (0 lossless ... 51 worst; x264's own default 23).
-DEFAULT_CRF = 26
+DEFAULT_CRF = 20
 
 
 # What encoding a picture may raise (PyAV's FFmpegError, zlib's error, a bad size).

@@ -396,7 +396,7 @@ class ClientMessages:
 
     def __init__(self) -> None:
         self.encodings: list[int] = []
-        self.wants_update = False
+        self.requests = 0  # FramebufferUpdateRequests so far
         # Areas asked for non-incrementally (x, y, w, h): sent again whole, losslessly.
         self.full: list[tuple[int, int, int, int]] = []
 
@@ -408,7 +408,7 @@ class ClientMessages:
             self.encodings = list(struct.unpack_from(f">{count}i", message, 4))
             return True
         if kind == UPDATE_REQUEST:
-            self.wants_update = True
+            self.requests += 1
             if not message[1]:
                 self.full.append(struct.unpack_from(">HHHH", message, 2))
             return True

@@ -40,7 +40,9 @@ BREAK_DECODER = "VideoDecoder.prototype.decode = function () { window.__decodes 
 @pytest.fixture
 def playing(tmp_path, artifacts):
     """A desktop with the video path on, napari playing a noise stack on it."""
-    with pattern_desktop(tmp_path, {"video": "auto"}, pattern=False, start=False) as server:
+    with pattern_desktop(
+        tmp_path, {"video": "auto", "autostart_napari": False}, pattern=False, start=False
+    ) as server:
         code, status = server.request("POST", "napari-desktop/api/start", {"app": "desktop"})
         assert code == 200, status
         player = procs.start_logged(

@@ -57,7 +57,9 @@ def run(coroutine):
 @pytest.fixture
 def desktop(tmp_path):
     """A desktop with the video path on (napari is the test's own player)."""
-    with pattern_desktop(tmp_path, {"video": "auto"}, pattern=False, start=False) as server:
+    with pattern_desktop(
+        tmp_path, {"video": "auto", "autostart_napari": False}, pattern=False, start=False
+    ) as server:
         code, status = server.request("POST", "napari-desktop/api/start", {"app": "desktop"})
         assert code == 200, status
         yield server
@@ -122,7 +124,9 @@ def test_a_page_that_does_not_ask_gets_the_usual_stream(desktop):
 
 
 def test_with_video_off_the_query_changes_nothing(tmp_path):
-    with pattern_desktop(tmp_path, {"video": "off"}, pattern=False, start=False) as server:
+    with pattern_desktop(
+        tmp_path, {"video": "off", "autostart_napari": False}, pattern=False, start=False
+    ) as server:
         code, status = server.request("POST", "napari-desktop/api/start", {"app": "desktop"})
         assert code == 200, status
 

@@ -9,7 +9,14 @@ import numpy as np
 import pytest
 
 from jupyter_napari_desktop.server.rfb_input import HANDSHAKE_BYTES, RfbInput
-from jupyter_napari_desktop.server.video import STILL_SECONDS, Box, Plan, video_box
+from jupyter_napari_desktop.server.video import (
+    ALIGN,
+    BAND_PIXELS,
+    STILL_SECONDS,
+    Box,
+    Plan,
+    video_box,
+)
 from jupyter_napari_desktop.server.video_rfb import (
     CURSOR,
     EXT_DESKTOP_SIZE,
@@ -170,7 +177,7 @@ def test_the_browsers_messages_split_between_the_bridge_and_xvnc():
         if not client.take(message):
             kept.append(message)
     assert client.encodings == [H264, 7]
-    assert client.wants_update and client.full == [(0, 0, 640, 480)]
+    assert client.requests == 1 and client.full == [(0, 0, 640, 480)]
     assert kept == [struct.pack(">BBxxI", 4, 1, 0x61)]  # the key goes to Xvnc
 
 
@@ -199,10 +206,27 @@ def test_motion_goes_as_video_and_the_still_picture_comes_back_exact():
     assert area2 == area and exact == [small] and not plan.new_context
     # Nothing changed: not yet still ...
     assert plan.decide([], 0.1 + STILL_SECONDS / 2, 1920, 1080) == (None, [])
-    # ... then the moving area once more, exact; the context stays for the next motion.
-    assert plan.decide([], 0.1 + STILL_SECONDS, 1920, 1080) == (None, [area])
-    assert plan.decide([], 5.0, 1920, 1080) == (None, [])
+    # ... then the moving area once more, exact, one band an update; the context stays for
+    # the next motion.
+    assert area is not None and plan.refresh_due(0.1) == pytest.approx(STILL_SECONDS)
+    sent = []
+    for step in range(100):
+        _, exact = plan.decide([], 0.1 + STILL_SECONDS + step * 0.01, 1920, 1080)
+        if not exact:
+            break
+        sent += exact
+    assert len(sent) > 1 and all(b.w * b.h <= BAND_PIXELS + area.w * ALIGN for b in sent)
+    assert sum(b.h for b in sent) == area.h and all(b.x == area.x for b in sent)
+    assert plan.refresh_due(5.0) is None
     assert plan.decide([big], 6.0, 1920, 1080)[0] == area and not plan.new_context
+
+
+def test_motion_during_the_exact_refresh_stops_it_until_the_next_stop():
+    plan = Plan(video=True)
+    area, _ = plan.decide([Box(0, 0, 800, 600)], 0.0, 1920, 1080)
+    assert plan.decide([], STILL_SECONDS, 1920, 1080)[1]  # the first band
+    assert plan.decide([Box(10, 10, 50, 50)], 0.5, 1920, 1080) == (area, [])
+    assert plan.refresh == [] and plan.refresh_due(0.5) == pytest.approx(STILL_SECONDS)
 
 
 def test_a_growing_motion_starts_a_new_context_and_without_video_all_is_exact():
