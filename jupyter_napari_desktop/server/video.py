@@ -454,14 +454,6 @@ class VideoBridge:
             self.sent["tight"] // 1024,
             self.sent["encode_s"],
         )
-        self.handler.log.info(
-            "%s video: at close: %s requests, %s updates sent, Xvnc asked: %s, %s bytes unsent",
-            PREFIX,
-            self.client.requests,
-            self._updates_sent,
-            self._outstanding,
-            self._unsent,
-        )
         if self.transport is not None:
             self.transport.close()
         self.executor.shutdown(wait=False)
