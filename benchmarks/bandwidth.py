@@ -47,11 +47,13 @@ from .throttle import Throttle
 NOVNC_DEFAULTS = {"quality": 6, "compression": 2, "frame_rate": 60, "adaptive_quality": False}
 # "selkies": the package's desktop (defaults), shown through Selkies instead of our page.
 SELKIES = "selkies"
-# The package as it is, and with the per-tab limit a workshop on one Wi-Fi would set.
+# The package as it is (its Tight path), with the per-tab limit a workshop on one Wi-Fi would
+# set, and with its video path (H.264 of the moving area, docs/video.md; needs PyAV).
 VARIANTS: dict[str, dict[str, Any]] = {
     "novnc-defaults": NOVNC_DEFAULTS,
     "package": {},
     "package-4mbit": {"max_mbit_per_s": 4},
+    "package-video": {"video": "auto"},
     SELKIES: {},
 }
 CONTENTS = ("noise", "fluorescence", "labels", "volume")

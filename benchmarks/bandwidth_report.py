@@ -12,6 +12,7 @@ from .recording import table
 
 BASELINE, CANDIDATE, REFERENCE = "novnc-defaults", "package", "selkies"
 CAPPED = "package-4mbit"  # the package with c.NapariDesktop.max_mbit_per_s = 4
+VIDEO = "package-video"  # the package with c.NapariDesktop.video = "auto" (H.264)
 REALISTIC = ("fluorescence", "labels", "volume")
 # Where the package is held against Selkies (the 3D volume draws too rarely on 2 CPUs).
 AGAINST_REFERENCE = ("fluorescence", "labels")
@@ -77,6 +78,16 @@ def summarise(node: dict[str, Any]) -> dict[str, Any]:
     summ["ratios"] = ratios
     summ["ratios_selkies"] = against
     summ["ratios_capped"] = capped
+    for key, other in (
+        ("ratios_video", BASELINE),
+        ("ratios_video_tight", CANDIDATE),
+        ("ratios_video_selkies", REFERENCE),
+    ):
+        summ[key] = {
+            content: _ratios(new, plain[other][content])
+            for content, new in plain.get(VIDEO, {}).items()
+            if plain.get(other, {}).get(content)
+        }
     return summ
 
 
@@ -129,6 +140,32 @@ def targets(summ: dict[str, Any]) -> list[dict[str, Any]]:
             "target": f"{content}: Mbit/s, package / Selkies (the issue's wish, no number)",
             "measured": r.get("mbit"), "limit": 1.0, "unit": "x",
             "met": None if r.get("mbit") is None else r["mbit"] <= 1.0,
+        })  # fmt: skip
+    video_plain = summ.get("plain", {}).get(VIDEO, {})
+    for content in REALISTIC:
+        if content not in video_plain:
+            continue
+        r = summ.get("ratios_video", {}).get(content, {})
+        t = summ.get("ratios_video_tight", {}).get(content, {})
+        k = summ.get("ratios_video_selkies", {}).get(content, {})
+        out.append(_target(f"{content}: Mbit/s, video / {base}", r.get("mbit"), 1 / 3, "x"))
+        out.append(_target(f"{content}: key -> pixels p50, video / package (Tight)",
+                           t.get("key_p50"), 1.0, "x"))  # fmt: skip
+        fps = t.get("canvas_fps")
+        out.append({
+            "target": f"{content}: frames shown, video / package (Tight)",
+            "measured": fps, "limit": 1.0, "unit": "x",
+            "met": None if fps is None else fps >= 1.0,
+        })  # fmt: skip
+        if k:
+            out.append(_target(f"{content}: Mbit/s, video / Selkies", k.get("mbit"), 1.0, "x"))
+            out.append(_target(f"{content}: key -> pixels p50, video / Selkies",
+                               k.get("key_p50"), 0.5, "x"))  # fmt: skip
+        exact = video_plain[content].get("psnr_1s_after_stop")
+        out.append({
+            "target": f"{content}: video: still picture exact 1 s after napari stops (PSNR)",
+            "measured": exact, "limit": math.inf, "unit": "dB",
+            "met": None if exact is None else exact == math.inf,
         })  # fmt: skip
     for content, s in slow.items():
         out.append(_target(f"slow link, {content}: exact picture after stop (worst)",
@@ -212,6 +249,9 @@ def markdown(node: Optional[dict[str, Any]]) -> list[str]:
             ("ratios", "package / noVNC defaults"),
             ("ratios_capped", "package at 4 Mbit/s / noVNC defaults"),
             ("ratios_selkies", "package / Selkies"),
+            ("ratios_video", "video / noVNC defaults"),
+            ("ratios_video_tight", "video / package (Tight)"),
+            ("ratios_video_selkies", "video / Selkies"),
         ):
             if summ.get(key):
                 lines += ["", f"Ratios {title} (loopback): " + "; ".join(

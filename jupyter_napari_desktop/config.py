@@ -61,6 +61,7 @@ WHOLE_NUMBERS = {
     "first_display": (0, 9000),
     "transfer_limit_mb": (1, 1_000_000),
     "keep_sessions": (1, 100),
+    "video_crf": (10, 51),
 }
 SECONDS = {"startup_timeout": (1, 600), "open_timeout": (1, 3600), "save_delay": (0.5, 600)}
 
@@ -177,6 +178,31 @@ class NapariDesktop(Configurable):
         on one Wi-Fi: this times the users who move pictures at once is what the desktops
         can take of it (napari playing a 1920x1080 fluorescence-like stack took 6.6 Mbit/s
         at 13 frames/s; with 4, 7 frames/s: benchmarks/). Input is never limited.""",
+    )
+
+    video = Enum(
+        ["off", "auto"],
+        default_value="off",
+        config=True,
+        help="""H.264 for the moving part of the screen (the video path, docs/video.md).
+        'auto': where PyAV is installed (pip install 'jupyter-napari-desktop[video]'; its
+        wheels bundle FFmpeg with libx264, GPL in effect) and the page can decode it (a
+        browser with WebCodecs H.264, on HTTPS or localhost), the server sends the area of
+        the screen that keeps changing as H.264 to noVNC, small changes and, 0.3 s after the
+        picture stopped, that area again losslessly, so a still picture stays exact. The
+        page goes back to the usual path by itself when the browser's decoder fails.
+        'off' (default): TigerVNC's Tight encoding passed through, as before.""",
+    )
+
+    video_crf = Int(
+        20,
+        config=True,
+        help="""Picture quality of the video path while it moves: x264's constant rate
+        factor, 10 (near lossless, most bytes) to 51 (smallest, blocky); default 20. Each 6
+        more halves the bytes, roughly; at 20 small changes between two frames are dropped
+        (napari playing labels at 1920x1080: 0.8 Mbit/s, half the frames visibly change), at
+        17 they mostly show (3 Mbit/s), at 14 all do (6.6 Mbit/s, the Tight path's bytes;
+        benchmarks/results/bandwidth-video.md). The still picture is exact whatever this is.""",
     )
 
     startup_timeout = Float(

@@ -112,6 +112,15 @@ class DesktopMixin:
         return user_name(getattr(self, "current_user", None))
 
 
+def video_offered(setting: str) -> bool:
+    """Whether this server sends H.264 to a page that can decode it (video.py)."""
+    if setting == "off":
+        return False
+    from .video_codec import available
+
+    return available() is None
+
+
 def desktop_page_config(manager: DesktopManager, base: str, **fields: Any) -> dict[str, Any]:
     """The JSON the desktop page reads (labextension/desktop/page-config.ts): the server's
     settings, then ``fields`` (the page's app, XSRF token, who is looking, ...)."""
@@ -127,6 +136,8 @@ def desktop_page_config(manager: DesktopManager, base: str, **fields: Any) -> di
         "adaptiveQuality": config.adaptive_quality,
         "uploadDir": config.upload_dir,
         "hidpi": config.hidpi,
+        # The page asks for the video path (?video=h264) only if the server can send it.
+        "video": video_offered(config.video),
         "version": __version__,
         # Whose desktop, and whether this visitor may change it (access.py).
         "owner": manager.access.owner,
@@ -683,15 +694,29 @@ class DesktopSocketHandler(DesktopMixin, RawSocketHandler):
         )
 
     rfb_input: Optional[RfbInput] = None
+    video: Optional[Any] = None  # video.VideoBridge when the page asked for H.264
 
     async def open(self, *args: Any, **kwargs: Any) -> None:
         # Small RFB messages (pointer, key, little updates) must not wait for Nagle's algorithm.
         self.set_nodelay(True)
         # What this visitor may send (access.py): a viewer's input never reaches Xvnc.
         self.rfb_input = self.manager.access.join(id(self), self.user)
+        config = self.manager.config
+        if self.get_query_argument("video", "") == "h264" and video_offered(config.video):
+            from .video import VideoBridge  # numpy and PyAV: only on the video path
+
+            self.video = VideoBridge(self, self.rfb_input, config.video_crf)
+            self.log.info("%s websocket of %s: video path (H.264)", PREFIX, self.user)
+            await self.video.open(str(self.unix_socket))
+            return
         await self.proxy_open("localhost", 0, "")
 
     def on_message(self, message: Any) -> None:
+        if self.video is not None:
+            self.video.from_browser(
+                message.encode("utf-8") if isinstance(message, str) else bytes(message)
+            )
+            return
         data = client_bytes(self, self.rfb_input, message, self.user)
         if data:
             super().on_message(data)
@@ -702,6 +727,8 @@ class DesktopSocketHandler(DesktopMixin, RawSocketHandler):
             self.log.info(
                 "%s view-only: dropped from %s: %s", PREFIX, watcher.user, watcher.reader.dropped
             )
+        if self.video is not None:
+            self.video.close("the browser closed the websocket")
         super().on_close()
 
     async def http_get(self, *args: Any) -> None:  # pragma: no cover - refused in get()

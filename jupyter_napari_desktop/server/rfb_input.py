@@ -51,6 +51,8 @@ NAMES = {
 }
 # Handshake (RFB 3.8, security type None): version (12), security type (1), ClientInit (1).
 HANDSHAKE = 12 + 1 + 1
+HANDSHAKE_BYTES = -1  # messages(): a piece of the handshake
+PASSTHROUGH = -2  # messages(): bytes of an owner's stream that can no longer be framed
 MAX_CUT_TEXT = 10 * 1024 * 1024  # TigerVNC's own limit for clipboard text
 
 
@@ -73,18 +75,24 @@ class RfbInput:
         self._buffer = bytearray()
 
     def feed(self, data: bytes) -> bytes:
+        return b"".join(chunk for _, chunk in self.messages(data))
+
+    def messages(self, data: bytes) -> list[tuple[int, bytes]]:
+        """What of ``data`` to forward, framed: (HANDSHAKE_BYTES, bytes of the handshake) or
+        (message type, one whole message); (PASSTHROUGH, bytes) once it cannot be framed."""
         if self.passthrough:
             if not self.control:
                 raise RfbProtocolError("view-only, and the stream can no longer be read")
-            return data
+            return [(PASSTHROUGH, data)]
         self._buffer += data
-        out = bytearray()
+        out: list[tuple[int, bytes]] = []
         if self._handshake:
             take = min(self._handshake, len(self._buffer))
             chunk = self._buffer[:take]
             if self._handshake - take == 0 and take > 0:
                 chunk[-1] = 1  # ClientInit: shared, never exclusive
-            out += chunk
+            if chunk:
+                out.append((HANDSHAKE_BYTES, bytes(chunk)))
             del self._buffer[:take]
             self._handshake -= take
         while self._buffer and not self._handshake:
@@ -94,12 +102,14 @@ class RfbInput:
             kind = self._buffer[0]
             message = bytes(self._buffer[:size])
             del self._buffer[:size]
-            if self.control or kind in WATCHING:
-                out += message
+            if self.passthrough:
+                out.append((PASSTHROUGH, message))
+            elif self.control or kind in WATCHING:
+                out.append((kind, message))
             else:
                 name = NAMES.get(kind, str(kind))
                 self.dropped[name] = self.dropped.get(name, 0) + 1
-        return bytes(out)
+        return out
 
     def _size(self) -> Optional[int]:
         """The size of the message at the buffer's start, None if not all of it is here."""

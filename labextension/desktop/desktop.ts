@@ -41,6 +41,7 @@ import { postStart } from './start';
 import type { IStatsFigures } from './stats';
 import type { UploadResult } from './upload';
 import { UploadView } from './upload-view';
+import { decodesH264, VideoWatchdog, wantsVideo, withVideo } from './video';
 import { readStored, store, STORAGE_KEYS } from './storage';
 import { apiEndpoint, websocketUrl } from './urls';
 import { PageView } from './view';
@@ -61,6 +62,9 @@ export interface INapariDesktopHandle {
   screen?: IScreenAnswer;
   /** The stats overlay's figures now (overlay.ts). */
   stats?: () => IStatsFigures;
+  /** Whether the connection asked for H.264 (video.ts), and why it was dropped. */
+  video?: boolean;
+  videoFailed?: string;
 }
 
 declare global {
@@ -92,6 +96,11 @@ class DesktopPage {
   private _clipboard = '';
   /** What this browser refused to do with its clipboard (shown in the panel). */
   private readonly _clipboardLimits = { read: false, write: false };
+  /** The server offers H.264 (video.ts); this browser decodes it; it failed here. */
+  private readonly _videoOffered: boolean;
+  private _decodesH264 = false;
+  private _videoRefused = false;
+  private _watchdog: VideoWatchdog | null = null;
 
   constructor(
     config: IDesktopConfig,
@@ -100,6 +109,13 @@ class DesktopPage {
   ) {
     this._view = view;
     this._role = config.role;
+    this._videoOffered = config.video && !config.watchToken;
+    // Known before the first connection opens (start waits for it).
+    const videoCheck = this._videoOffered
+      ? decodesH264().then(decodes => {
+          this._decodesH264 = decodes;
+        })
+      : Promise.resolve();
     this._access = new AccessClient(config.apiUrl, config.xsrfToken);
     this._quality = toLevel(readStored(STORAGE_KEYS.quality), config.quality);
     this._compression = toLevel(
@@ -136,7 +152,10 @@ class DesktopPage {
     handle.upload = files => uploads.add(files);
 
     this._connection = new DesktopConnection<RFB>({
-      start: reconnect => postStart(config, reconnect),
+      start: async reconnect => {
+        await videoCheck;
+        return postStart(config, reconnect);
+      },
       open: () => this._openRfb(config),
       showState: (state, text) => {
         handle.state = state;
@@ -259,6 +278,15 @@ class DesktopPage {
     if (config.watchToken) {
       url += `?token=${encodeURIComponent(config.watchToken)}`;
     }
+    const video = wantsVideo(
+      this._videoOffered,
+      this._videoRefused,
+      this._decodesH264
+    );
+    if (video) {
+      url = withVideo(url);
+    }
+    this._handle.video = video;
     let rfb: RFB;
     let socket: WebSocket;
     try {
@@ -288,13 +316,28 @@ class DesktopPage {
     rfb.qualityLevel = this._quality;
     rfb.compressionLevel = this._compression;
     this._followRole(rfb);
-    this._stats.attach(rfb, socket);
+    this._stats.attach(rfb, socket, video);
+    this._watchdog?.dispose();
+    this._watchdog = video
+      ? new VideoWatchdog(rfb, why => this._videoFailed(rfb, why))
+      : null;
     rfb.addEventListener('clipboard', event => {
       if (rfb === this._connection.vnc) {
         this._receiveClipboard(event.detail.text);
       }
     });
     return rfb;
+  }
+
+  /** The browser's decoder failed: the usual picture from now on, at once. */
+  private _videoFailed(rfb: RFB, why: string): void {
+    if (rfb !== this._connection.vnc) {
+      return;
+    }
+    console.warn(`[napari-desktop] video path off: ${why}`);
+    this._videoRefused = true;
+    this._handle.videoFailed = why;
+    this._connection.restart();
   }
 
   /**

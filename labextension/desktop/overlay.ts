@@ -87,6 +87,7 @@ export class StatsOverlay {
   private readonly _meter = new StatsMeter();
   private _adaptive: AdaptiveQuality;
   private _rfb: RFB | null = null;
+  private _video = false;
   private _pending = 0; // bytes since the last finished update
   private _timer: number;
   private _rttTimer: number | null = null;
@@ -161,9 +162,14 @@ export class StatsOverlay {
     this._apply(this._adaptive.setLevel(level));
   }
 
-  /** Follow a new connection; `socket` is the websocket noVNC was given. */
-  attach(rfb: RFB, socket: WebSocket): void {
+  /**
+   * Follow a new connection; `socket` is the websocket noVNC was given. On the
+   * video path (`video`) the server makes the still picture exact itself: the
+   * quality is left alone.
+   */
+  attach(rfb: RFB, socket: WebSocket, video = false): void {
     this._rfb = rfb;
+    this._video = video;
     this._pending = 0;
     this._adaptive.reset();
     socket.addEventListener('message', event => {
@@ -194,7 +200,7 @@ export class StatsOverlay {
     }
     const send = internals._sendEncodings?.bind(rfb);
     const messages = (RFB as unknown as IRfbClass).messages;
-    if (this._adaptive.enabled && send && messages?.clientEncodings) {
+    if (this._adaptive.enabled && !video && send && messages?.clientEncodings) {
       // Every SetEncodings of this connection goes out without re-sends.
       internals._sendEncodings = () => {
         const original = messages.clientEncodings!;
@@ -231,7 +237,7 @@ export class StatsOverlay {
 
   private _apply(request: QualityRequest | null): void {
     const rfb = this._rfb;
-    if (request === null || rfb === null) {
+    if (request === null || rfb === null || this._video) {
       return;
     }
     const internals = rfb as unknown as IRfbInternals;

@@ -28,6 +28,8 @@ export interface IDesktopConfig {
   uploadDir: string;
   /** HiDPI screens: "crisp" (device pixels) or "light" (CSS pixels). */
   hidpi: HidpiMode;
+  /** The server sends H.264 to a page that decodes it (video.ts). */
+  video: boolean;
   /** Version of the Python package. */
   version: string;
   /** Whose desktop this is ("" without JupyterHub: whoever logs in). */
@@ -130,6 +132,7 @@ export function parseConfig(text: string | null | undefined): IDesktopConfig {
         ? record.uploadDir.replace(/^\/+|\/+$/g, '')
         : '',
     hidpi: toHidpiMode(record.hidpi, 'crisp'),
+    video: record.video === true,
     version: stringField(record, 'version', ''),
     owner: stringField(record, 'owner', ''),
     user: stringField(record, 'user', ''),

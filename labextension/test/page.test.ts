@@ -101,6 +101,7 @@ describe('parseConfig', () => {
     adaptiveQuality: false,
     uploadDir: 'data/uploads',
     hidpi: 'light',
+    video: true,
     version: '0.1.0',
     owner: 'alice',
     user: 'bob',
@@ -123,6 +124,7 @@ describe('parseConfig', () => {
     assert.equal(config.adaptiveQuality, true);
     assert.equal(config.uploadDir, '');
     assert.equal(config.hidpi, 'crisp');
+    assert.equal(config.video, false); // the server offers H.264 only when it says so
   });
 
   it('rejects out-of-range levels and unknown apps', () => {

@@ -4,34 +4,14 @@ canvas is the X screen pixel for pixel (read losslessly through the VNC socket).
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import io
 import re
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
-
-import numpy as np
 
 from tests.support import procs
-from tests.support.pages import wait_state
-from tests.support.rfb import RFBClient
+from tests.support.pages import NOISE_PLAYER, canvas_rgb, exact_but_cursor, wait_state, x_screen
 from tests.support.waiting import wait_for
 
-# napari plays a noise stack as fast as it can (its own dims animation).
-PLAYER = """
-import numpy as np, napari
-from qtpy.QtCore import QTimer
-viewer = napari.Viewer(title="stats overlay test")
-viewer.add_image(np.random.default_rng(1).integers(0, 255, (30, 256, 256), dtype=np.uint8))
-viewer.window._qt_window.showMaximized()
-step = lambda: viewer.dims.set_current_step(0, (viewer.dims.current_step[0] + 1) % 30)
-timer = QTimer()
-timer.timeout.connect(step)
-timer.start(33)
-napari.run()
-"""
 FIGURES = re.compile(r"([\d.]+) frames/s · ([\d.]+) Mbit/s · RTT (\S+)(?: ms)? · quality (.+)")
 
 
@@ -42,45 +22,6 @@ def figures(page) -> tuple[float, float, str, str]:
     return float(found[1]), float(found[2]), found[3], found[4]
 
 
-def x_screen(lab) -> np.ndarray:
-    async def read() -> np.ndarray:
-        socket_path = lab.vnc_socket()
-        assert socket_path
-        client = await RFBClient.connect_unix(socket_path, raw=True)
-        try:
-            full = client.width * client.height
-            for _ in range(200):
-                if sum(u.area for u in client.stats.updates) >= full:
-                    break
-                await asyncio.sleep(0.02)
-            assert client.fb is not None
-            return client.fb[:, :, :3].copy()
-        finally:
-            await client.close()
-
-    # Playwright's sync API runs an event loop in this thread: read in another one.
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(lambda: asyncio.run(read())).result(timeout=30)
-
-
-def canvas_rgb(page) -> np.ndarray:
-    from PIL import Image
-
-    url = page.evaluate(
-        "document.querySelector('#jp-NapariDesktop-root canvas').toDataURL('image/png')"
-    )
-    raw = base64.b64decode(url.split(",", 1)[1])
-    return np.asarray(Image.open(io.BytesIO(raw)).convert("RGB"))
-
-
-def exact_but_cursor(canvas: np.ndarray, screen: np.ndarray) -> bool:
-    """The canvas is the X screen, pixel for pixel, but for one cursor-sized spot (the Raw
-    client's copy has the X cursor drawn in; noVNC draws its own cursor outside the canvas)."""
-    assert canvas.shape == screen.shape, (canvas.shape, screen.shape)
-    ys, xs = np.nonzero(np.any(canvas != screen, axis=2))
-    return len(ys) == 0 or (ys.max() - ys.min() < 40 and xs.max() - xs.min() < 40)
-
-
 def test_stats_overlay_follows_napari_and_the_still_picture_is_exact(context, lab, artifacts):
     code, status = lab.request("POST", "napari-desktop/api/start", {"app": "desktop"})
     assert code == 200, status
@@ -89,7 +30,7 @@ def test_stats_overlay_follows_napari_and_the_still_picture_is_exact(context, la
         if any(w.endswith(("napari_helper.py", "/napari")) for w in procs.cmdline(pid)[1:3]):
             procs.stop_tree(pid, 5)
     player = procs.start_logged(
-        [sys.executable, "-c", PLAYER], artifacts / "stats-player.log", env=lab.x_env()
+        [sys.executable, "-c", NOISE_PLAYER], artifacts / "stats-player.log", env=lab.x_env()
     )
     try:
         page = context.new_page()

@@ -3,6 +3,7 @@ browser (browser, hub, images): open Lab, click a launcher card, wait for napari
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 import json
@@ -10,11 +11,14 @@ import re
 import subprocess
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Optional
 
+import numpy as np
 from PIL import Image
 
 from tests.support.pattern import QUADRANTS, png_colour_shares
+from tests.support.rfb import RFBClient
 from tests.support.waiting import wait_for
 
 
@@ -29,6 +33,61 @@ def open_lab(context, lab, wait_for_status_item: bool = True):
     if wait_for_status_item:
         page.wait_for_selector(".jp-NapariDesktop-statusItem", timeout=30_000)
     return page
+
+
+# napari plays a noise stack as fast as it can (its own dims animation).
+NOISE_PLAYER = """
+import numpy as np, napari
+from qtpy.QtCore import QTimer
+viewer = napari.Viewer(title="noise player")
+viewer.add_image(np.random.default_rng(1).integers(0, 255, (30, 256, 256), dtype=np.uint8))
+viewer.window._qt_window.showMaximized()
+step = lambda: viewer.dims.set_current_step(0, (viewer.dims.current_step[0] + 1) % 30)
+timer = QTimer()
+timer.timeout.connect(step)
+timer.start(33)
+napari.run()
+"""
+
+
+def x_screen(lab) -> np.ndarray:
+    """The X screen of ``lab``'s desktop (RGB), read losslessly: a Raw client on its socket."""
+
+    async def read() -> np.ndarray:
+        socket_path = lab.vnc_socket()
+        assert socket_path
+        client = await RFBClient.connect_unix(socket_path, raw=True)
+        try:
+            full = client.width * client.height
+            for _ in range(200):
+                if sum(u.area for u in client.stats.updates) >= full:
+                    break
+                await asyncio.sleep(0.02)
+            assert client.fb is not None
+            return client.fb[:, :, :3].copy()
+        finally:
+            await client.close()
+
+    # Playwright's sync API runs an event loop in this thread: read in another one.
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(read())).result(timeout=30)
+
+
+def canvas_rgb(page) -> np.ndarray:
+    """The desktop page's canvas (RGB), as drawn."""
+    url = page.evaluate(
+        "document.querySelector('#jp-NapariDesktop-root canvas').toDataURL('image/png')"
+    )
+    raw = base64.b64decode(url.split(",", 1)[1])
+    return np.asarray(Image.open(io.BytesIO(raw)).convert("RGB"))
+
+
+def exact_but_cursor(canvas: np.ndarray, screen: np.ndarray) -> bool:
+    """The canvas is the X screen, pixel for pixel, but for one cursor-sized spot (the Raw
+    client's copy has the X cursor drawn in; noVNC draws its own cursor outside the canvas)."""
+    assert canvas.shape == screen.shape, (canvas.shape, screen.shape)
+    ys, xs = np.nonzero(np.any(canvas != screen, axis=2))
+    return len(ys) == 0 or (ys.max() - ys.min() < 40 and xs.max() - xs.min() < 40)
 
 
 def wait_state(frame, state: str, timeout: float) -> None:

@@ -9,6 +9,11 @@ FramebufferUpdate, when it arrived, its size in bytes and how many pixel rectang
 ``raw=True`` asks for Raw pixels instead and keeps a numpy copy of the screen, for
 checks of what is on the X screen (``snapshot()``).
 
+``video=True`` asks for what the desktop page asks for on the video path (Open H.264,
+lossless Tight, no quality level) and keeps the screen too: Tight's fills and zlib
+rectangles are decoded into it, H.264 rectangles only counted (``stats.h264``), so once
+the picture is still ``snapshot()`` shows what the page shows.
+
 By default the client behaves like a browser tab: it asks for the whole screen, then keeps
 an update request open (or continuous updates on). ``follow=False`` sends only what the
 caller asks for: ``request(box=...)``, then ``read_update()`` takes the updates in order.
@@ -19,13 +24,14 @@ from __future__ import annotations
 import asyncio
 import struct
 import time
+import zlib
 from dataclasses import dataclass, field
 from typing import Optional
 
 import numpy as np
 
 # Encodings (RFC 6143 and the community registry).
-RAW, COPYRECT, TIGHT = 0, 1, 7
+RAW, COPYRECT, TIGHT, H264 = 0, 1, 7, 50
 CURSOR, DESKTOP_SIZE, LAST_RECT = -239, -223, -224
 DESKTOP_NAME, EXT_DESKTOP_SIZE = -307, -308
 FENCE, CONTINUOUS_UPDATES = -312, -313
@@ -143,6 +149,15 @@ class Update:
 
 
 @dataclass
+class H264Rect:
+    """One Open H.264 rectangle: where, its flags, its Annex B bytes."""
+
+    box: tuple[int, int, int, int]
+    flags: int
+    data: bytes
+
+
+@dataclass
 class Stats:
     updates: list[Update] = field(default_factory=list)
     fences: int = 0
@@ -161,6 +176,7 @@ class RFBClient:
         continuous: bool = True,
         raw: bool = False,
         follow: bool = True,
+        video: bool = False,
     ) -> None:
         self.stream = stream
         self.follow = follow
@@ -170,6 +186,9 @@ class RFBClient:
         self.cursor_pseudo = cursor_pseudo
         self.continuous = continuous
         self.raw = raw
+        self.video = video
+        self.h264: list[H264Rect] = []
+        self._zlibs = [zlib.decompressobj() for _ in range(4)]
         self.width = self.height = 0
         self.name = ""
         self.stats = Stats()
@@ -225,6 +244,8 @@ class RFBClient:
         )
         if self.raw:
             encodings = [RAW, DESKTOP_SIZE, EXT_DESKTOP_SIZE, LAST_RECT]
+        elif self.video:
+            encodings = [H264, TIGHT, RAW, DESKTOP_SIZE, EXT_DESKTOP_SIZE, LAST_RECT, CURSOR]
         else:
             encodings = [COPYRECT, TIGHT, RAW]
             encodings += [QUALITY_0 + self.quality, COMPRESS_0 + self.compression]
@@ -237,7 +258,8 @@ class RFBClient:
             struct.pack(">BxH", 2, len(encodings))
             + b"".join(struct.pack(">i", e) for e in encodings)
         )
-        self.fb = np.zeros((self.height, self.width, 4), np.uint8) if self.raw else None
+        keep = self.raw or self.video
+        self.fb = np.zeros((self.height, self.width, 4), np.uint8) if keep else None
         if self.follow:
             await self.request(incremental=False)
         self._reader = asyncio.ensure_future(self._read_loop())
@@ -371,6 +393,11 @@ class RFBClient:
             await asyncio.sleep(min(quiet_for - idle, 0.05) + 0.001)
         return False
 
+    def picture(self) -> np.ndarray:
+        """RGB copy of the screen as drawn so far (``video=True`` clients), nothing asked."""
+        assert self.video and self.fb is not None, "picture needs a video client"
+        return self.fb[:, :, :3].copy()
+
     async def snapshot(self, timeout: float = 10) -> np.ndarray:
         """RGB copy of the whole screen (``raw=True`` clients only)."""
         assert self.raw, "snapshot needs a raw client"
@@ -474,7 +501,10 @@ class RFBClient:
             if self.fb is not None:
                 self.fb[y : y + h, x : x + w] = self.fb[sy : sy + h, sx : sx + w].copy()
         elif encoding == TIGHT:
-            await self._tight(w, h)
+            await self._tight(w, h, x, y)
+        elif encoding == H264:
+            length, flags = struct.unpack(">II", await s.read(8))
+            self.h264.append(H264Rect((x, y, w, h), flags, await s.read(length)))
         elif encoding == CURSOR:
             await s.read(w * h * 4 + ((w + 7) // 8) * h)
         elif encoding == DESKTOP_SIZE:
@@ -495,7 +525,7 @@ class RFBClient:
         if (w, h) == (self.width, self.height):
             return
         self.width, self.height = w, h
-        if self.raw:
+        if self.raw or self.video:
             self.fb = np.zeros((h, w, 4), np.uint8)
         if self.cu_enabled:  # continuous updates cover the whole (new) screen
             await self.stream.write(struct.pack(">BBHHHH", 150, 1, 0, 0, w, h))
@@ -509,12 +539,19 @@ class RFBClient:
                 break
         return length
 
-    async def _tight(self, w: int, h: int) -> None:
-        """Skip one Tight rectangle (TPIXEL is 3 bytes with our pixel format)."""
+    async def _tight(self, w: int, h: int, x: int = 0, y: int = 0) -> None:
+        """Skip one Tight rectangle (TPIXEL is 3 bytes with our pixel format); with
+        ``video``, fills and copy-filter rectangles are drawn into the screen."""
         s = self.stream
-        control = (await s.read(1))[0] >> 4
+        control = (await s.read(1))[0]
+        for stream in range(4):
+            if control >> stream & 1:
+                self._zlibs[stream] = zlib.decompressobj()
+        control >>= 4
         if control == 0x08:  # fill
-            await s.read(3)
+            pixel = await s.read(3)
+            if self.video and self.fb is not None:
+                self.fb[y : y + h, x : x + w, :3] = np.frombuffer(pixel, np.uint8)
             return
         if control == 0x09:  # JPEG
             await s.read(await self._compact_length())
@@ -531,6 +568,10 @@ class RFBClient:
         else:
             raise RFBError(f"bad Tight filter {filter_id}")
         if size < 12:
-            await s.read(size)
+            data = await s.read(size)
         else:
-            await s.read(await self._compact_length())
+            data = await s.read(await self._compact_length())
+            if self.video:  # only the video path's own Tight (zlib, copy filter)
+                data = self._zlibs[control & 3].decompress(data)
+        if self.video and self.fb is not None and filter_id == 0:
+            self.fb[y : y + h, x : x + w, :3] = np.frombuffer(data, np.uint8).reshape(h, w, 3)

@@ -1,0 +1,463 @@
+"""The video path: one browser tab's desktop websocket when its page decodes H.264.
+
+Instead of passing Xvnc's bytes through (pacing.py), the bridge speaks RFB to both ends
+(video_rfb.py): it asks Xvnc for Raw pixels over the unix socket, keeps the screen, and
+sends noVNC
+
+- the part of the screen that keeps moving as H.264 (video_codec.py, noVNC's encoding 50,
+  one decoder context per exact rectangle: an IDR with SPS/PPS starts each context),
+- small or one-off changes and, ``STILL_SECONDS`` after the moving part stopped, that part
+  again losslessly (Tight with zlib), so a still picture is exact,
+- the cursor, resizes, LEDs, clipboard, bell as Xvnc sent them.
+
+Input goes to Xvnc at once, on the event loop; the encoding runs in this connection's own
+thread (PyAV and zlib release the GIL), so a slow tab never stalls another or the input.
+Xvnc is asked for the next update only after the browser asked for one and got the last:
+when nobody watches (or a tab falls behind) nothing is read or encoded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from tornado.websocket import WebSocketClosedError
+
+from .manager import PREFIX, connect_unix
+from .rfb_input import HANDSHAKE_BYTES, PASSTHROUGH, RfbInput, RfbProtocolError
+from .video_codec import ENCODE_ERRORS, H264Encoder
+from .video_rfb import (
+    H264,
+    H264_RESET_CONTEXT,
+    SECURITY_OK,
+    SECURITY_TYPES,
+    VERSION,
+    ClientMessages,
+    Message,
+    Pixels,
+    Pseudo,
+    RfbStreamError,
+    TightEncoder,
+    UpdateEnd,
+    XvncReader,
+    client_init_request,
+    framebuffer_update,
+    h264_rect,
+    server_init,
+    update_request,
+)
+
+# A change at least this big (pixels of its bounding box) goes as video.
+VIDEO_MIN_PIXELS = 160 * 160
+# The moving area is sent again losslessly this long after its last change.
+STILL_SECONDS = 0.3
+# The exact still picture goes in bands of about this many pixels, one an update.
+BAND_PIXELS = 64 * 1024
+# Video areas are aligned to this many pixels (stable contexts, macroblocks).
+ALIGN = 16
+# Unsent websocket bytes above which the bridge waits for the browser.
+HIGH_WATER_BYTES = 1024 * 1024
+# Xvnc is asked again after this long without an answer (usually: nothing changed): ten
+# bytes twice a second while the screen is still and a tab watches.
+ASK_AGAIN_SECONDS = 0.5
+# Updates sent ahead of the browser's requests: noVNC asks for the next one once it has
+# read one, so with 2 the next picture is encoded and on its way while the browser draws
+# this one (as continuous updates), and a slow browser holds at most one more.
+WINDOW = 1
+
+
+@dataclass(frozen=True)
+class Box:
+    x: int
+    y: int
+    w: int
+    h: int
+
+    @property
+    def area(self) -> int:
+        return self.w * self.h
+
+    def union(self, other: Box) -> Box:
+        x, y = min(self.x, other.x), min(self.y, other.y)
+        right = max(self.x + self.w, other.x + other.w)
+        bottom = max(self.y + self.h, other.y + other.h)
+        return Box(x, y, right - x, bottom - y)
+
+    def contains(self, other: Box) -> bool:
+        return (
+            self.x <= other.x
+            and self.y <= other.y
+            and other.x + other.w <= self.x + self.w
+            and other.y + other.h <= self.y + self.h
+        )
+
+
+def bounding(boxes: list[Box]) -> Optional[Box]:
+    out: Optional[Box] = None
+    for box in boxes:
+        out = box if out is None else out.union(box)
+    return out
+
+
+def _clip(box: Box, width: int, height: int) -> Box:
+    x, y = min(box.x, width), min(box.y, height)
+    return Box(x, y, max(0, min(box.w, width - x)), max(0, min(box.h, height - y)))
+
+
+def bands(box: Box) -> list[Box]:
+    """``box`` in horizontal bands of about ``BAND_PIXELS`` (the still picture's pieces)."""
+    rows = max(ALIGN, BAND_PIXELS // max(1, box.w) // ALIGN * ALIGN)
+    return [
+        Box(box.x, y, box.w, min(rows, box.y + box.h - y))
+        for y in range(box.y, box.y + box.h, rows)
+    ]
+
+
+def video_box(box: Box, width: int, height: int) -> Optional[Box]:
+    """``box`` grown to ``ALIGN`` pixels and cut to the screen, with an even size (what
+    H.264 in 4:2:0 needs); None if nothing of it is left."""
+    x, y = box.x // ALIGN * ALIGN, box.y // ALIGN * ALIGN
+    right = min(width, -(-(box.x + box.w) // ALIGN) * ALIGN)
+    bottom = min(height, -(-(box.y + box.h) // ALIGN) * ALIGN)
+    w, h = (right - x) // 2 * 2, (bottom - y) // 2 * 2
+    if w < 16 or h < 16:
+        return None
+    return Box(x, y, w, h)
+
+
+class Plan:
+    """What the bridge sends next, decided on the event loop from the changes since the
+    last update (pure: the clock is passed in)."""
+
+    def __init__(self, video: bool) -> None:
+        self.video = video  # the page decodes H.264 and the server may send it
+        self.area: Optional[Box] = None  # the current video context
+        self.new_context = False
+        self.last_motion = 0.0
+        self.lossy: Optional[Box] = None  # drawn as video, not yet sent exactly
+        self.refresh: list[Box] = []  # bands of the still picture still to send exactly
+
+    def reset(self) -> None:
+        """A resize: every context is gone, the whole screen comes losslessly."""
+        self.area = None
+        self.lossy = None
+        self.refresh = []
+
+    def decide(
+        self, dirty: list[Box], now: float, width: int, height: int
+    ) -> tuple[Optional[Box], list[Box]]:
+        """(the area to send as video or None, the boxes to send losslessly)."""
+        lossless: list[Box] = []
+        video_area = None
+        if self.video and dirty:
+            outside = [b for b in dirty if self.area is None or not self.area.contains(b)]
+            spread = bounding(outside)
+            if spread is not None and spread.area >= VIDEO_MIN_PIXELS:
+                grown = spread if self.area is None else self.area.union(spread)
+                area = video_box(grown, width, height)
+                if area is not None:
+                    if self.lossy is not None and not area.contains(self.lossy):
+                        lossless.append(self.lossy)  # the old context's picture
+                        self.lossy = None
+                    self.area, self.new_context = area, True
+            if self.area is not None:
+                area = self.area
+                if any(area.contains(b) for b in dirty):
+                    video_area, self.last_motion, self.lossy = area, now, area
+                    self.refresh = []  # moving again: the whole area is due later
+                dirty = [b for b in dirty if not area.contains(b)]
+        lossless += dirty
+        if (
+            video_area is None
+            and self.lossy is not None
+            and now - self.last_motion >= STILL_SECONDS
+        ):
+            # The context stays: the next motion in the same area is a P-picture.
+            self.refresh = bands(self.lossy)
+            self.lossy = None
+        if video_area is None and self.refresh:
+            # One band an update: a key pressed meanwhile waits for one band, not all.
+            lossless.append(self.refresh.pop(0))
+        return video_area, lossless
+
+    def refresh_due(self, now: float) -> Optional[float]:
+        """Seconds until the still picture is due losslessly (None: nothing lossy; its
+        further bands go as the browser asks for more)."""
+        if self.lossy is None:
+            return None
+        return max(0.0, self.last_motion + STILL_SECONDS - now)
+
+
+class XvncProtocol(asyncio.Protocol):
+    def __init__(self, bridge: VideoBridge) -> None:
+        self.bridge = bridge
+
+    def data_received(self, data: bytes) -> None:
+        self.bridge.from_xvnc(data)
+
+    def connection_lost(self, exc: Optional[Exception]) -> None:
+        self.bridge.close(f"VNC connection closed: {exc or 'by the server'}")
+
+
+class VideoBridge:
+    """The desktop websocket of one tab in video mode (``handler``: its tornado handler)."""
+
+    def __init__(self, handler: Any, reader: RfbInput, crf: int) -> None:
+        self.handler = handler
+        self.reader = reader
+        self.crf = crf
+        self.xvnc = XvncReader()
+        self.client = ClientMessages()
+        self.plan = Plan(video=True)
+        self.tight = TightEncoder()
+        self.encoder: Optional[H264Encoder] = None
+        self.transport: Optional[asyncio.Transport] = None
+        self.executor = ThreadPoolExecutor(1, thread_name_prefix="napari-desktop-video")
+        self._handshake = 0  # bytes of the browser's handshake read
+        self._client_ready = False  # the browser sent ClientInit
+        self._init_sent = False
+        self._dirty: list[Box] = []  # changed since the last update sent
+        self._arriving: list[Box] = []  # of the update Xvnc is sending now
+        self._pseudo: list[bytes] = []
+        self._have_picture = False
+        self._outstanding = False  # an update request to Xvnc waits for its answer
+        self._encoding = False  # an update is being encoded in the thread
+        self._updates_sent = 0
+        self._asked_at = 0.0
+        self._unsent = 0
+        self._wake = asyncio.Event()
+        self._closed = False
+        self._task: Optional[asyncio.Task[None]] = None
+        self.sent = {"h264": 0, "tight": 0, "frames": 0, "encode_s": 0.0, "xvnc_updates": 0}
+
+    async def open(self, socket_path: str) -> None:
+        sock = await connect_unix(socket_path)
+        loop = asyncio.get_running_loop()
+        transport, _ = await loop.create_unix_connection(lambda: XvncProtocol(self), sock=sock)
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self._send(VERSION)
+        self._task = asyncio.ensure_future(self._run())
+
+    # browser -> bridge -> Xvnc
+    def from_browser(self, data: bytes) -> None:
+        try:
+            messages = self.reader.messages(data)
+        except RfbProtocolError as err:
+            self.close(str(err), 1008)
+            return
+        for kind, message in messages:
+            if kind == HANDSHAKE_BYTES:
+                self._browser_handshake(len(message))
+            elif kind == PASSTHROUGH:
+                self.close("a client message the video path cannot read", 1008)
+                return
+            else:
+                try:
+                    answered = self.client.take(message)
+                except RfbStreamError as err:
+                    self.close(str(err), 1008)
+                    return
+                if not answered:
+                    self._to_xvnc(message)  # input: at once, never behind the picture
+                elif kind == 2:  # SetEncodings: what the page decodes
+                    self.plan.video = H264 in self.client.encodings
+                    self._to_xvnc(client_init_request(self.client.encodings))
+                    if not self._outstanding:
+                        self._request_xvnc(incremental=self._have_picture)
+        if self.client.requests:
+            self._wake.set()
+
+    def _browser_handshake(self, count: int) -> None:
+        """The browser's version (12 bytes), security type (1) and ClientInit (1)."""
+        before, self._handshake = self._handshake, self._handshake + count
+        if before < 12 <= self._handshake:
+            self._send(SECURITY_TYPES)
+        if before < 13 <= self._handshake:
+            self._send(SECURITY_OK)
+        if self._handshake >= 14:
+            self._client_ready = True
+            self._answer_init()
+
+    def _answer_init(self) -> None:
+        if self._init_sent or not self._client_ready or self.xvnc.init is None:
+            return
+        self._init_sent = True
+        self._send(server_init(self.xvnc.init))
+
+    def _to_xvnc(self, data: bytes) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
+
+    def _request_xvnc(self, incremental: bool = True) -> None:
+        height, width = self.xvnc.screen.shape[:2]
+        self._outstanding = True
+        self._asked_at = time.monotonic()
+        self._to_xvnc(update_request(incremental, 0, 0, width, height))
+
+    # Xvnc -> bridge
+    def from_xvnc(self, data: bytes) -> None:
+        try:
+            reply, events = self.xvnc.feed(data)
+        except RfbStreamError as err:
+            self.close(str(err), 1011)
+            return
+        if reply:
+            self._to_xvnc(reply)
+        self._answer_init()
+        for event in events:
+            if isinstance(event, Pixels):
+                self._arriving.append(Box(event.x, event.y, event.w, event.h))
+            elif isinstance(event, Pseudo):
+                self._pseudo.append(event.data)
+                if event.resized:
+                    self.plan.reset()
+                    self.encoder = None
+                    self._dirty, self._arriving = [], []
+            elif isinstance(event, Message):
+                self._send(event.data)
+            elif isinstance(event, UpdateEnd):
+                self.sent["xvnc_updates"] += bool(self._arriving)
+                self._dirty += self._arriving  # whole updates only: no tearing
+                self._arriving = []
+                self._outstanding = False
+                self._have_picture = True
+                if self._encoding:
+                    # The next picture travels while this one is encoded (the browser is
+                    # watching: it asked for what is being encoded).
+                    self._request_xvnc()
+                self._wake.set()
+
+    # bridge -> browser
+    def _send(self, data: bytes) -> None:
+        try:
+            sent = self.handler.write_message(data, binary=True)
+        except WebSocketClosedError:
+            self.close("the browser went away")
+            return
+        size = len(data)
+        self._unsent += size
+        sent.add_done_callback(lambda _: self._flushed(size))
+
+    def _flushed(self, size: int) -> None:
+        self._unsent -= size
+        self._wake.set()
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while not self._closed:
+            due = self.plan.refresh_due(time.monotonic())
+            if due is not None and (not self._credit() or self._unsent > HIGH_WATER_BYTES):
+                due = None  # the browser's next request (or its taking bytes) wakes this loop
+            if self._outstanding and self._credit():
+                again = self._asked_at + ASK_AGAIN_SECONDS - time.monotonic()
+                due = max(0.0, again if due is None else min(due, again))
+            try:
+                await asyncio.wait_for(self._wake.wait(), due if due is not None else None)
+            except asyncio.TimeoutError:
+                pass
+            self._wake.clear()
+            if self._closed:
+                return
+            if not self._credit() or not self._have_picture or not self._init_sent:
+                continue
+            if self._unsent > HIGH_WATER_BYTES:
+                continue  # the browser has not taken the last update yet
+            if self._outstanding and time.monotonic() - self._asked_at >= ASK_AGAIN_SECONDS:
+                # A safety net, not an observed TigerVNC fault: a request left unanswered
+                # this long is sent again (repeated requests cost nothing, Xvnc answers once).
+                self._request_xvnc()
+            job = self._next_update()
+            if job is not None:
+                self._updates_sent += 1
+                started = time.monotonic()
+                if not self._outstanding:
+                    self._request_xvnc()
+                self._encoding = True
+                try:
+                    update = await loop.run_in_executor(self.executor, job)
+                except ENCODE_ERRORS as err:
+                    self.handler.log.warning("%s video: encoding failed: %r", PREFIX, err)
+                    self.close("the video encoder failed", 1011)
+                    return
+                finally:
+                    self._encoding = False
+                self.sent["encode_s"] += time.monotonic() - started
+                if self._closed:
+                    return
+                self._send(update)
+            if not self._outstanding:
+                self._request_xvnc()
+
+    def _credit(self) -> int:
+        """How many more updates may go before the browser asks again."""
+        if not self.client.requests:
+            return 0
+        return max(0, self.client.requests + WINDOW - 1 - self._updates_sent)
+
+    def _next_update(self) -> Optional[Any]:
+        """The work of the next FramebufferUpdate, as a function for the encoding thread
+        (the pixels it needs are copied here, on the loop), or None if there is nothing."""
+        screen = self.xvnc.screen
+        height, width = screen.shape[:2]
+        full = [_clip(Box(*box), width, height) for box in self.client.full]
+        self.client.full = []
+        dirty, self._dirty = self._dirty, []
+        area, exact = self.plan.decide(dirty, time.monotonic(), width, height)
+        exact += [box for box in full if box.area]
+        pseudo, self._pseudo = self._pseudo, []
+        if area is None and not exact and not pseudo:
+            return None
+        frame = None
+        new_context = False
+        if area is not None:
+            frame = screen[area.y : area.y + area.h, area.x : area.x + area.w].copy()
+            new_context, self.plan.new_context = self.plan.new_context, False
+            if new_context or self.encoder is None:
+                self.encoder = H264Encoder(area.w, area.h, self.crf)
+                new_context = True
+        pieces = [(b, screen[b.y : b.y + b.h, b.x : b.x + b.w].copy()) for b in exact]
+        encoder, tight, sent = self.encoder, self.tight, self.sent
+
+        def job() -> bytes:
+            rects = list(pseudo)
+            if frame is not None and area is not None and encoder is not None:
+                data = encoder.encode(frame)
+                flags = H264_RESET_CONTEXT if new_context else 0
+                rects.append(h264_rect(area.x, area.y, area.w, area.h, data, flags))
+                sent["h264"] += len(data)
+                sent["frames"] += 1
+            for box, pixels in pieces:
+                for rect in tight.rects(pixels, box.x, box.y):
+                    sent["tight"] += len(rect)
+                    rects.append(rect)
+            return framebuffer_update(rects)
+
+        return job
+
+    def close(self, why: str, code: int = 1000) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._wake.set()
+        self.handler.log.info(
+            "%s video: closed (%s); %s updates from Xvnc; sent %s KB H.264 in %s pictures, "
+            "%s KB Tight, %.1f s encoding",
+            PREFIX,
+            why,
+            self.sent["xvnc_updates"],
+            self.sent["h264"] // 1024,
+            self.sent["frames"],
+            self.sent["tight"] // 1024,
+            self.sent["encode_s"],
+        )
+        if self.transport is not None:
+            self.transport.close()
+        self.executor.shutdown(wait=False)
+        try:
+            self.handler.close(code, why[:120])
+        except WebSocketClosedError:
+            pass

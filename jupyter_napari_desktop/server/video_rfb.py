@@ -1,0 +1,419 @@
+"""The RFB pieces of the video path (video.py): both ends of the bridge, no sockets.
+
+In video mode the server speaks RFB to Xvnc itself and to noVNC itself:
+
+- ``XvncReader``: the client end towards Xvnc. It asks only for what it parses cheaply (Raw
+  pixels in one fixed format, RGBX, and the pseudo-encodings noVNC asked for and this module
+  knows), keeps the screen in a numpy array and turns Xvnc's messages into events: pixels
+  changed in a rectangle, a pseudo-rectangle to pass on (cursor, resize, LEDs, name), a
+  message to pass on (clipboard, bell, XVP), the end of an update.
+- ``server_init`` / ``framebuffer_update`` / ``TightEncoder`` / ``h264_rect``: the server
+  end towards noVNC (RFB 3.8, no security on the private socket's behalf: the websocket is
+  authenticated by Jupyter), and the rectangles noVNC decodes: Tight (zlib, lossless) and
+  Open H.264 (encoding 50, U32 length, U32 flags, Annex B).
+- ``ClientMessages``: which of the browser's messages go to Xvnc (input, clipboard, resize)
+  and which the bridge answers itself (pixel format, encodings, update requests).
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass, field
+from typing import Optional, Union
+
+import numpy as np
+
+from .rfb_input import (
+    CLIENT_FENCE,
+    CONTINUOUS_UPDATES,
+    SET_ENCODINGS,
+    SET_PIXEL_FORMAT,
+    UPDATE_REQUEST,
+)
+
+VERSION = b"RFB 003.008\n"
+SECURITY_NONE = 1
+# Encodings (RFC 6143 and the community registry, as noVNC names them).
+RAW, TIGHT, H264 = 0, 7, 50
+CURSOR, DESKTOP_SIZE, LAST_RECT = -239, -223, -224
+QEMU_KEY, QEMU_LED, DESKTOP_NAME, EXT_DESKTOP_SIZE, XVP_PSEUDO = -258, -261, -307, -308, -309
+EXTENDED_CLIPBOARD = 0xC0A1E5CE - (1 << 32)  # as a signed 32-bit value
+# Pseudo-encodings noVNC may ask for that the bridge passes on to Xvnc (their rectangles
+# are parsed below); others (fences, continuous updates, quality levels) it answers itself.
+PASSED_ON = (
+    CURSOR,
+    DESKTOP_SIZE,
+    EXT_DESKTOP_SIZE,
+    DESKTOP_NAME,
+    QEMU_KEY,
+    QEMU_LED,
+    XVP_PSEUDO,
+    EXTENDED_CLIPBOARD,
+)
+# Server -> client message types.
+UPDATE, COLOURS, BELL, CUT_TEXT, END_CONTINUOUS, SERVER_FENCE, XVP = 0, 1, 2, 3, 150, 248, 250
+# 32 bits a pixel, depth 24, little-endian, true colour, red at bit 0: R, G, B, X in memory,
+# what noVNC asks for at depth 24 and what its decoders write.
+PIXEL_FORMAT = struct.pack(">BBBBHHHBBBxxx", 32, 24, 0, 1, 255, 255, 255, 0, 8, 16)
+MAX_NAME = 4096
+# Tight's compact length holds 22 bits: lossless bands stay below that uncompressed.
+TIGHT_BAND_BYTES = 1 << 20
+TIGHT_FILL = 0x80
+H264_RESET_CONTEXT = 1
+H264_RESET_ALL = 2
+
+
+class RfbStreamError(ValueError):
+    """Xvnc's stream cannot be read (or the browser's cannot be bridged): close."""
+
+
+@dataclass
+class Pixels:
+    """Pixels of the screen changed in this rectangle (already in ``XvncReader.screen``)."""
+
+    x: int
+    y: int
+    w: int
+    h: int
+
+
+@dataclass
+class Pseudo:
+    """A pseudo-rectangle to pass on as it came (header and payload); ``resized`` when it
+    changed the screen's size."""
+
+    data: bytes
+    resized: bool = False
+
+
+@dataclass
+class Message:
+    """A whole server message to pass on (clipboard, bell, XVP)."""
+
+    data: bytes
+
+
+@dataclass
+class UpdateEnd:
+    """The end of one FramebufferUpdate."""
+
+
+Event = Union[Pixels, Pseudo, Message, UpdateEnd]
+
+
+@dataclass
+class ServerInit:
+    width: int
+    height: int
+    name: bytes
+
+
+def client_init_request(encodings: list[int]) -> bytes:
+    """SetPixelFormat (RGBX) and SetEncodings (Raw and ``encodings``) for Xvnc."""
+    wanted = [RAW, LAST_RECT] + [e for e in encodings if e in PASSED_ON]
+    return (
+        struct.pack(">Bxxx", SET_PIXEL_FORMAT)
+        + PIXEL_FORMAT
+        + struct.pack(">BxH", SET_ENCODINGS, len(wanted))
+        + struct.pack(f">{len(wanted)}i", *wanted)
+    )
+
+
+def update_request(incremental: bool, x: int, y: int, w: int, h: int) -> bytes:
+    return struct.pack(">BBHHHH", UPDATE_REQUEST, int(incremental), x, y, w, h)
+
+
+class XvncReader:
+    """The client end towards Xvnc: ``feed`` Xvnc's bytes, get back what to write to Xvnc
+    (the handshake's answers) and the events; ``screen`` is the picture, (h, w, 4) RGBX."""
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+        self._state = "version"
+        self.init: Optional[ServerInit] = None
+        self.screen = np.zeros((0, 0, 4), np.uint8)
+        self._rects_left = 0  # of the FramebufferUpdate being read
+
+    def feed(self, data: bytes) -> tuple[bytes, list[Event]]:
+        self._buffer += data
+        reply = bytearray()
+        events: list[Event] = []
+        while True:
+            step = self._step(reply, events)
+            if not step:
+                return bytes(reply), events
+
+    def resize(self, width: int, height: int) -> None:
+        old = self.screen
+        self.screen = np.zeros((height, width, 4), np.uint8)
+        h, w = min(height, old.shape[0]), min(width, old.shape[1])
+        self.screen[:h, :w] = old[:h, :w]
+
+    def _take(self, n: int) -> Optional[bytes]:
+        if len(self._buffer) < n:
+            return None
+        data = bytes(self._buffer[:n])
+        del self._buffer[:n]
+        return data
+
+    def _step(self, reply: bytearray, events: list[Event]) -> bool:
+        """Read one thing if all of it is here; False when more bytes are needed."""
+        buf = self._buffer
+        state = self._state
+        if state == "version":
+            version = self._take(12)
+            if version is None:
+                return False
+            if not version.startswith(b"RFB 003."):
+                raise RfbStreamError(f"not a VNC server: {version!r}")
+            reply += VERSION
+            self._state = "security"
+        elif state == "security":
+            if not buf or len(buf) < 1 + buf[0]:
+                return False
+            count = buf[0]
+            types = bytes(buf[1 : 1 + count])
+            del buf[: 1 + count]
+            if SECURITY_NONE not in types:
+                raise RfbStreamError(f"the VNC server offers no 'None' security: {list(types)}")
+            reply.append(SECURITY_NONE)
+            self._state = "result"
+        elif state == "result":
+            result = self._take(4)
+            if result is None:
+                return False
+            if result != b"\0\0\0\0":
+                raise RfbStreamError("the VNC server refused the connection")
+            reply.append(1)  # ClientInit: shared
+            self._state = "init"
+        elif state == "init":
+            if len(buf) < 24:
+                return False
+            (length,) = struct.unpack_from(">I", buf, 20)
+            if length > MAX_NAME:
+                raise RfbStreamError(f"desktop name of {length} bytes")
+            if len(buf) < 24 + length:
+                return False
+            width, height = struct.unpack_from(">HH", buf, 0)
+            self.init = ServerInit(width, height, bytes(buf[24 : 24 + length]))
+            del buf[: 24 + length]
+            self.resize(width, height)
+            self._state = "messages"
+        elif self._rects_left:
+            return self._rect(events)
+        else:
+            return self._message(events)
+        return True
+
+    def _message(self, events: list[Event]) -> bool:
+        buf = self._buffer
+        if not buf:
+            return False
+        kind = buf[0]
+        if kind == UPDATE:
+            if len(buf) < 4:
+                return False
+            (self._rects_left,) = struct.unpack_from(">H", buf, 2)
+            del buf[:4]
+            if not self._rects_left:
+                events.append(UpdateEnd())
+            return True
+        if kind == BELL:
+            events.append(Message(self._take(1) or b""))
+            return True
+        if kind == CUT_TEXT:
+            if len(buf) < 8:
+                return False
+            (length,) = struct.unpack_from(">i", buf, 4)
+            size = 8 + abs(length)  # negative: the extended clipboard
+        elif kind == XVP:
+            size = 4
+        elif kind == END_CONTINUOUS:
+            self._take(1)
+            return True
+        elif kind == SERVER_FENCE:
+            if len(buf) < 9:
+                return False
+            size = 9 + buf[8]
+            if len(buf) < size:
+                return False
+            del buf[:size]  # not asked for: nothing to answer
+            return True
+        else:
+            raise RfbStreamError(f"unknown message type {kind} from the VNC server")
+        data = self._take(size)
+        if data is None:
+            return False
+        events.append(Message(data))
+        return True
+
+    def _rect(self, events: list[Event]) -> bool:
+        buf = self._buffer
+        if len(buf) < 12:
+            return False
+        x, y, w, h, encoding = struct.unpack_from(">HHHHi", buf, 0)
+        size = self._payload_size(encoding, w, h)
+        if size is None or len(buf) < 12 + size:
+            return False
+        if encoding == RAW:
+            if x + w > self.screen.shape[1] or y + h > self.screen.shape[0]:
+                raise RfbStreamError(f"a {w}x{h} rectangle at {x},{y} outside the screen")
+            pixels = np.frombuffer(buf, np.uint8, w * h * 4, 12).reshape(h, w, 4)
+            self.screen[y : y + h, x : x + w] = pixels
+            del pixels  # the buffer cannot be resized while a view holds it
+            del buf[: 12 + size]
+            events.append(Pixels(x, y, w, h))
+        elif encoding == LAST_RECT:
+            del buf[:12]
+            self._rects_left = 1
+        else:
+            data = bytes(buf[: 12 + size])
+            del buf[: 12 + size]
+            resized = encoding in (DESKTOP_SIZE, EXT_DESKTOP_SIZE) and (
+                (w, h) != (self.screen.shape[1], self.screen.shape[0])
+            )
+            if resized:
+                self.resize(w, h)
+            events.append(Pseudo(data, resized))
+        self._rects_left -= 1
+        if not self._rects_left:
+            events.append(UpdateEnd())
+        return True
+
+    def _payload_size(self, encoding: int, w: int, h: int) -> Optional[int]:
+        """Bytes after the rectangle's header; None until enough is here to know."""
+        buf = self._buffer
+        if encoding == RAW:
+            return w * h * 4
+        if encoding == CURSOR:
+            return w * h * 4 + (w + 7) // 8 * h
+        if encoding in (DESKTOP_SIZE, LAST_RECT, QEMU_KEY, XVP_PSEUDO):
+            return 0
+        if encoding == QEMU_LED:
+            return 1
+        if encoding == EXT_DESKTOP_SIZE:
+            if len(buf) < 13:
+                return None
+            return 4 + 16 * buf[12]
+        if encoding == DESKTOP_NAME:
+            if len(buf) < 16:
+                return None
+            (length,) = struct.unpack_from(">I", buf, 12)
+            if length > MAX_NAME:
+                raise RfbStreamError(f"desktop name of {length} bytes")
+            return 4 + length
+        raise RfbStreamError(f"encoding {encoding} from the VNC server was not asked for")
+
+
+# What the bridge sends noVNC before ServerInit: the security types (None only) after the
+# client's version, SecurityResult OK after the client's choice.
+SECURITY_TYPES = bytes([1, SECURITY_NONE])
+SECURITY_OK = struct.pack(">I", 0)
+
+
+def server_init(init: ServerInit) -> bytes:
+    """ServerInit for noVNC: Xvnc's size and name, RGBX."""
+    return (
+        struct.pack(">HH", init.width, init.height)
+        + PIXEL_FORMAT
+        + struct.pack(">I", len(init.name))
+        + init.name
+    )
+
+
+def rect_header(x: int, y: int, w: int, h: int, encoding: int) -> bytes:
+    return struct.pack(">HHHHi", x, y, w, h, encoding)
+
+
+def framebuffer_update(rects: list[bytes]) -> bytes:
+    """One FramebufferUpdate of whole rectangles (each header and payload)."""
+    return struct.pack(">BxH", UPDATE, len(rects)) + b"".join(rects)
+
+
+def compact_length(n: int) -> bytes:
+    """Tight's 1-3 byte length (7 bits a byte, low bits first)."""
+    if n >= 1 << 22:
+        raise ValueError(f"{n} bytes do not fit Tight's compact length")
+    out = bytearray([n & 0x7F])
+    if n > 0x7F:
+        out[0] |= 0x80
+        out.append((n >> 7) & 0x7F)
+        if n > 0x3FFF:
+            out[1] |= 0x80
+            out.append(n >> 14)
+    return bytes(out)
+
+
+@dataclass
+class TightEncoder:
+    """Lossless Tight rectangles for noVNC: a solid area as a fill, the rest as zlib
+    stream 0 of 24-bit pixels (noVNC keeps the stream: one compressor per connection)."""
+
+    level: int = 1
+    _zlib: Optional[zlib._Compress] = field(default=None, repr=False)
+
+    def rects(self, pixels: np.ndarray, x: int, y: int) -> list[bytes]:
+        """``pixels`` (RGBX, (h, w, 4)) at ``x``, ``y`` of the screen as Tight rectangles,
+        in bands that fit Tight's length field."""
+        h, w = pixels.shape[:2]
+        if w <= 0 or h <= 0:
+            return []
+        rows = max(1, TIGHT_BAND_BYTES // (w * 3))
+        return [
+            self._rect(pixels[top : top + rows, :, :3], x, y + top) for top in range(0, h, rows)
+        ]
+
+    def _rect(self, band: np.ndarray, x: int, y: int) -> bytes:
+        h, w = band.shape[:2]
+        header = rect_header(x, y, w, h, TIGHT)
+        first = band[0, 0]
+        if (band == first).all():
+            return header + bytes([TIGHT_FILL]) + first.tobytes()
+        raw = np.ascontiguousarray(band).tobytes()
+        if len(raw) < 12:
+            return header + b"\0" + raw
+        if self._zlib is None:
+            self._zlib = zlib.compressobj(self.level)
+        data = self._zlib.compress(raw) + self._zlib.flush(zlib.Z_SYNC_FLUSH)
+        return header + b"\0" + compact_length(len(data)) + data
+
+
+def h264_rect(x: int, y: int, w: int, h: int, data: bytes, flags: int = 0) -> bytes:
+    """An Open H.264 rectangle: noVNC keeps one decoder per exact (x, y, w, h)."""
+    return rect_header(x, y, w, h, H264) + struct.pack(">II", len(data), flags) + data
+
+
+@dataclass
+class ClientMessage:
+    kind: int
+    data: bytes
+
+
+class ClientMessages:
+    """What the bridge does with the browser's messages (after rfb_input's role filter):
+    ``to_xvnc`` (input, clipboard, resize, unknown owners' bytes) or answered here."""
+
+    def __init__(self) -> None:
+        self.encodings: list[int] = []
+        self.requests = 0  # FramebufferUpdateRequests so far
+        # Areas asked for non-incrementally (x, y, w, h): sent again whole, losslessly.
+        self.full: list[tuple[int, int, int, int]] = []
+
+    def take(self, message: bytes) -> bool:
+        """True if the bridge answers this message itself; False: send it to Xvnc."""
+        kind = message[0]
+        if kind == SET_ENCODINGS:
+            (count,) = struct.unpack_from(">H", message, 2)
+            self.encodings = list(struct.unpack_from(f">{count}i", message, 4))
+            return True
+        if kind == UPDATE_REQUEST:
+            self.requests += 1
+            if not message[1]:
+                self.full.append(struct.unpack_from(">HHHH", message, 2))
+            return True
+        if kind == SET_PIXEL_FORMAT:
+            if message[4:20] != PIXEL_FORMAT:
+                raise RfbStreamError("the page asked for a pixel format other than RGBX")
+            return True
+        return kind in (CONTINUOUS_UPDATES, CLIENT_FENCE)  # never offered: ignored

@@ -1,0 +1,109 @@
+"""The video path in Chromium on a real desktop (c.NapariDesktop.video = "auto"): napari
+plays, the page asks for H.264 and decodes it with WebCodecs, and once napari stops the
+canvas is the X screen pixel for pixel; a decoder that breaks sends the page back to the
+Tight path by itself."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import pytest
+
+from jupyter_napari_desktop.server.video_codec import available
+from tests.support import procs
+from tests.support.desktops import pattern_desktop
+from tests.support.pages import NOISE_PLAYER, canvas_rgb, exact_but_cursor, wait_state, x_screen
+from tests.support.waiting import wait_for
+
+pytestmark = pytest.mark.skipif(
+    available() is not None,
+    reason=f"needs PyAV with libx264 (the [video] extra): {available()}",
+)
+
+# Counts the pictures the page hands to WebCodecs' decoder (noVNC's H264Context).
+COUNT_DECODES = """
+(() => {
+  window.__decodes = 0;
+  if (typeof VideoDecoder === 'undefined') return;
+  const decode = VideoDecoder.prototype.decode;
+  VideoDecoder.prototype.decode = function (chunk) {
+    window.__decodes += 1;
+    return decode.call(this, chunk);
+  };
+})();
+"""
+# A decoder that takes pictures and never gives one back (how some browsers freeze).
+BREAK_DECODER = "VideoDecoder.prototype.decode = function () { window.__decodes += 1; };"
+
+
+@pytest.fixture
+def playing(tmp_path, artifacts):
+    """A desktop with the video path on, napari playing a noise stack on it."""
+    with pattern_desktop(
+        tmp_path, {"video": "auto", "autostart_napari": False}, pattern=False, start=False
+    ) as server:
+        code, status = server.request("POST", "napari-desktop/api/start", {"app": "desktop"})
+        assert code == 200, status
+        player = procs.start_logged(
+            [sys.executable, "-c", NOISE_PLAYER], artifacts / "video-player.log", env=server.x_env()
+        )
+        try:
+            yield server, player
+        finally:
+            procs.stop_tree(player.pid, 5)
+
+
+def open_page(context, server):
+    page = context.new_page()
+    page.add_init_script(COUNT_DECODES)
+    page.goto(
+        f"{server.url}napari-desktop/?app=desktop&token={server.token}",
+        wait_until="domcontentloaded",
+        timeout=90_000,
+    )
+    wait_state(page, "connected", 90)
+    return page
+
+
+def decodes(page) -> int:
+    return page.evaluate("window.__decodes")
+
+
+def test_motion_is_h264_and_the_still_picture_is_exact(context, playing, artifacts):
+    server, player = playing
+    page = open_page(context, server)
+    assert page.evaluate("window.napariDesktop.video") is True
+    start = decodes(page)
+    wait_for(lambda: decodes(page) - start > 20, 60, "20 H.264 pictures decoded")
+    page.screenshot(path=str(artifacts / "video-playing.png"))
+    procs.stop_tree(player.pid, 5)
+    stopped = time.monotonic()
+    wait_for(lambda: exact_but_cursor(canvas_rgb(page), x_screen(server)), 10, "an exact canvas")
+    exact_after = time.monotonic() - stopped
+    page.screenshot(path=str(artifacts / "video-still.png"))
+    assert "video path (H.264)" in server.log()
+    # Exact within 1 s of napari's last picture (the bridge's refresh comes after 0.3 s;
+    # stopping the player and reading the X screen take their own time).
+    assert exact_after < 5, exact_after
+
+
+def test_a_broken_decoder_falls_back_to_tight_by_itself(context, playing, artifacts):
+    server, player = playing
+    page = open_page(context, server)
+    assert page.evaluate("window.napariDesktop.video") is True
+    wait_for(lambda: decodes(page) > 5, 60, "H.264 pictures decoded")
+    page.evaluate(BREAK_DECODER)
+    broken = time.monotonic()
+    wait_for(
+        lambda: page.evaluate("window.napariDesktop.videoFailed || ''"),
+        10,
+        "the page to give up on the decoder",
+    )
+    assert time.monotonic() - broken < 3
+    wait_state(page, "connected", 30)
+    assert page.evaluate("window.napariDesktop.video") is False
+    # The Tight path draws: the picture is exact again once napari stops.
+    procs.stop_tree(player.pid, 5)
+    wait_for(lambda: exact_but_cursor(canvas_rgb(page), x_screen(server)), 20, "an exact canvas")
+    page.screenshot(path=str(artifacts / "video-fallback.png"))

@@ -1,0 +1,242 @@
+"""The video path's RFB pieces (server/video_rfb.py, server/video.py's Plan), no server."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+import numpy as np
+import pytest
+
+from jupyter_napari_desktop.server.rfb_input import HANDSHAKE_BYTES, RfbInput
+from jupyter_napari_desktop.server.video import (
+    ALIGN,
+    BAND_PIXELS,
+    STILL_SECONDS,
+    Box,
+    Plan,
+    video_box,
+)
+from jupyter_napari_desktop.server.video_rfb import (
+    CURSOR,
+    EXT_DESKTOP_SIZE,
+    H264,
+    PIXEL_FORMAT,
+    ClientMessages,
+    Message,
+    Pixels,
+    Pseudo,
+    RfbStreamError,
+    TightEncoder,
+    UpdateEnd,
+    XvncReader,
+    client_init_request,
+    compact_length,
+    h264_rect,
+)
+
+
+def xvnc_greeting(width: int = 8, height: int = 4, name: bytes = b"desk") -> bytes:
+    return (
+        b"RFB 003.008\n"
+        + bytes([1, 1])
+        + b"\0\0\0\0"
+        + struct.pack(">HH", width, height)
+        + PIXEL_FORMAT
+        + struct.pack(">I", len(name))
+        + name
+    )
+
+
+def rect(x: int, y: int, w: int, h: int, encoding: int, payload: bytes = b"") -> bytes:
+    return struct.pack(">HHHHi", x, y, w, h, encoding) + payload
+
+
+def test_the_handshake_is_answered_and_the_screen_kept():
+    reader = XvncReader()
+    reply, events = reader.feed(xvnc_greeting())
+    assert reply == b"RFB 003.008\n" + b"\x01" + b"\x01"  # version, None, shared
+    assert events == []
+    assert reader.init is not None and reader.init.name == b"desk"
+    assert reader.screen.shape == (4, 8, 4)
+
+
+def test_raw_pixels_arrive_in_pieces_and_land_in_the_screen():
+    reader = XvncReader()
+    reader.feed(xvnc_greeting())
+    pixels = bytes(range(2 * 3 * 4))
+    message = b"\0\0" + struct.pack(">H", 1) + rect(5, 1, 3, 2, 0, pixels)
+    events = []
+    for i in range(len(message)):  # one byte at a time: nothing is lost or doubled
+        events += reader.feed(message[i : i + 1])[1]
+    assert events == [Pixels(5, 1, 3, 2), UpdateEnd()]
+    assert reader.screen[1:3, 5:8].tobytes() == pixels
+    assert not reader.screen[0].any()
+
+
+def test_pseudo_rectangles_and_messages_pass_on_and_a_resize_keeps_the_picture():
+    reader = XvncReader()
+    reader.feed(xvnc_greeting())
+    reader.screen[:] = 7
+    cursor = rect(0, 0, 2, 2, CURSOR, bytes(2 * 2 * 4 + 2))
+    screens = struct.pack(">B3x", 1) + struct.pack(">IHHHHI", 0, 0, 0, 10, 6, 0)
+    resize = rect(0, 0, 10, 6, EXT_DESKTOP_SIZE, screens)
+    clipboard = struct.pack(">B3xI", 3, 2) + b"hi"
+    update = b"\0\0" + struct.pack(">H", 0xFFFF) + cursor + resize + rect(0, 0, 0, 0, -224)
+    _, events = reader.feed(update + clipboard + b"\x02")
+    assert events == [
+        Pseudo(cursor),
+        Pseudo(resize, resized=True),
+        UpdateEnd(),
+        Message(clipboard),
+        Message(b"\x02"),
+    ]
+    assert reader.screen.shape == (6, 10, 4)
+    assert (reader.screen[:4, :8] == 7).all() and not reader.screen[4:].any()
+
+
+def test_an_encoding_that_was_not_asked_for_ends_the_connection():
+    reader = XvncReader()
+    reader.feed(xvnc_greeting())
+    with pytest.raises(RfbStreamError, match="encoding 16"):
+        reader.feed(b"\0\0\0\1" + rect(0, 0, 1, 1, 16))
+
+
+def test_xvnc_is_asked_for_raw_and_only_the_pseudo_encodings_the_bridge_reads():
+    message = client_init_request([H264, 7, -23, CURSOR, -312, -313, EXT_DESKTOP_SIZE])
+    (count,) = struct.unpack_from(">H", message, 22)
+    encodings = struct.unpack_from(f">{count}i", message, 24)
+    assert encodings == (0, -224, CURSOR, EXT_DESKTOP_SIZE)
+
+
+def inflate_tight(rects: list[bytes]) -> list[bytes]:
+    """Each rectangle's pixels (3 bytes a pixel), as noVNC's Tight decoder reads them."""
+    stream = zlib.decompressobj()
+    out = []
+    for data in rects:
+        control = data[12]
+        if control == 0x80:
+            out.append(data[13:16])
+            continue
+        assert control == 0, "stream 0, copy filter"
+        length, at = 0, 13
+        for shift in (0, 7, 14):
+            byte = data[at]
+            at += 1
+            length |= (byte & 0x7F) << shift
+            if not byte & 0x80:
+                break
+        assert len(data) == at + length
+        out.append(stream.decompress(data[at:]))
+    return out
+
+
+def test_tight_is_lossless_in_bands_and_a_solid_area_is_a_fill():
+    rng = np.random.default_rng(1)
+    pixels = rng.integers(0, 256, (700, 600, 4), np.uint8)
+    encoder = TightEncoder()
+    rects = encoder.rects(pixels, 10, 20)
+    assert len(rects) > 1  # 700 rows of 1800 bytes do not fit one band
+    rows = [struct.unpack_from(">HHHH", r) for r in rects]
+    assert rows[0][:2] == (10, 20) and sum(r[3] for r in rows) == 700
+    decoded = b"".join(inflate_tight(rects))
+    assert decoded == np.ascontiguousarray(pixels[:, :, :3]).tobytes()
+    solid = np.full((50, 40, 4), (1, 2, 3, 0), np.uint8)
+    (fill,) = encoder.rects(solid, 0, 0)
+    assert fill[12:] == b"\x80\x01\x02\x03"
+
+
+def test_compact_length_holds_22_bits():
+    assert compact_length(0x7F) == b"\x7f"
+    assert compact_length(0x80) == b"\x80\x01"
+    assert compact_length(0x3FFFFF) == b"\xff\xff\xff"
+    with pytest.raises(ValueError):
+        compact_length(1 << 22)
+
+
+def test_an_h264_rectangle_carries_length_and_flags():
+    data = h264_rect(16, 32, 64, 48, b"\0\0\0\1\x65", 1)
+    assert struct.unpack(">HHHHiII", data[:20]) == (16, 32, 64, 48, H264, 5, 1)
+
+
+def test_the_browsers_messages_split_between_the_bridge_and_xvnc():
+    reader = RfbInput(control=True)
+    client = ClientMessages()
+    stream = (
+        b"RFB 003.008\n\x01\x00"
+        + b"\0\0\0\0"
+        + PIXEL_FORMAT
+        + struct.pack(">BxHii", 2, 2, H264, 7)
+        + struct.pack(">BBHHHH", 3, 0, 0, 0, 640, 480)
+        + struct.pack(">BBxxI", 4, 1, 0x61)
+    )
+    kept = []
+    for kind, message in reader.messages(stream):
+        if kind == HANDSHAKE_BYTES:
+            continue
+        if not client.take(message):
+            kept.append(message)
+    assert client.encodings == [H264, 7]
+    assert client.requests == 1 and client.full == [(0, 0, 640, 480)]
+    assert kept == [struct.pack(">BBxxI", 4, 1, 0x61)]  # the key goes to Xvnc
+
+
+def test_a_viewers_input_never_reaches_the_bridge():
+    reader = RfbInput(control=False)
+    messages = reader.messages(b"x" * 14 + struct.pack(">BBxxI", 4, 1, 0x61))
+    assert [kind for kind, _ in messages] == [HANDSHAKE_BYTES]
+    assert reader.dropped == {"key": 1}
+
+
+def test_the_video_area_is_aligned_even_and_on_the_screen():
+    assert video_box(Box(17, 5, 100, 50), 1920, 1080) == Box(16, 0, 112, 64)
+    assert video_box(Box(1900, 1070, 15, 9), 1915, 1079) == Box(1888, 1056, 26, 22)
+    assert video_box(Box(0, 0, 4, 4), 8, 8) is None
+
+
+def test_motion_goes_as_video_and_the_still_picture_comes_back_exact():
+    plan = Plan(video=True)
+    big = Box(100, 100, 400, 300)
+    area, exact = plan.decide([big], 0.0, 1920, 1080)
+    assert area == video_box(big, 1920, 1080) and exact == [] and plan.new_context
+    plan.new_context = False
+    # A small change outside the moving area is exact at once; the area moves on.
+    small = Box(0, 0, 20, 10)
+    area2, exact = plan.decide([Box(120, 120, 50, 50), small], 0.1, 1920, 1080)
+    assert area2 == area and exact == [small] and not plan.new_context
+    # Nothing changed: not yet still ...
+    assert plan.decide([], 0.1 + STILL_SECONDS / 2, 1920, 1080) == (None, [])
+    # ... then the moving area once more, exact, one band an update; the context stays for
+    # the next motion.
+    assert area is not None and plan.refresh_due(0.1) == pytest.approx(STILL_SECONDS)
+    sent = []
+    for step in range(100):
+        _, exact = plan.decide([], 0.1 + STILL_SECONDS + step * 0.01, 1920, 1080)
+        if not exact:
+            break
+        sent += exact
+    assert len(sent) > 1 and all(b.w * b.h <= BAND_PIXELS + area.w * ALIGN for b in sent)
+    assert sum(b.h for b in sent) == area.h and all(b.x == area.x for b in sent)
+    assert plan.refresh_due(5.0) is None
+    assert plan.decide([big], 6.0, 1920, 1080)[0] == area and not plan.new_context
+
+
+def test_motion_during_the_exact_refresh_stops_it_until_the_next_stop():
+    plan = Plan(video=True)
+    area, _ = plan.decide([Box(0, 0, 800, 600)], 0.0, 1920, 1080)
+    assert plan.decide([], STILL_SECONDS, 1920, 1080)[1]  # the first band
+    assert plan.decide([Box(10, 10, 50, 50)], 0.5, 1920, 1080) == (area, [])
+    assert plan.refresh == [] and plan.refresh_due(0.5) == pytest.approx(STILL_SECONDS)
+
+
+def test_a_growing_motion_starts_a_new_context_and_without_video_all_is_exact():
+    plan = Plan(video=True)
+    first = plan.decide([Box(0, 0, 300, 300)], 0.0, 1920, 1080)[0]
+    area, _ = plan.decide([Box(1000, 500, 300, 300)], 0.1, 1920, 1080)
+    assert area is not None and first is not None and area.contains(first)
+    assert plan.new_context
+    tight = Plan(video=False)
+    assert tight.decide([Box(0, 0, 900, 900)], 0.0, 1920, 1080) == (
+        None,
+        [Box(0, 0, 900, 900)],
+    )
