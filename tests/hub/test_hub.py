@@ -39,7 +39,7 @@ from tests.support.hub import (
 )
 from tests.support.procs import XVNC_NAMES, comm
 from tests.support.rfb import RFBClient, RFBError
-from tests.support.waiting import wait_for
+from tests.support.waiting import run_async, wait_for
 
 pytestmark = hub_marks(280)
 
@@ -115,7 +115,7 @@ def desktops(hub):
     async def both() -> list[tuple[bytes, int, int]]:
         return list(await asyncio.wait_for(asyncio.gather(connect(a), connect(b)), 120))
 
-    answers = asyncio.run(both())
+    answers = run_async(both())
     files = {
         u.name: wait_for(lambda u=u: desktop_of(u.uid), 20, f"{u.name}'s desktop") for u in (a, b)
     }
@@ -170,7 +170,7 @@ def test_a_user_cannot_reach_another_users_desktop(hub, desktops, direction):
         await client.close()
         return 101
 
-    assert asyncio.run(other_websocket()) in (403, 404), "the other user's websocket opened"
+    assert run_async(other_websocket()) in (403, 404), "the other user's websocket opened"
     # Without any credentials: sent to the login page (pages) or refused (API).
     status, _ = http("GET", hub.url + prefix + "/", None)
     assert status in (302, 403), status
@@ -364,7 +364,7 @@ def test_idle_culling_counts_input_not_screen_updates(hub, desktops):
             await viewer.close()
             await worker.close()
 
-    times = asyncio.run(scenario())
+    times = run_async(scenario())
     start = times["start"]
     log = hub.workdir / "idle-culler.log"
     culler_log = log.read_text(errors="replace")[-3000:] if log.exists() else ""

@@ -10,7 +10,6 @@ starts it again, and napari comes back with the labels equal to the last save on
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
 import os
 import secrets
@@ -35,7 +34,7 @@ from tests.support.hub import (
     websocket_url,
 )
 from tests.support.rfb import RFBClient
-from tests.support.waiting import wait_for
+from tests.support.waiting import run_async, wait_for
 
 pytestmark = [
     *hub_marks(600),
@@ -131,7 +130,7 @@ def test_the_idle_culler_stops_the_server_and_napari_brings_the_labels_back(hub)
     viewer.reset_view()
     viewer.dims.current_step = (2, 0, 0)
     moment = time.time()
-    asyncio.run(paint(hub, user, token))
+    run_async(paint(hub, user, token))
 
     def saved() -> Any:
         last = kept(viewer).get("last_save") or {}

@@ -7,7 +7,6 @@ the containers from podman, the clicks from Debian's Chromium.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import subprocess
@@ -35,7 +34,7 @@ from tests.images.containers import (
 from tests.support.pages import wait_for_colours
 from tests.support.pattern import write_pattern
 from tests.support.rfb import RFBClient
-from tests.support.waiting import wait_for
+from tests.support.waiting import run_async, wait_for
 
 # The first test that needs the images waits for their build (minutes on a cold cache).
 pytestmark = pytest.mark.timeout(3600)
@@ -383,7 +382,7 @@ def test_podman_rm_and_a_new_container_on_the_same_home_bring_the_layers_back(
         )
         assert code == 200, body
         moment = time.time()
-        asyncio.run(paint(first))
+        run_async(paint(first))
 
         def saved() -> bool:
             last = kept(first).get("last_save") or {}

@@ -11,6 +11,7 @@ import websockets
 from tests.integration.conftest import needs_xvnc
 from tests.support import procs
 from tests.support.jupyter import JupyterServer
+from tests.support.waiting import run_async
 
 pytestmark = [pytest.mark.integration, needs_xvnc]
 
@@ -67,10 +68,10 @@ def test_both_extensions_load_and_both_desktops_run(lab):
     names = [s["name"] for s in servers["server_processes"]]
     assert "desktop-websockify" in names and not any("napari" in n for n in names), names
 
-    ours = asyncio.run(greeting(lab, "napari-desktop/websockify"))
-    theirs = asyncio.run(greeting(lab, "desktop-websockify/"))
+    ours = run_async(greeting(lab, "napari-desktop/websockify"))
+    theirs = run_async(greeting(lab, "desktop-websockify/"))
     assert ours == b"RFB 003.008\n"
     assert theirs.startswith(b"RFB 003.")
     code, status = lab.request("GET", "napari-desktop/api/status")
     assert status["running"] is True
-    assert asyncio.run(greeting(lab, "napari-desktop/websockify")) == b"RFB 003.008\n"
+    assert run_async(greeting(lab, "napari-desktop/websockify")) == b"RFB 003.008\n"

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import re
 import sys
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -19,6 +18,7 @@ from tests.support import procs
 from tests.support.desktops import pattern_desktop
 from tests.support.pages import NOISE_PLAYER, exact_but_cursor, x_screen
 from tests.support.rfb import RFBClient
+from tests.support.waiting import run_async
 
 pytestmark = [
     pytest.mark.integration,
@@ -50,8 +50,7 @@ def decoded_sizes(rects) -> list[tuple[int, int]]:
 
 def run(coroutine):
     """The coroutine in its own event loop (the fixtures here are synchronous)."""
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(lambda: asyncio.run(coroutine)).result(timeout=300)
+    return run_async(coroutine)
 
 
 @pytest.fixture

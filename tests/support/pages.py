@@ -11,7 +11,6 @@ import re
 import subprocess
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Optional
 
 import numpy as np
@@ -19,7 +18,7 @@ from PIL import Image
 
 from tests.support.pattern import QUADRANTS, png_colour_shares
 from tests.support.rfb import RFBClient
-from tests.support.waiting import wait_for
+from tests.support.waiting import run_async, wait_for
 
 
 def open_lab(context, lab, wait_for_status_item: bool = True):
@@ -68,9 +67,7 @@ def x_screen(lab) -> np.ndarray:
         finally:
             await client.close()
 
-    # Playwright's sync API runs an event loop in this thread: read in another one.
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(lambda: asyncio.run(read())).result(timeout=30)
+    return run_async(read(), 30)
 
 
 def canvas_rgb(page) -> np.ndarray:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
-from typing import Callable, TypeVar
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, TypeVar
 
 T = TypeVar("T")
 
@@ -22,3 +25,11 @@ def wait_for(condition: Callable[[], T], timeout: float, what: str, step: float 
             return value
         time.sleep(step)
     raise WaitTimeout(f"timed out after {timeout:g} s waiting for {what}")
+
+
+def run_async(coroutine: Coroutine[Any, Any, T], timeout: float = 300) -> T:
+    """Run ``coroutine`` to its end in an event loop of its own thread: Playwright's sync
+    API (a browser fixture of the same test run) keeps an event loop running in the main
+    thread, where ``asyncio.run`` refuses to start."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result(timeout=timeout)
