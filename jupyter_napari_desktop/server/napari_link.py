@@ -153,6 +153,7 @@ class NapariLink:
         started = time.monotonic()
         deadline = started + timeout
         reason = f"napari did not start within {timeout:g} s"
+        asked_again = False
         while time.monotonic() < deadline:
             try:
                 await ask(paths.napari_socket, {"cmd": "state"}, STATE_TIMEOUT)
@@ -163,9 +164,16 @@ class NapariLink:
             if manager.paths is not paths or proc is None or proc.poll() is not None:
                 reason = "the desktop stopped while napari was starting"
                 break
-            if not self.running() and time.monotonic() > started + 5:
-                reason = "napari exited while starting"  # after 5 s to write its pid
-                break
+            if not self.running():
+                if not asked_again:
+                    # The napari seen running a moment ago may have been dying (killed just
+                    # before): the supervisor did not start another. Ask once more.
+                    asked_again = True
+                    started = time.monotonic()
+                    self.start()
+                elif time.monotonic() > started + 5:
+                    reason = "napari exited while starting"  # after 5 s to write its pid
+                    break
             await asyncio.sleep(0.25)
         raise DesktopError(
             reason,

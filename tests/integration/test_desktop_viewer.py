@@ -31,7 +31,7 @@ from tests.support.jupyter import JupyterServer
 from tests.support.paths import ROOT
 from tests.support.pattern import colour_shares, png_colour_shares, write_pattern
 from tests.support.rfb import RFBClient
-from tests.support.waiting import wait_for
+from tests.support.waiting import run_async, wait_for
 
 pytestmark = [pytest.mark.integration, needs_xvnc]
 pytest.importorskip("napari", reason="napari is installed by scripts/setup.sh")
@@ -333,7 +333,7 @@ def test_a_stroke_painted_in_napari_comes_back(viewer, server):
         finally:
             await client.close()
 
-    asyncio.run(paint())
+    run_async(paint())
 
     def stroke() -> Optional[list[np.ndarray]]:
         labels = viewer.get("painted by hand")
@@ -491,6 +491,18 @@ def test_the_workshop_notebook_runs(viewer, server, artifacts):
     assert (pixels.max(axis=2) > 40).mean() > 0.2, "the screenshot shows the image, fitted"
     names = list(viewer.layers)
     assert {"nuclei", "painted", "measured"} <= set(names), names
+
+
+def test_napari_killed_and_asked_for_at_once_comes_back(viewer, server):
+    """napari SIGKILLed and asked for straight away (a notebook's next cell, a click): the
+    start waits for the new napari; it used to fail with 503 "napari exited while starting"
+    when the request came while the killed napari was still dying."""
+    for _ in range(2):
+        pid = napari_pid(server)
+        os.kill(pid, signal.SIGKILL)
+        again = desktop_viewer(timeout=120)
+        assert isinstance(list(again.layers), list)  # the new napari answers
+        assert napari_pid(server) != pid
 
 
 def test_napari_closed_and_desktop_stopped_say_what_to_do(viewer, server):
