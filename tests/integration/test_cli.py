@@ -5,6 +5,7 @@ in the server's root directory, against a real server, desktop and napari."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 
 from tests.integration.conftest import needs_xvnc
 from tests.support.jupyter import JupyterServer
+from tests.support.paths import ROOT
 from tests.support.pattern import write_pattern
 from tests.support.waiting import wait_for
 
@@ -112,6 +114,38 @@ def test_sessions_listed_and_started_empty(server):
     assert "2 layer(s): pattern, pattern [1]" in cli(server, "status").stdout  # both opened
     missing = cli(server, "session", "--open=no-such-session")
     assert missing.returncode == 1 and "answered 404" in missing.stderr, missing.stderr
+
+
+def doc_commands(doc: str) -> list[str]:
+    """The jupyter-napari-desktop lines of ``doc``'s bash blocks, as written."""
+    text = (ROOT / doc).read_text()
+    blocks = re.findall(r"```bash\n(.*?)```", text, re.S)
+    return [
+        line.strip()
+        for block in blocks
+        for line in block.splitlines()
+        if "jupyter-napari-desktop " in line
+    ]
+
+
+@pytest.mark.parametrize("doc", ["docs/napari-api.md", "docs/sessions.md"])
+def test_the_docs_commands_as_written(server, doc):
+    """Each command the page shows, typed as it stands in the checkout (where .venv is)."""
+    commands = doc_commands(doc)
+    assert commands, f"{doc} shows no jupyter-napari-desktop command"
+    if not (ROOT / ".venv" / "bin" / "jupyter-napari-desktop").exists():
+        pytest.skip("the checkout has no .venv: run bash scripts/setup.sh --test")
+    for command in commands:
+        done = subprocess.run(
+            ["bash", "-c", command],
+            env=server.env(),
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, f"{command}: {done.stdout}{done.stderr}"
+        assert done.stdout.strip(), f"{command} printed nothing"
 
 
 def test_no_server_running(tmp_path):
