@@ -22,6 +22,9 @@ c.DockerSpawner.image = os.environ.get("NAPARI_DESKTOP_IMAGE", "jupyter-napari-d
 # The image's start command: jupyterhub-singleuser when the hub starts it (it runs under
 # tini, which passes SIGTERM on, so stopping a server stops its desktop cleanly).
 c.DockerSpawner.cmd = ["start-notebook.py"]
+# The image has its own PATH: not the base config's for users' environments on the host.
+if isinstance(c.Spawner.environment, dict):
+    c.Spawner.environment.pop("PATH", None)
 c.DockerSpawner.remove = True
 # Seconds between SIGTERM and SIGKILL when a server stops (the desktop needs about one).
 # Set it: containers made through podman's Docker API get 0, that is SIGKILL at once.

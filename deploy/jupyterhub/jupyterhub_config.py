@@ -9,17 +9,32 @@ See docs/jupyterhub.md. Run as root:
 Needs, on the hub's side: ``pip install jupyterhub jupyterhub-idle-culler`` and
 configurable-http-proxy (``npm install -g configurable-http-proxy``). On the users' side:
 the system packages of binder/apt.txt and one Python environment every user can run with
-``jupyterhub-singleuser``, JupyterLab and this package (``pip install jupyterhub jupyterlab
-jupyter-napari-desktop`` plus ``napari[pyqt6]``); put its bin/ first on PATH or set ``c.Spawner.cmd`` to its
-``jupyterhub-singleuser``. The tests (tests/hub/) load this file and override only ports,
-paths, the login method and the test users.
+``jupyterhub-singleuser``, JupyterLab and this package with napari (``pip install jupyterhub
+jupyterlab ".[napari]"`` in /opt/napari-desktop, found below). docs/jupyterhub.md has the
+commands (tests/fresh/test_jupyterhub_doc.py runs them on a bare Debian machine). The tests
+in tests/hub/ load this file and override only ports, paths, the login method and the test
+users.
 """
 
+import os
 import sys
+from pathlib import Path
 
 from jupyterhub.proxy import ConfigurableHTTPProxy
 
 c = get_config()  # noqa: F821 - defined by JupyterHub when it loads this file
+
+# The users' Python environment (docs/jupyterhub.md): /opt/napari-desktop, or the folder in
+# NAPARI_DESKTOP_ENV when the hub starts. Without one, jupyterhub-singleuser is looked up on
+# the users' PATH.
+USERS_ENV = Path(os.environ.get("NAPARI_DESKTOP_ENV", "/opt/napari-desktop"))
+if (USERS_ENV / "bin" / "jupyterhub-singleuser").exists():
+    c.Spawner.cmd = [str(USERS_ENV / "bin" / "jupyterhub-singleuser")]
+
+# Who may log in: every Unix user with a password on this machine (PAM). To restrict it,
+# name them (c.Authenticator.allowed_users = {"ada", "ben"}) or a group
+# (c.PAMAuthenticator.allowed_groups = {"workshop"}) and set allow_all to False.
+c.Authenticator.allow_all = True
 
 
 class InputActivityProxy(ConfigurableHTTPProxy):
@@ -47,6 +62,8 @@ c.JupyterHub.proxy_class = InputActivityProxy
 c.Spawner.default_url = "/napari-desktop/?app=napari"
 # How often each single-user server tells the hub its last activity (default 300 s).
 c.Spawner.environment = {"JUPYTERHUB_ACTIVITY_INTERVAL": "60"}
+if USERS_ENV.is_dir():
+    c.Spawner.environment["PATH"] = f"{USERS_ENV / 'bin'}:/usr/local/bin:/usr/bin:/bin"
 # A desktop and napari take a while on a busy machine.
 c.Spawner.start_timeout = 120
 c.Spawner.http_timeout = 120

@@ -46,12 +46,13 @@ CONFIG_INSIDE = "/run/jupyter_server_config.json"
 NAPARI_CARD = ".jp-LauncherCard[title*='napari in a browser desktop']"
 
 
-def readme_lines(marker: str) -> list[str]:
-    """The commands under the comment that starts with ``marker`` in one of README.md's
-    bash blocks, as written (the comment may go on over several lines; the commands end at
-    the next comment or blank line)."""
-    text = (REPO / "README.md").read_text()
-    for block in re.findall(r"```bash\n(.*?)```", text, re.S):
+def readme_lines(marker: str, doc: str = "README.md") -> list[str]:
+    """The commands under the comment that starts with ``marker`` in one of the shell
+    blocks of ``doc`` (README.md, or a path in the checkout such as docs/jupyterhub.md), as
+    written (the comment may go on over several lines; the commands end at the next comment
+    or blank line)."""
+    text = (REPO / doc).read_text()
+    for block in re.findall(r"```(?:bash|sh)\n(.*?)```", text, re.S):
         lines = block.splitlines()
         for index, line in enumerate(lines):
             if line.startswith(marker):
@@ -62,9 +63,9 @@ def readme_lines(marker: str) -> list[str]:
                     if not command.strip() or command.startswith("#"):
                         break
                     commands.append(command.strip())
-                assert commands, f"README.md: no command after {marker!r}"
+                assert commands, f"{doc}: no command after {marker!r}"
                 return commands
-    raise AssertionError(f"README.md has no bash block with a comment {marker!r}")
+    raise AssertionError(f"{doc} has no shell block with a comment {marker!r}")
 
 
 def readme_command(number: int) -> str:

@@ -434,6 +434,7 @@ c.JupyterHub.cookie_secret_file = {str(self.workdir / "cookie_secret")!r}
 c.JupyterHub.pid_file = {str(self.workdir / "jupyterhub.pid")!r}
 c.JupyterHub.authenticator_class = "shared-password"
 c.SharedPasswordAuthenticator.user_password = {self.password!r}
+c.Authenticator.allow_all = False
 c.Authenticator.allowed_users = set({sorted(self.users)!r})
 c.JupyterHub.last_activity_interval = {self.activity_interval}
 c.Spawner.cmd = [{str(venv_bin / "jupyterhub-singleuser")!r}]
