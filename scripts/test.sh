@@ -28,4 +28,5 @@ for arg in "$@"; do
         break
     fi
 done
-python -m pytest "${where[@]}" "$@"
+# The slowest tests are listed at the end: CI must stay well inside its time limit.
+python -m pytest --durations=30 "${where[@]}" "$@"

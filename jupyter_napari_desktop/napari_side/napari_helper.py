@@ -738,6 +738,14 @@ def window_fits(window: Any) -> bool:
     )
 
 
+def fill_free_area(window: Any) -> None:
+    """Give the window its screen's free area. napari starts before the window manager (the
+    session waits for it, supervisor/process.py), so for the first seconds nobody maximizes
+    it: it would show at napari's own size in a corner of the page, then jump to full size
+    when the window manager comes; and a screen resized meanwhile is not followed either."""
+    window.setGeometry(window.screen().availableGeometry())
+
+
 def size_hints_again(window: Any) -> None:
     """Qt keeps the window manager's size hints in the old scale's device pixels after the
     scale goes down (napari's minimum size at ratio 2 stays 674x1064 at ratio 1), and a
@@ -782,6 +790,7 @@ def follow_screen_scale(viewer: Any) -> None:
             if not window_fits(window):
                 print("[napari-desktop] napari's window is maximized again", file=sys.stderr)
                 window.setWindowState(window.windowState() & ~Qt.WindowState.WindowMaximized)
+                fill_free_area(window)  # what stays when no window manager runs yet
                 QTimer.singleShot(100, window.showMaximized)
         except (AttributeError, RuntimeError) as err:  # another vispy, or napari closing
             print(f"[napari-desktop] napari not fitted to the new screen: {err}", file=sys.stderr)
@@ -912,6 +921,7 @@ def main(argv: list[str] | None = None) -> int:
     window = viewer.window._qt_window
     follow_screen_scale(viewer)
     if not args.no_maximize:
+        fill_free_area(window)
         window.showMaximized()
     for path in args.paths:
         try:

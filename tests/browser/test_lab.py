@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -13,9 +15,11 @@ import pytest
 from tests.support.pages import (
     click_card,
     desktop_x_env,
+    napari_fills_the_screen,
     open_lab,
     wait_for_pattern,
     wait_state,
+    x_screen_size,
 )
 from tests.support.procs import XVNC_NAMES, comm, descendants
 from tests.support.waiting import wait_for
@@ -33,14 +37,53 @@ def test_launcher_shows_napari_and_desktop_cards(context, lab, artifacts):
     assert len(desktop_labels) == len(set(desktop_labels)), f"indistinguishable cards: {labels}"
 
 
+class NapariWindowSizes(threading.Thread):
+    """napari's window size (xwininfo) every 0.1 s while it is on screen, from the click."""
+
+    def __init__(self, lab) -> None:
+        super().__init__(daemon=True)
+        self.lab, self.samples, self.stopped = lab, [], threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(0.1):
+            try:
+                env = self.lab.x_env()
+            except AssertionError:  # the desktop is not up yet
+                continue
+            out = subprocess.run(
+                ["xwininfo", "-name", "napari"], env=env, capture_output=True, text=True
+            ).stdout
+            size = re.search(r"Width: (\d+)\s+Height: (\d+)", out)
+            if "IsViewable" in out and size:
+                self.samples.append((time.monotonic(), int(size[1]), int(size[2])))
+
+    def first_shown(self, within: float) -> tuple[int, int]:
+        """The size ``within`` seconds after napari's window first showed."""
+        assert self.samples, "napari's window never showed"
+        first = self.samples[0][0]
+        shown = [(w, h) for t, w, h in self.samples if t - first <= within]
+        return shown[-1]
+
+
 def test_napari_card_draws_the_test_image(context, lab, artifacts):
     page = open_lab(context, lab)
+    sizes = NapariWindowSizes(lab)
+    sizes.start()
     clicked = time.monotonic()
     tab = click_card(context, page, "napari in a browser desktop")
     assert "napari-desktop/?app=napari" in tab.url
     wait_state(tab, "connected", 60)
     png = wait_for_pattern(tab, 90)
     elapsed = time.monotonic() - clicked
+    sizes.stopped.set()
+    sizes.join()
+    # napari fills the screen from the start (half a second to follow a resize): it starts
+    # before the window manager, which used to leave it at napari's own size in a corner
+    # of the page for the first seconds.
+    screen = x_screen_size(lab)
+    width, height = sizes.first_shown(0.5)
+    assert width >= 0.9 * screen[0] and height >= 0.8 * screen[1], (width, height, screen)
+    wait_for(lambda: napari_fills_the_screen(lab), 30, "napari to fill the screen")
     (artifacts / "napari-card.png").write_bytes(png)
     tab.screenshot(path=str(artifacts / "napari-page.png"))
     print(f"click on napari -> test image drawn: {elapsed:.1f} s")
