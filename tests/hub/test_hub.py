@@ -16,7 +16,6 @@ import os
 import secrets
 import shutil
 import stat
-import tempfile
 import time
 import urllib.parse
 from pathlib import Path
@@ -31,6 +30,7 @@ from tests.support.hub import (
     ensure_user_venv,
     http,
     http_full,
+    hub_base,
     hub_marks,
     parse_time,
     run_as,
@@ -52,10 +52,7 @@ def hub():
     """Two users, the hub, both servers spawned and ready; torn down completely."""
     sweep_stale_users()
     python = ensure_user_venv(USER_VENV)
-    base = Path(tempfile.mkdtemp(prefix="napari-hub-test-", dir="/tmp"))
-    os.chmod(base, 0o755)
-    homes = base / "home"
-    homes.mkdir(mode=0o755)
+    base, homes = hub_base("napari-hub-test-")
     os.chmod(homes, 0o755)
     tag = secrets.token_hex(2)
     users: list[UnixUser] = []
@@ -80,11 +77,7 @@ def hub():
         yield server
     finally:
         if server is not None:
-            server.stop()
-            try:
-                wait_for(lambda: not server.proxy_processes(), 15, "the proxy to end")
-            except AssertionError:
-                problems.append(f"configurable-http-proxy still runs: {server.proxy_processes()}")
+            problems.extend(server.stop_and_check())
         for user in users:
             left = user.processes()
             if left:

@@ -11,12 +11,9 @@ starts it again, and napari comes back with the labels equal to the last save on
 from __future__ import annotations
 
 import importlib.util
-import os
 import secrets
 import shutil
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,6 +25,7 @@ from jupyter_napari_desktop.napari_side.session_keep import load_session
 from tests.support.hub import (
     HubProcess,
     UnixUser,
+    hub_base,
     hub_marks,
     hub_venvs,
     sweep_stale_users,
@@ -55,10 +53,7 @@ def hub():
     """One user, the hub 6 with the example config, the user's venv with napari."""
     sweep_stale_users()
     hub_python, user_python, _ = hub_venvs("6")
-    base = Path(tempfile.mkdtemp(prefix="napari-hub-keep-", dir="/tmp"))
-    os.chmod(base, 0o755)
-    homes = base / "home"
-    homes.mkdir(mode=0o755)
+    base, homes = hub_base("napari-hub-keep-")
     user = UnixUser.create(f"ndkeep{secrets.token_hex(2)}", homes)
     server = None
     problems: list[str] = []
@@ -80,11 +75,7 @@ def hub():
         yield server
     finally:
         if server is not None:
-            server.stop()
-            try:
-                wait_for(lambda: not server.proxy_processes(), 15, "the proxy to end")
-            except AssertionError:
-                problems.append(f"configurable-http-proxy still runs: {server.proxy_processes()}")
+            problems.extend(server.stop_and_check())
         problems.extend(user.remove())
         shutil.rmtree(base, ignore_errors=True)
         assert not problems, "cleanup: " + "; ".join(problems)

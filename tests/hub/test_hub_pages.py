@@ -19,7 +19,6 @@ import os
 import re
 import secrets
 import shutil
-import tempfile
 import time
 import urllib.parse
 from pathlib import Path
@@ -31,6 +30,7 @@ from tests.support.hub import (
     HubProcess,
     UnixUser,
     http,
+    hub_base,
     hub_marks,
     hub_venvs,
     sweep_stale_users,
@@ -61,10 +61,7 @@ def hub(request):
     """A hub of one major version with one user (not spawned: the login form spawns her)."""
     sweep_stale_users()
     hub_python, user_python, version = hub_venvs(request.param)
-    base = Path(tempfile.mkdtemp(prefix="napari-hub-pages-", dir="/tmp"))
-    os.chmod(base, 0o755)
-    homes = base / "home"
-    homes.mkdir(mode=0o755)
+    base, homes = hub_base("napari-hub-pages-")
     user = UnixUser.create(f"ndweb{request.param}{secrets.token_hex(2)}", homes)
     server = None
     problems: list[str] = []
@@ -86,11 +83,7 @@ def hub(request):
         if server is not None:
             (ARTIFACTS / "hub").mkdir(parents=True, exist_ok=True)
             (ARTIFACTS / "hub" / f"jupyterhub-{request.param}.log").write_text(server.log(10**6))
-            server.stop()
-            try:
-                wait_for(lambda: not server.proxy_processes(), 15, "the proxy to end")
-            except AssertionError:
-                problems.append(f"configurable-http-proxy still runs: {server.proxy_processes()}")
+            problems.extend(server.stop_and_check())
         problems.extend(user.remove())
         shutil.rmtree(base, ignore_errors=True)
         assert not problems, "cleanup: " + "; ".join(problems)

@@ -13,15 +13,14 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import tempfile
 import urllib.parse
-from pathlib import Path
 
 import pytest
 
 from tests.support.hub import (
     HubProcess,
     UnixUser,
+    hub_base,
     hub_marks,
     hub_venvs,
     sweep_stale_users,
@@ -41,10 +40,7 @@ def hub():
     """Hub 6 (sharing needs >= 5) with alice, bob, carol and a teacher; alice's server runs."""
     sweep_stale_users()
     hub_python, user_python, version = hub_venvs("6")
-    base = Path(tempfile.mkdtemp(prefix="napari-hub-teaching-", dir="/tmp"))
-    os.chmod(base, 0o755)
-    homes = base / "home"
-    homes.mkdir(mode=0o755)
+    base, homes = hub_base("napari-hub-teaching-")
     tag = secrets.token_hex(2)
     users = {
         role: UnixUser.create(f"nd{role[:5]}{tag}", homes)
@@ -83,11 +79,7 @@ c.JupyterHub.load_roles.append(
         if server is not None:
             (ARTIFACTS / "hub").mkdir(parents=True, exist_ok=True)
             (ARTIFACTS / "hub" / "jupyterhub-teaching.log").write_text(server.log(10**6))
-            server.stop()
-            try:
-                wait_for(lambda: not server.proxy_processes(), 15, "the proxy to end")
-            except AssertionError:
-                problems.append(f"configurable-http-proxy still runs: {server.proxy_processes()}")
+            problems.extend(server.stop_and_check())
         for user in users.values():
             problems.extend(user.remove())
         shutil.rmtree(base, ignore_errors=True)

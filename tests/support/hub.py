@@ -29,6 +29,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -271,6 +272,16 @@ def prepare_hub_venvs() -> None:
 
 
 # -- Unix users ------------------------------------------------------------------------------
+def hub_base(prefix: str) -> tuple[Path, Path]:
+    """A folder in /tmp for one test module's hub, which the test users may enter, and
+    its home/ for their homes."""
+    base = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    os.chmod(base, 0o755)
+    homes = base / "home"
+    homes.mkdir(mode=0o755)
+    return base, homes
+
+
 @dataclass
 class UnixUser:
     name: str
@@ -573,6 +584,15 @@ c.Spawner.http_timeout = 120
                 self.proc.kill()
                 self.proc.wait()
         procs.signal_all(self.proxy_processes(), signal.SIGTERM)
+
+    def stop_and_check(self) -> list[str]:
+        """``stop``, then what was left behind (a proxy that still runs), as problems."""
+        self.stop()
+        try:
+            wait_for(lambda: not self.proxy_processes(), 15, "the proxy to end")
+        except AssertionError:
+            return [f"configurable-http-proxy still runs: {self.proxy_processes()}"]
+        return []
 
 
 def http(method: str, url: str, token: Optional[str], body: object = None, timeout: float = 60):
