@@ -215,8 +215,9 @@ def write_outputs(out: Path, results: dict, errors: list[str], meta: dict) -> Pa
     }
     for old in out.glob(f"{mode}-*.png"):
         old.unlink()
-    made = report.plots(results, summ, out, mode)
+    # The measurements first: a run of many minutes is not lost to a plotting error.
     (out / f"{mode}.json").write_text(compact_json(data) + "\n")
+    made = report.plots(results, summ, out, mode)
     (out / f"{mode}.md").write_text(report.markdown(data, made))
     return out / f"{mode}.md"
 

@@ -14,7 +14,9 @@ from jupyter_napari_desktop.server.video import (
     BAND_PIXELS,
     STILL_SECONDS,
     Box,
+    STRIPE_MIN_ROWS,
     Plan,
+    stripes,
     video_box,
 )
 from jupyter_napari_desktop.server.video_rfb import (
@@ -192,6 +194,26 @@ def test_the_video_area_is_aligned_even_and_on_the_screen():
     assert video_box(Box(17, 5, 100, 50), 1920, 1080) == Box(16, 0, 112, 64)
     assert video_box(Box(1900, 1070, 15, 9), 1915, 1079) == Box(1888, 1056, 26, 22)
     assert video_box(Box(0, 0, 4, 4), 8, 8) is None
+
+
+@pytest.mark.parametrize(
+    "area, count",
+    [
+        (Box(16, 32, 1392, 992), 2),
+        (Box(0, 0, 1920, 1080), 4),
+        (Box(0, 48, 640, 1030), 3),  # at the screen's foot: an odd number of rows is kept even
+        (Box(0, 0, 640, 200), 4),  # too low for more than one
+        (Box(0, 0, 320, 160), 1),
+    ],
+)
+def test_the_video_area_in_stripes_covers_it_once_aligned(area, count):
+    parts = stripes(area, count)
+    assert len(parts) == max(1, min(count, area.h // STRIPE_MIN_ROWS))
+    assert parts[0].y == area.y and parts[-1].y + parts[-1].h == area.y + area.h
+    for above, below in zip(parts, parts[1:]):
+        assert above.y + above.h == below.y and above.h % ALIGN == 0
+    assert all(p.x == area.x and p.w == area.w and p.h % 2 == 0 for p in parts)
+    assert all(p.h >= STRIPE_MIN_ROWS or len(parts) == 1 for p in parts)
 
 
 def test_motion_goes_as_video_and_the_still_picture_comes_back_exact():
