@@ -53,6 +53,16 @@ if [[ "${with_tests}" == 1 ]]; then
     # The other engines (tests/engines): Firefox ESR (driven by puppeteer-core), WebKit's
     # WebKitWebDriver and MiniBrowser on an Xvfb display, xclip for the desktop's clipboard.
     command -v firefox-esr >/dev/null || extra+=(firefox-esr)
+    # Firefox decodes H.264 for WebCodecs (the video path, tests/engines/test_engines_video.py)
+    # with the system's FFmpeg: libavcodec59 on Debian 12, libavcodec61 on 13.
+    if ! ls /usr/lib/*/libavcodec.so.* >/dev/null 2>&1; then
+        for avcodec in libavcodec61 libavcodec59; do
+            if apt-cache policy "${avcodec}" 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+                extra+=("${avcodec}")
+                break
+            fi
+        done
+    fi
     command -v WebKitWebDriver >/dev/null || extra+=(webkit2gtk-driver)
     command -v Xvfb >/dev/null || extra+=(xvfb)
     command -v xclip >/dev/null || extra+=(xclip)

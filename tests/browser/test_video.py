@@ -5,15 +5,21 @@ Tight path by itself."""
 
 from __future__ import annotations
 
-import sys
 import time
 
 import pytest
 
 from jupyter_napari_desktop.server.video_codec import available
 from tests.support import procs
-from tests.support.desktops import pattern_desktop
-from tests.support.pages import NOISE_PLAYER, canvas_rgb, exact_but_cursor, wait_state, x_screen
+from tests.support.desktops import video_desktop_playing
+from tests.support.pages import (
+    BREAK_DECODER,
+    COUNT_DECODES,
+    canvas_rgb,
+    exact_but_cursor,
+    wait_state,
+    x_screen,
+)
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.skipif(
@@ -21,37 +27,12 @@ pytestmark = pytest.mark.skipif(
     reason=f"needs PyAV with libx264 (the [video] extra): {available()}",
 )
 
-# Counts the pictures the page hands to WebCodecs' decoder (noVNC's H264Context).
-COUNT_DECODES = """
-(() => {
-  window.__decodes = 0;
-  if (typeof VideoDecoder === 'undefined') return;
-  const decode = VideoDecoder.prototype.decode;
-  VideoDecoder.prototype.decode = function (chunk) {
-    window.__decodes += 1;
-    return decode.call(this, chunk);
-  };
-})();
-"""
-# A decoder that takes pictures and never gives one back (how some browsers freeze).
-BREAK_DECODER = "VideoDecoder.prototype.decode = function () { window.__decodes += 1; };"
-
 
 @pytest.fixture
 def playing(tmp_path, artifacts):
     """A desktop with the video path on, napari playing a noise stack on it."""
-    with pattern_desktop(
-        tmp_path, {"video": "auto", "autostart_napari": False}, pattern=False, start=False
-    ) as server:
-        code, status = server.request("POST", "napari-desktop/api/start", {"app": "desktop"})
-        assert code == 200, status
-        player = procs.start_logged(
-            [sys.executable, "-c", NOISE_PLAYER], artifacts / "video-player.log", env=server.x_env()
-        )
-        try:
-            yield server, player
-        finally:
-            procs.stop_tree(player.pid, 5)
+    with video_desktop_playing(tmp_path, artifacts / "video-player.log") as both:
+        yield both
 
 
 def open_page(context, server):

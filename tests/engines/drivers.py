@@ -69,6 +69,9 @@ class Engine:
     def url(self) -> str:
         raise NotImplementedError
 
+    def init_script(self, source: str) -> None:
+        raise NotImplementedError
+
     def evaluate(self, expression: str) -> Any:
         raise NotImplementedError
 
@@ -157,6 +160,10 @@ class FirefoxEngine(Engine):
 
     def evaluate(self, expression: str) -> Any:
         return self.call("evaluate", expression=expression)
+
+    def init_script(self, source: str) -> None:
+        """``source`` runs in every page this tab loads from now on, before its scripts."""
+        self.call("initScript", source=source)
 
     def click(self, selector: str) -> None:
         self.call("click", selector=selector)
@@ -251,11 +258,20 @@ class WebKitEngine(Engine):
             self.xvfb.stop()
             raise
         self.service = service
+        self.init_scripts: list[str] = []
         self.version = str(self.driver.capabilities.get("browserVersion", ""))
         self.resize(width, height)
 
     def goto(self, url: str) -> None:
         self.driver.get(url)
+        for source in self.init_scripts:
+            self.driver.execute_script(source)
+
+    def init_script(self, source: str) -> None:
+        """WebKitWebDriver has no scripts that run before a page's own: ``source`` runs
+        right after each page this tab loads from now on (``goto``)."""
+        if source not in self.init_scripts:
+            self.init_scripts.append(source)
 
     def url(self) -> str:
         return str(self.driver.current_url)

@@ -10,6 +10,7 @@ import puppeteer from "puppeteer-core";
 const FIREFOX = process.env.FIREFOX || "/usr/bin/firefox-esr";
 let browser = null;
 let page = null;
+const initScripts = new Set();
 
 /** The page a new tab (a launcher card's window.open) becomes, once it has loaded. */
 async function waitForNewPage(known, timeout) {
@@ -60,6 +61,15 @@ const OPS = {
   },
   async url() {
     return page.url();
+  },
+  async initScript({ source }) {
+    // Runs in every document the tab loads from now on, before the page's own scripts
+    // (once: asking again for the same source adds nothing).
+    if (!initScripts.has(source)) {
+      initScripts.add(source);
+      await page.evaluateOnNewDocument(source);
+    }
+    return true;
   },
   async evaluate({ expression }) {
     return await page.evaluate(expression);

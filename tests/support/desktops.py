@@ -4,6 +4,7 @@ browser tests: started, napari asked for, stopped by pid at the end."""
 from __future__ import annotations
 
 import shutil
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,7 +12,9 @@ from typing import Any, Optional
 
 import pytest
 
+from . import procs
 from .jupyter import JupyterServer
+from .pages import NOISE_PLAYER
 from .pattern import CHROMIUM, write_pattern
 
 
@@ -40,3 +43,21 @@ def pattern_desktop(
         yield server
     finally:
         server.stop_all()
+
+
+@contextmanager
+def video_desktop_playing(tmp: Path, player_log: Path) -> Iterator[tuple[JupyterServer, Any]]:
+    """A desktop with the video path on (c.NapariDesktop.video = "auto") and a napari playing
+    a noise stack on it (the test's own, not the server's): (server, player process)."""
+    with pattern_desktop(
+        tmp, {"video": "auto", "autostart_napari": False}, pattern=False, start=False
+    ) as server:
+        code, status = server.request("POST", "napari-desktop/api/start", {"app": "desktop"})
+        assert code == 200, status
+        player = procs.start_logged(
+            [sys.executable, "-c", NOISE_PLAYER], player_log, env=server.x_env()
+        )
+        try:
+            yield server, player
+        finally:
+            procs.stop_tree(player.pid, 5)

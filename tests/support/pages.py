@@ -70,6 +70,31 @@ def x_screen(lab) -> np.ndarray:
     return run_async(read(), 30)
 
 
+# Counts, in a page with the video path, the pictures handed to WebCodecs' decoder
+# (``__decodes``: noVNC's H264Context) and those it gave back decoded (``__frames``). An
+# init script: noVNC makes its decoders when the first H.264 picture comes.
+COUNT_DECODES = """
+(() => {
+  window.__decodes = 0;
+  window.__frames = 0;
+  if (typeof VideoDecoder === 'undefined') return;
+  const Original = VideoDecoder;
+  window.VideoDecoder = class extends Original {
+    constructor(init) {
+      super({ ...init, output: (frame) => { window.__frames += 1; init.output(frame); } });
+    }
+  };
+  const decode = Original.prototype.decode;
+  Original.prototype.decode = function (chunk) {
+    window.__decodes += 1;
+    return decode.call(this, chunk);
+  };
+})();
+"""
+# A decoder that takes pictures and never gives one back (how some browsers freeze).
+BREAK_DECODER = "VideoDecoder.prototype.decode = function () { window.__decodes += 1; };"
+
+
 def canvas_rgb(page) -> np.ndarray:
     """The desktop page's canvas (RGB), as drawn."""
     url = page.evaluate(
