@@ -214,12 +214,26 @@ class Plan:
         return max(0.0, self.last_motion + STILL_SECONDS - now)
 
 
-class XvncProtocol(asyncio.Protocol):
+# Bytes read from Xvnc at most in one go: a whole 1920x1080 Raw picture (8.3 MB) took 4.5-5.6
+# ms in asyncio's 256 KB reads and 3.7-3.9 ms in reads of up to this many (on 2 cores).
+READ_BYTES = 4 << 20
+
+
+class XvncProtocol(asyncio.BufferedProtocol):
+    """Xvnc's bytes, read straight into one buffer (Raw pictures are megabytes)."""
+
     def __init__(self, bridge: VideoBridge) -> None:
         self.bridge = bridge
+        self.buffer = memoryview(bytearray(READ_BYTES))
 
-    def data_received(self, data: bytes) -> None:
-        self.bridge.from_xvnc(data)
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self.buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.bridge.from_xvnc(self.buffer[:nbytes])
+
+    def eof_received(self) -> Optional[bool]:
+        return None  # close: connection_lost says why
 
     def connection_lost(self, exc: Optional[Exception]) -> None:
         self.bridge.close(f"VNC connection closed: {exc or 'by the server'}")
@@ -329,7 +343,7 @@ class VideoBridge:
         self._to_xvnc(update_request(incremental, 0, 0, width, height))
 
     # Xvnc -> bridge
-    def from_xvnc(self, data: bytes) -> None:
+    def from_xvnc(self, data: bytes | memoryview) -> None:
         try:
             reply, events = self.xvnc.feed(data)
         except RfbStreamError as err:

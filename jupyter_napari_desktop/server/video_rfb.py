@@ -135,7 +135,7 @@ class XvncReader:
         self.screen = np.zeros((0, 0, 4), np.uint8)
         self._rects_left = 0  # of the FramebufferUpdate being read
 
-    def feed(self, data: bytes) -> tuple[bytes, list[Event]]:
+    def feed(self, data: bytes | memoryview) -> tuple[bytes, list[Event]]:
         self._buffer += data
         reply = bytearray()
         events: list[Event] = []
