@@ -199,10 +199,11 @@ class NapariDesktop(Configurable):
         config=True,
         help="""Picture quality of the video path while it moves: x264's constant rate
         factor, 10 (near lossless, most bytes) to 51 (smallest, blocky); default 20. Each 6
-        more halves the bytes, roughly; at 20 small changes between two frames are dropped
-        (napari playing labels at 1920x1080: 0.8 Mbit/s, half the frames visibly change), at
-        17 they mostly show (3 Mbit/s), at 14 all do (6.6 Mbit/s, the Tight path's bytes;
-        benchmarks/results/bandwidth-video.md). The still picture is exact whatever this is.""",
+        more halves the bytes, roughly; at 20 every napari frame of a dark fluorescence or
+        labels stack shows (1.8-2.0 Mbit/s at 1920x1080, a quarter of noVNC's defaults;
+        benchmarks/results/bandwidth-video.md), above it small changes between two frames
+        are quantized away and the picture skips frames. The still picture is exact
+        whatever this is.""",
     )
 
     startup_timeout = Float(
