@@ -29,9 +29,9 @@ except ImportError:  # the [video] extra is not installed
 DEFAULT_CRF = 20
 # No key pictures but the first, no scene cuts, one slice a picture; adaptive quantization
 # biased to dark areas (aq-mode 3): ultrafast leaves it off, and then at CRF 20 the small
-# change between two planes of a dark fluorescence stack was quantized away in 38 of 39
-# pictures (the browser showed one napari frame in many); with it 38 of 39 showed, at about
-# 15-23 KB a 1392x992 picture (measured on napari's own frames, docs/video.md).
+# change between two planes of a dark fluorescence stack was quantized away: 1 of 39 plane
+# steps reached the screen; with it 38 of 39 did, at about 15-23 KB a 1392x992 picture
+# (measured on napari's own frames, docs/video.md).
 X264_PARAMS = "keyint=infinite:scenecut=0:sliced-threads=0:aq-mode=3:aq-strength=1.3"
 
 

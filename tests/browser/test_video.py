@@ -13,8 +13,8 @@ from jupyter_napari_desktop.server.video_codec import available
 from tests.support import procs
 from tests.support.desktops import video_desktop_playing
 from tests.support.pages import (
-    BREAK_DECODER,
     COUNT_DECODES,
+    break_decoder_and_see_the_page_give_up,
     canvas_rgb,
     exact_but_cursor,
     wait_state,
@@ -74,14 +74,7 @@ def test_a_broken_decoder_falls_back_to_tight_by_itself(context, playing, artifa
     page = open_page(context, server)
     assert page.evaluate("window.napariDesktop.video") is True
     wait_for(lambda: decodes(page) > 5, 60, "H.264 pictures decoded")
-    page.evaluate(BREAK_DECODER)
-    broken = time.monotonic()
-    wait_for(
-        lambda: page.evaluate("window.napariDesktop.videoFailed || ''"),
-        10,
-        "the page to give up on the decoder",
-    )
-    assert time.monotonic() - broken < 3
+    break_decoder_and_see_the_page_give_up(page.evaluate)
     wait_state(page, "connected", 30)
     assert page.evaluate("window.napariDesktop.video") is False
     # The Tight path draws: the picture is exact again once napari stops.

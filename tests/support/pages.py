@@ -95,6 +95,19 @@ COUNT_DECODES = """
 BREAK_DECODER = "VideoDecoder.prototype.decode = function () { window.__decodes += 1; };"
 
 
+def break_decoder_and_see_the_page_give_up(evaluate) -> None:
+    """Break the page's H.264 decoder (``evaluate``: a Playwright page's or an engine's) and
+    wait until the page gives up on it: within 3 s, without the user doing anything."""
+    evaluate(BREAK_DECODER)
+    broken = time.monotonic()
+    wait_for(
+        lambda: evaluate("window.napariDesktop.videoFailed || ''"),
+        10,
+        "the page to give up on the decoder",
+    )
+    assert time.monotonic() - broken < 3
+
+
 def canvas_rgb(page) -> np.ndarray:
     """The desktop page's canvas (RGB), as drawn."""
     url = page.evaluate(
