@@ -57,10 +57,21 @@ from .video_rfb import (
 
 # A change at least this big (pixels of its bounding box) goes as video.
 VIDEO_MIN_PIXELS = 160 * 160
+# Changed boxes this close together are one moving thing (an area of video); boxes
+# further apart are not joined into one area (their bounding box would cover still
+# parts of the screen: napari's canvas and its layer list's thumbnail).
+CLUSTER_GAP = 32
+CLUSTER_MAX_BOXES = 64
+# When the video area stops, a context whose motion since the last stop covered less than
+# this share of it is dropped: the next motion starts a new, smaller area (a whole window
+# redrawn once, then only its canvas moving).
+SHRINK_BELOW = 0.8
 # The moving area is sent again losslessly this long after its last change.
 STILL_SECONDS = 0.3
-# The exact still picture goes in bands of about this many pixels, one an update.
-BAND_PIXELS = 64 * 1024
+# The exact still picture goes in bands of about this many pixels, one an update (a
+# browser round trip each: on a 40 ms link the round trips, not the bytes, held the exact
+# picture back; a key pressed meanwhile waits for one band, 5-10 ms here on loopback).
+BAND_PIXELS = 128 * 1024
 # Video areas are aligned to this many pixels (stable contexts, macroblocks).
 ALIGN = 16
 # A video area is cut into up to this many horizontal stripes, each its own H.264 stream
@@ -75,9 +86,9 @@ HIGH_WATER_BYTES = 1024 * 1024
 # Xvnc is asked again after this long without an answer (usually: nothing changed): ten
 # bytes twice a second while the screen is still and a tab watches.
 ASK_AGAIN_SECONDS = 0.5
-# Updates sent ahead of the browser's requests: noVNC asks for the next one once it has
-# read one, so with 2 the next picture is encoded and on its way while the browser draws
-# this one (as continuous updates), and a slow browser holds at most one more.
+# Updates on their way at most: 1 is one for each request of the browser (noVNC asks for
+# the next as soon as it has read one). 2 would have the next picture travel while the
+# browser draws this one, and a key's picture could wait behind one more; not measured.
 WINDOW = 1
 
 
@@ -112,6 +123,38 @@ def bounding(boxes: list[Box]) -> Optional[Box]:
     for box in boxes:
         out = box if out is None else out.union(box)
     return out
+
+
+def near(a: Box, b: Box, gap: int) -> bool:
+    """``a`` and ``b`` overlap or are at most ``gap`` pixels apart."""
+    return (
+        a.x - gap <= b.x + b.w
+        and b.x - gap <= a.x + a.w
+        and a.y - gap <= b.y + b.h
+        and b.y - gap <= a.y + a.h
+    )
+
+
+def clusters(boxes: list[Box]) -> list[Box]:
+    """The bounding boxes of groups of ``boxes`` within ``CLUSTER_GAP`` of each other
+    (napari's canvas is one, its slider and layer thumbnail others); more than
+    ``CLUSTER_MAX_BOXES`` boxes are one group (the pairwise test is quadratic)."""
+    if len(boxes) > CLUSTER_MAX_BOXES:
+        whole = bounding(boxes)
+        return [whole] if whole is not None else []
+    groups: list[Box] = []
+    for box in boxes:
+        merged = True
+        while merged:
+            merged = False
+            for group in groups:
+                if near(group, box, CLUSTER_GAP):
+                    groups.remove(group)
+                    box = box.union(group)
+                    merged = True
+                    break
+        groups.append(box)
+    return groups
 
 
 def _clip(box: Box, width: int, height: int) -> Box:
@@ -163,12 +206,14 @@ class Plan:
         self.last_motion = 0.0
         self.lossy: Optional[Box] = None  # drawn as video, not yet sent exactly
         self.refresh: list[Box] = []  # bands of the still picture still to send exactly
+        self.moved: Optional[Box] = None  # sent as video since the area last stopped
 
     def reset(self) -> None:
         """A resize: every context is gone, the whole screen comes losslessly."""
         self.area = None
         self.lossy = None
         self.refresh = []
+        self.moved = None
 
     def decide(
         self, dirty: list[Box], now: float, width: int, height: int
@@ -178,30 +223,42 @@ class Plan:
         video_area = None
         if self.video and dirty:
             outside = [b for b in dirty if self.area is None or not self.area.contains(b)]
-            spread = bounding(outside)
-            if spread is not None and spread.area >= VIDEO_MIN_PIXELS:
-                grown = spread if self.area is None else self.area.union(spread)
-                area = video_box(grown, width, height)
+            big = [c for c in clusters(outside) if c.area >= VIDEO_MIN_PIXELS]
+            if big:
+                grown = bounding(big if self.area is None else [self.area, *big])
+                area = video_box(grown, width, height) if grown is not None else None
                 if area is not None:
                     if self.lossy is not None and not area.contains(self.lossy):
                         lossless.append(self.lossy)  # the old context's picture
                         self.lossy = None
-                    self.area, self.new_context = area, True
+                    self.area, self.new_context, self.moved = area, True, None
             if self.area is not None:
                 area = self.area
-                if any(area.contains(b) for b in dirty):
+                inside = [b for b in dirty if area.contains(b)]
+                change = bounding(inside)
+                # A small change to a still (exact) area stays exact: as video it would
+                # turn the whole area lossy again for a blinking caret.
+                if change is not None and (
+                    self.lossy is not None or change.area >= VIDEO_MIN_PIXELS
+                ):
                     video_area, self.last_motion, self.lossy = area, now, area
+                    self.moved = change if self.moved is None else self.moved.union(change)
                     self.refresh = []  # moving again: the whole area is due later
-                dirty = [b for b in dirty if not area.contains(b)]
+                    dirty = [b for b in dirty if not area.contains(b)]
         lossless += dirty
         if (
             video_area is None
             and self.lossy is not None
             and now - self.last_motion >= STILL_SECONDS
         ):
-            # The context stays: the next motion in the same area is a P-picture.
+            # The context stays: the next motion in the same area is a P-picture, unless
+            # the motion covered little of it (then the next one starts a smaller area).
             self.refresh = bands(self.lossy)
             self.lossy = None
+            moved = self.moved and video_box(self.moved, width, height)
+            if self.area is not None and (not moved or moved.area < SHRINK_BELOW * self.area.area):
+                self.area = None
+            self.moved = None
         if video_area is None and self.refresh:
             # One band an update: a key pressed meanwhile waits for one band, not all.
             lossless.append(self.refresh.pop(0))

@@ -218,7 +218,7 @@ def test_the_video_area_in_stripes_covers_it_once_aligned(area, count):
 
 def test_motion_goes_as_video_and_the_still_picture_comes_back_exact():
     plan = Plan(video=True)
-    big = Box(100, 100, 400, 300)
+    big = Box(100, 100, 800, 600)
     area, exact = plan.decide([big], 0.0, 1920, 1080)
     assert area == video_box(big, 1920, 1080) and exact == [] and plan.new_context
     plan.new_context = False
@@ -247,8 +247,57 @@ def test_motion_during_the_exact_refresh_stops_it_until_the_next_stop():
     plan = Plan(video=True)
     area, _ = plan.decide([Box(0, 0, 800, 600)], 0.0, 1920, 1080)
     assert plan.decide([], STILL_SECONDS, 1920, 1080)[1]  # the first band
-    assert plan.decide([Box(10, 10, 50, 50)], 0.5, 1920, 1080) == (area, [])
+    # A small change meanwhile (a caret) goes exact, and the refresh goes on ...
+    caret = Box(10, 10, 2, 16)
+    _, exact = plan.decide([caret], 0.4, 1920, 1080)
+    assert exact[0] == caret and len(exact) == 2 and plan.refresh
+    assert plan.lossy is None
+    # ... a large one moves the area again: the refresh waits for the next stop.
+    assert plan.decide([Box(10, 10, 500, 500)], 0.5, 1920, 1080) == (area, [])
     assert plan.refresh == [] and plan.refresh_due(0.5) == pytest.approx(STILL_SECONDS)
+
+
+def test_the_video_area_is_the_moving_thing_not_everything_that_changed():
+    # napari's canvas (in two boxes, as Xvnc sends it), its slider just below, and the
+    # layer list's thumbnail far to the left.
+    canvas = [Box(480, 40, 1392, 500), Box(480, 540, 1392, 492)]
+    slider = Box(480, 1040, 1392, 24)
+    thumbnail = Box(40, 120, 32, 32)
+    plan = Plan(video=True)
+    area, exact = plan.decide([*canvas, slider, thumbnail], 0.0, 1920, 1080)
+    assert area == video_box(Box(480, 40, 1392, 1024), 1920, 1080)
+    assert exact == [thumbnail]
+
+
+def test_an_area_grown_by_a_one_off_redraw_shrinks_to_what_keeps_moving():
+    plan = Plan(video=True)
+    window = Box(0, 0, 1920, 1080)
+    canvas = Box(480, 32, 1392, 992)
+    assert plan.decide([window], 0.0, 1920, 1080)[0] == window
+    # The whole window changed once, then its canvas kept moving: the context stays over
+    # the first stop (the window was part of that motion) ...
+    plan.decide([canvas], 0.1, 1920, 1080)
+    plan.decide([], 0.1 + STILL_SECONDS, 1920, 1080)
+    assert plan.area == window
+    plan.new_context = False
+    # ... the next motion is the canvas alone: after it stops, that context goes ...
+    assert plan.decide([canvas], 1.0, 1920, 1080) == (window, [])
+    plan.decide([], 1.0 + STILL_SECONDS, 1920, 1080)
+    assert plan.area is None
+    # ... and the motion after it starts a context of the canvas.
+    area, _ = plan.decide([canvas], 2.0, 1920, 1080)
+    assert area == video_box(canvas, 1920, 1080) and plan.new_context
+
+
+def test_a_small_change_to_a_still_exact_area_stays_exact():
+    plan = Plan(video=True)
+    area, _ = plan.decide([Box(0, 0, 800, 600)], 0.0, 1920, 1080)
+    while plan.decide([], 1.0, 1920, 1080)[1]:
+        pass  # the whole exact picture sent
+    caret = Box(100, 100, 2, 16)
+    assert plan.decide([caret], 2.0, 1920, 1080) == (None, [caret])
+    assert plan.lossy is None and plan.refresh_due(2.0) is None
+    assert plan.area == area  # the context stays for the next motion
 
 
 def test_a_growing_motion_starts_a_new_context_and_without_video_all_is_exact():
