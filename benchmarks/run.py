@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import platform
+import re
 import shlex
 import shutil
 import signal
@@ -78,6 +80,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="bandwidth: only these variants, comma-separated (default "
         + ",".join(bandwidth.VARIANTS)
         + ")",
+    )
+    parser.add_argument(
+        "--geometry",
+        metavar="WxH",
+        help="measure this one screen size instead of the plan's (e.g. 3840x2160: the pixels "
+        "of a 1920x1080 screen at device pixel ratio 2)",
     )
     parser.add_argument("--keep-work", action="store_true", help="keep logs and screenshots")
     parser.add_argument(
@@ -250,6 +258,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.render:
         return render(args.render, args.out)
     plan = measure.QUICK if args.quick else measure.FULL
+    if args.geometry:
+        if not re.fullmatch(r"[1-9][0-9]{2,4}x[1-9][0-9]{2,4}", args.geometry):
+            raise SystemExit(
+                f"run.py: --geometry {args.geometry!r}: give WIDTHxHEIGHT, e.g. 3840x2160"
+            )
+        plan = dataclasses.replace(plan, geometries=[args.geometry])
     budget = (args.budget_minutes or (25 if args.quick else 60)) * 60
     parts = set(args.only or ["memory", "clicks", "streaming", "bandwidth"])
     contents = chosen(args.contents, bandwidth.CONTENTS, "content")
