@@ -189,8 +189,9 @@ class NapariDesktop(Configurable):
         wheels bundle FFmpeg with libx264, GPL in effect) and the page can decode it (a
         browser with WebCodecs H.264, on HTTPS or localhost), the server sends the area of
         the screen that keeps changing as H.264 to noVNC, small changes and, 0.3 s after the
-        picture stopped, that area again losslessly, so a still picture stays exact. The
-        page goes back to the usual path by itself when the browser's decoder fails.
+        picture stopped (up to 1 s when napari draws slowly), that area again losslessly,
+        so a still picture stays exact. The page goes back to the usual path by itself when
+        the browser's decoder fails. The images of docker/ have PyAV.
         'off' (default): TigerVNC's Tight encoding passed through, as before.""",
     )
 
@@ -200,7 +201,7 @@ class NapariDesktop(Configurable):
         help="""Picture quality of the video path while it moves: x264's constant rate
         factor, 10 (near lossless, most bytes) to 51 (smallest, blocky); default 20. Each 6
         more halves the bytes, roughly; at 20 every napari frame of a dark fluorescence or
-        labels stack shows (1.8-2.0 Mbit/s at 1920x1080, a quarter of noVNC's defaults;
+        labels stack shows (1.9-2.1 Mbit/s at 1920x1080, 0.2-0.3 of noVNC's defaults;
         benchmarks/results/bandwidth-video.md), above it small changes between two frames
         are quantized away and the picture skips frames. The still picture is exact
         whatever this is.""",

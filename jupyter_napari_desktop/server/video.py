@@ -6,8 +6,8 @@ sends noVNC
 
 - the part of the screen that keeps moving as H.264 (video_codec.py, noVNC's encoding 50,
   one decoder context per exact rectangle: an IDR with SPS/PPS starts each context),
-- small or one-off changes and, ``STILL_SECONDS`` after the moving part stopped, that part
-  again losslessly (Tight with zlib), so a still picture is exact,
+- small or one-off changes and, ``STILL_SECONDS`` (or more) after the moving part
+  stopped, that part again losslessly (Tight with zlib), so a still picture is exact,
 - the cursor, resizes, LEDs, clipboard, bell as Xvnc sent them.
 
 Input goes to Xvnc at once, on the event loop; the encoding runs in this connection's own
@@ -66,8 +66,12 @@ CLUSTER_MAX_BOXES = 64
 # this share of it is dropped: the next motion starts a new, smaller area (a whole window
 # redrawn once, then only its canvas moving).
 SHRINK_BELOW = 0.8
-# The moving area is sent again losslessly this long after its last change.
+# The moving area is sent again losslessly this long after its last change, or twice the
+# time between its last two changes if that is longer (napari drawing 2-3 pictures a second
+# on a large screen would otherwise get a lossless picture after each), at most
+# STILL_MAX_SECONDS.
 STILL_SECONDS = 0.3
+STILL_MAX_SECONDS = 1.0
 # The exact still picture goes in bands of about this many pixels, one an update (a
 # browser round trip each: on a 40 ms link the round trips, not the bytes, held the exact
 # picture back; a key pressed meanwhile waits for one band, 5-10 ms here on loopback).
@@ -203,7 +207,8 @@ class Plan:
         self.video = video  # the page decodes H.264 and the server may send it
         self.area: Optional[Box] = None  # the current video context
         self.new_context = False
-        self.last_motion = 0.0
+        self.last_motion: Optional[float] = None
+        self.still_after = STILL_SECONDS  # seconds without change that make the area still
         self.lossy: Optional[Box] = None  # drawn as video, not yet sent exactly
         self.refresh: list[Box] = []  # bands of the still picture still to send exactly
         self.moved: Optional[Box] = None  # sent as video since the area last stopped
@@ -241,6 +246,12 @@ class Plan:
                 if change is not None and (
                     self.lossy is not None or change.area >= VIDEO_MIN_PIXELS
                 ):
+                    gap = None if self.last_motion is None else now - self.last_motion
+                    self.still_after = (
+                        STILL_SECONDS
+                        if gap is None or gap >= STILL_MAX_SECONDS
+                        else min(STILL_MAX_SECONDS, max(STILL_SECONDS, 2 * gap))
+                    )
                     video_area, self.last_motion, self.lossy = area, now, area
                     self.moved = change if self.moved is None else self.moved.union(change)
                     self.refresh = []  # moving again: the whole area is due later
@@ -249,7 +260,8 @@ class Plan:
         if (
             video_area is None
             and self.lossy is not None
-            and now - self.last_motion >= STILL_SECONDS
+            and self.last_motion is not None
+            and now - self.last_motion >= self.still_after
         ):
             # The context stays: the next motion in the same area is a P-picture, unless
             # the motion covered little of it (then the next one starts a smaller area).
@@ -269,7 +281,8 @@ class Plan:
         further bands go as the browser asks for more)."""
         if self.lossy is None:
             return None
-        return max(0.0, self.last_motion + STILL_SECONDS - now)
+        last = now if self.last_motion is None else self.last_motion
+        return max(0.0, last + self.still_after - now)
 
 
 # Bytes read from Xvnc at most in one go: a whole 1920x1080 Raw picture (8.3 MB) took 4.5-5.6

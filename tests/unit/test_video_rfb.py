@@ -12,6 +12,7 @@ from jupyter_napari_desktop.server.rfb_input import HANDSHAKE_BYTES, RfbInput
 from jupyter_napari_desktop.server.video import (
     ALIGN,
     BAND_PIXELS,
+    STILL_MAX_SECONDS,
     STILL_SECONDS,
     STRIPE_MIN_ROWS,
     Box,
@@ -252,9 +253,28 @@ def test_motion_during_the_exact_refresh_stops_it_until_the_next_stop():
     _, exact = plan.decide([caret], 0.4, 1920, 1080)
     assert exact[0] == caret and len(exact) == 2 and plan.refresh
     assert plan.lossy is None
-    # ... a large one moves the area again: the refresh waits for the next stop.
+    # ... a large one moves the area again: the refresh waits for the next stop, twice as
+    # long as the time between the two motions.
     assert plan.decide([Box(10, 10, 500, 500)], 0.5, 1920, 1080) == (area, [])
-    assert plan.refresh == [] and plan.refresh_due(0.5) == pytest.approx(STILL_SECONDS)
+    assert plan.refresh == [] and plan.refresh_due(0.5) == pytest.approx(STILL_MAX_SECONDS)
+
+
+def test_a_slow_motion_is_not_taken_for_a_stop():
+    plan = Plan(video=True)
+    box = Box(0, 0, 800, 600)
+    # Pictures 0.4 s apart (napari at 2.5 a second): after the second one, no exact picture
+    # between them ...
+    for step in range(5):
+        area, exact = plan.decide([box], step * 0.4, 1920, 1080)
+        assert area is not None and exact == []
+        if step:
+            assert plan.decide([], step * 0.4 + 0.35, 1920, 1080) == (None, [])
+    # ... 0.8 s after the last one, it comes.
+    assert plan.refresh_due(1.6) == pytest.approx(0.8)
+    assert plan.decide([], 2.4, 1920, 1080)[1]
+    # A motion long after (a key) waits the shortest time again.
+    plan.decide([box], 9.0, 1920, 1080)
+    assert plan.refresh_due(9.0) == pytest.approx(STILL_SECONDS)
 
 
 def test_the_video_area_is_the_moving_thing_not_everything_that_changed():
@@ -281,11 +301,11 @@ def test_an_area_grown_by_a_one_off_redraw_shrinks_to_what_keeps_moving():
     assert plan.area == window
     plan.new_context = False
     # ... the next motion is the canvas alone: after it stops, that context goes ...
-    assert plan.decide([canvas], 1.0, 1920, 1080) == (window, [])
-    plan.decide([], 1.0 + STILL_SECONDS, 1920, 1080)
+    assert plan.decide([canvas], 2.0, 1920, 1080) == (window, [])
+    plan.decide([], 2.5, 1920, 1080)
     assert plan.area is None
     # ... and the motion after it starts a context of the canvas.
-    area, _ = plan.decide([canvas], 2.0, 1920, 1080)
+    area, _ = plan.decide([canvas], 4.0, 1920, 1080)
     assert area == video_box(canvas, 1920, 1080) and plan.new_context
 
 
