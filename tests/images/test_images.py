@@ -191,6 +191,11 @@ def test_inside_the_container(napari):
         'for f in /tmp/napari-desktop-*; do stat -c \'%a %U\' "$f" "$f/vnc.sock"; done'
     ).split("\n")
     assert modes[:2] == ["700 jovyan", "600 jovyan"], modes
+    # The video path's encoder is there (c.NapariDesktop.video = "auto" needs no rebuild).
+    assert napari.exec(
+        "python -c 'from jupyter_napari_desktop.server import video_codec as v; "
+        "print(v.available() or \"libx264 here\")'"
+    ).strip().endswith("libx264 here")
 
 
 def test_stop_exits_cleanly_and_the_volume_keeps_files(built, container_engine, tmp_path, figures):
