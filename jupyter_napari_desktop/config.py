@@ -189,7 +189,7 @@ class NapariDesktop(Configurable):
         wheels bundle FFmpeg with libx264, GPL in effect) and the page can decode it (a
         browser with WebCodecs H.264, on HTTPS or localhost), the server sends the area of
         the screen that keeps changing as H.264 to noVNC, small changes and, 0.3 s after the
-        picture stopped (up to 1 s when napari draws slowly), that area again losslessly,
+        picture stopped (up to 0.6 s when napari draws slowly), that area again losslessly,
         so a still picture stays exact. The page goes back to the usual path by itself when
         the browser's decoder fails. The images of docker/ have PyAV.
         'off' (default): TigerVNC's Tight encoding passed through, as before.""",

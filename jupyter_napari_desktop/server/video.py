@@ -66,12 +66,13 @@ CLUSTER_MAX_BOXES = 64
 # this share of it is dropped: the next motion starts a new, smaller area (a whole window
 # redrawn once, then only its canvas moving).
 SHRINK_BELOW = 0.8
-# The moving area is sent again losslessly this long after its last change, or twice the
-# time between its last two changes if that is longer (napari drawing 2-3 pictures a second
-# on a large screen would otherwise get a lossless picture after each), at most
-# STILL_MAX_SECONDS.
+# The moving area is sent again losslessly this long after its last change, or 1.5 times
+# the time between its last two changes if that is longer (napari drawing 2-3 pictures a
+# second on a 3840x2160 screen got a lossless picture after each: labels 5.2 Mbit/s, 2.4
+# with this), at most STILL_MAX_SECONDS (the later the exact picture, the longer its wait).
 STILL_SECONDS = 0.3
-STILL_MAX_SECONDS = 1.0
+STILL_GAP_FACTOR = 1.5
+STILL_MAX_SECONDS = 0.6
 # The exact still picture goes in bands of about this many pixels, one an update (a
 # browser round trip each: on a 40 ms link the round trips, not the bytes, held the exact
 # picture back; a key pressed meanwhile waits for one band, 5-10 ms here on loopback).
@@ -250,7 +251,7 @@ class Plan:
                     self.still_after = (
                         STILL_SECONDS
                         if gap is None or gap >= STILL_MAX_SECONDS
-                        else min(STILL_MAX_SECONDS, max(STILL_SECONDS, 2 * gap))
+                        else min(STILL_MAX_SECONDS, max(STILL_SECONDS, STILL_GAP_FACTOR * gap))
                     )
                     video_area, self.last_motion, self.lossy = area, now, area
                     self.moved = change if self.moved is None else self.moved.union(change)

@@ -253,8 +253,8 @@ def test_motion_during_the_exact_refresh_stops_it_until_the_next_stop():
     _, exact = plan.decide([caret], 0.4, 1920, 1080)
     assert exact[0] == caret and len(exact) == 2 and plan.refresh
     assert plan.lossy is None
-    # ... a large one moves the area again: the refresh waits for the next stop, twice as
-    # long as the time between the two motions.
+    # ... a large one moves the area again: the refresh waits for the next stop, longer
+    # after two motions this far apart.
     assert plan.decide([Box(10, 10, 500, 500)], 0.5, 1920, 1080) == (area, [])
     assert plan.refresh == [] and plan.refresh_due(0.5) == pytest.approx(STILL_MAX_SECONDS)
 
@@ -269,8 +269,8 @@ def test_a_slow_motion_is_not_taken_for_a_stop():
         assert area is not None and exact == []
         if step:
             assert plan.decide([], step * 0.4 + 0.35, 1920, 1080) == (None, [])
-    # ... 0.8 s after the last one, it comes.
-    assert plan.refresh_due(1.6) == pytest.approx(0.8)
+    # ... 0.6 s after the last one, it comes.
+    assert plan.refresh_due(1.6) == pytest.approx(0.6)
     assert plan.decide([], 2.4, 1920, 1080)[1]
     # A motion long after (a key) waits the shortest time again.
     plan.decide([box], 9.0, 1920, 1080)
