@@ -201,7 +201,7 @@ class NapariDesktop(Configurable):
         help="""Picture quality of the video path while it moves: x264's constant rate
         factor, 10 (near lossless, most bytes) to 51 (smallest, blocky); default 20. Each 6
         more halves the bytes, roughly; at 20 every napari frame of a dark fluorescence or
-        labels stack shows (1.9-2.1 Mbit/s at 1920x1080, 0.2-0.3 of noVNC's defaults;
+        labels stack shows (1.8-2.1 Mbit/s at 1920x1080, 0.2-0.3 of noVNC's defaults;
         benchmarks/results/bandwidth-video.md), above it small changes between two frames
         are quantized away and the picture skips frames. The still picture is exact
         whatever this is.""",
