@@ -12,11 +12,14 @@ from jupyter_napari_desktop.server.rfb_input import HANDSHAKE_BYTES, RfbInput
 from jupyter_napari_desktop.server.video import (
     ALIGN,
     BAND_PIXELS,
+    CLUSTER_GAP,
+    CLUSTER_MAX_BOXES,
     STILL_MAX_SECONDS,
     STILL_SECONDS,
     STRIPE_MIN_ROWS,
     Box,
     Plan,
+    clusters,
     stripes,
     video_box,
 )
@@ -275,6 +278,19 @@ def test_a_slow_motion_is_not_taken_for_a_stop():
     # A motion long after (a key) waits the shortest time again.
     plan.decide([box], 9.0, 1920, 1080)
     assert plan.refresh_due(9.0) == pytest.approx(STILL_SECONDS)
+
+
+def test_boxes_close_together_are_one_group_and_far_apart_are_not():
+    a, b = Box(0, 0, 100, 100), Box(100 + CLUSTER_GAP, 0, 50, 50)
+    far = Box(100 + CLUSTER_GAP + 1, 500, 10, 10)
+    # b joins a; a box that bridges two groups joins them all.
+    assert sorted(clusters([a, far, b]), key=lambda g: g.y) == [Box(0, 0, 182, 100), far]
+    bridge = Box(50, 90, 200, 420)
+    assert clusters([a, far, b, bridge]) == [Box(0, 0, 250, 510)]
+    assert clusters([]) == []
+    # Very many boxes (a screen of text scrolling): one group, without the quadratic test.
+    many = [Box(x * 300, y * 300, 4, 4) for x in range(9) for y in range(9)]
+    assert len(many) > CLUSTER_MAX_BOXES and clusters(many) == [Box(0, 0, 2404, 2404)]
 
 
 def test_the_video_area_is_the_moving_thing_not_everything_that_changed():
