@@ -192,10 +192,11 @@ def test_inside_the_container(napari):
     ).split("\n")
     assert modes[:2] == ["700 jovyan", "600 jovyan"], modes
     # The video path's encoder is there (c.NapariDesktop.video = "auto" needs no rebuild).
-    assert napari.exec(
+    encoder = napari.exec(
         "python -c 'from jupyter_napari_desktop.server import video_codec as v; "
-        "print(v.available() or \"libx264 here\")'"
-    ).strip().endswith("libx264 here")
+        'print(v.available() or "libx264 here")\''
+    ).strip()
+    assert encoder.endswith("libx264 here"), f"the image cannot encode H.264: {encoder}"
 
 
 def test_stop_exits_cleanly_and_the_volume_keeps_files(built, container_engine, tmp_path, figures):
