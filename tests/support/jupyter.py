@@ -175,7 +175,9 @@ class JupyterServer:
         if pid is None:
             raise AssertionError(f"the desktop is not running (log: {self.log_path})")
         argv = procs.cmdline(pid)
-        display = next(word for word in argv if word.startswith(":"))
+        display = next((word for word in argv if word.startswith(":")), None)
+        if display is None:  # its command line not readable (yet, or any more)
+            raise AssertionError(f"Xvnc {pid} shows no display in its command line: {argv}")
         xauth = procs.option_value(argv, "-auth") or str(self.home / ".Xauthority")
         env = {
             key: value
