@@ -10,13 +10,13 @@ import time
 import pytest
 
 from jupyter_napari_desktop.server.video_codec import available
-from tests.support import procs
 from tests.support.desktops import video_desktop_playing
 from tests.support.pages import (
     COUNT_DECODES,
     break_decoder_and_see_the_page_give_up,
     canvas_rgb,
     exact_but_cursor,
+    pause_player,
     wait_state,
     x_screen,
 )
@@ -58,7 +58,7 @@ def test_motion_is_h264_and_the_still_picture_is_exact(context, playing, artifac
     start = decodes(page)
     wait_for(lambda: decodes(page) - start > 20, 60, "20 H.264 pictures decoded")
     page.screenshot(path=str(artifacts / "video-playing.png"))
-    procs.stop_tree(player.pid, 5)
+    pause_player(player)
     stopped = time.monotonic()
     wait_for(lambda: exact_but_cursor(canvas_rgb(page), x_screen(server)), 10, "an exact canvas")
     exact_after = time.monotonic() - stopped
@@ -78,6 +78,6 @@ def test_a_broken_decoder_falls_back_to_tight_by_itself(context, playing, artifa
     wait_state(page, "connected", 30)
     assert page.evaluate("window.napariDesktop.video") is False
     # The Tight path draws: the picture is exact again once napari stops.
-    procs.stop_tree(player.pid, 5)
+    pause_player(player)
     wait_for(lambda: exact_but_cursor(canvas_rgb(page), x_screen(server)), 20, "an exact canvas")
     page.screenshot(path=str(artifacts / "video-fallback.png"))

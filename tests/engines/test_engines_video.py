@@ -11,13 +11,13 @@ import pytest
 
 from jupyter_napari_desktop.server.video_codec import available
 from tests.engines.conftest import running_engine
-from tests.support import procs
 from tests.support.desktops import video_desktop_playing
 from tests.support.pages import (
     COUNT_DECODES,
     break_decoder_and_see_the_page_give_up,
     canvas_rgb,
     exact_but_cursor,
+    pause_player,
     x_screen,
 )
 from tests.support.waiting import wait_for
@@ -87,7 +87,7 @@ def test_motion_is_decoded_h264_where_the_engine_can_and_the_still_picture_exact
         assert counts(browser) == (0, 0)
     wait_for(lambda: noise_share(canvas_rgb(browser)) > 0.1, 90, "napari's noise on the canvas")
     (engine_artifacts / f"{browser.name}-video-playing.png").write_bytes(browser.screenshot())
-    procs.stop_tree(player.pid, 5)
+    pause_player(player)
     wait_for(lambda: exact(browser, server), 15, "an exact canvas once napari stopped")
     (engine_artifacts / f"{browser.name}-video-still.png").write_bytes(browser.screenshot())
     if can:
@@ -103,5 +103,5 @@ def test_a_decoder_that_stops_answering_falls_back_to_tight(browser, playing):
     break_decoder_and_see_the_page_give_up(browser.evaluate)
     browser.wait_for("window.napariDesktop.state === 'connected'", 30, "connected again")
     assert browser.evaluate("window.napariDesktop.video") is False
-    procs.stop_tree(player.pid, 5)
+    pause_player(player)
     wait_for(lambda: exact(browser, server), 20, "an exact canvas on the Tight path")

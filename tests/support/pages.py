@@ -7,7 +7,9 @@ import asyncio
 import base64
 import io
 import json
+import os
 import re
+import signal
 import subprocess
 import time
 from collections.abc import Sequence
@@ -36,6 +38,7 @@ def open_lab(context, lab, wait_for_status_item: bool = True):
 
 # napari plays a noise stack as fast as it can (its own dims animation).
 NOISE_PLAYER = """
+import signal
 import numpy as np, napari
 from qtpy.QtCore import QTimer
 viewer = napari.Viewer(title="noise player")
@@ -45,8 +48,15 @@ step = lambda: viewer.dims.set_current_step(0, (viewer.dims.current_step[0] + 1)
 timer = QTimer()
 timer.timeout.connect(step)
 timer.start(33)
+signal.signal(signal.SIGUSR1, lambda *_: timer.stop())  # pause_player()
 napari.run()
 """
+
+
+def pause_player(player) -> None:
+    """NOISE_PLAYER stops stepping and leaves its last noise plane on screen: the picture a
+    lossy path cannot have drawn exactly (an empty screen after napari quit would be)."""
+    os.kill(player.pid, signal.SIGUSR1)
 
 
 def x_screen(lab) -> np.ndarray:
