@@ -185,7 +185,7 @@ class NapariDesktop(Configurable):
         default_value="off",
         config=True,
         help="""H.264 for the moving part of the screen (the video path, docs/video.md).
-        'auto': where PyAV is installed (pip install 'jupyter-napari-desktop[video]'; its
+        'auto': where PyAV is installed (pip install av, the [video] extra; its
         wheels bundle FFmpeg with libx264, GPL in effect) and the page can decode it (a
         browser with WebCodecs H.264, on HTTPS or localhost), the server sends the area of
         the screen that keeps changing as H.264 to noVNC, small changes and, 0.3 s after the

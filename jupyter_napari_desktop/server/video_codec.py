@@ -1,6 +1,6 @@
 """H.264 for the video path (video.py): PyAV's libx264, one slice a picture, no delay.
 
-PyAV (``pip install jupyter-napari-desktop[video]``) is optional: its wheels bundle FFmpeg
+PyAV (``pip install av``, the ``[video]`` extra) is optional: its wheels bundle FFmpeg
 with libx264, which makes them GPL in effect, so the package does not require it.
 ``available()`` says whether it is here; nothing else in the package imports ``av``.
 
@@ -49,7 +49,7 @@ ENCODE_ERRORS: tuple[type[Exception], ...] = (ValueError, RuntimeError, OSError,
 def available() -> Optional[str]:
     """None if H.264 can be encoded here, else why not (for the log and the docs)."""
     if av is None:
-        return "PyAV is not installed: pip install 'jupyter-napari-desktop[video]'"
+        return "PyAV is not installed: pip install av (in the Jupyter server's environment)"
     if "libx264" not in av.codecs_available:
         return "this PyAV has no libx264 encoder: install PyAV's wheel from PyPI"
     return None
