@@ -175,9 +175,10 @@ class Machine:
         )
         return done.stdout
 
-    def run(self, command: str) -> Machine:
+    def run(self, command: str, log: Optional[Path] = None) -> Machine:
         """``command`` in the checkout as the machine's user, in the background; its output
-        goes to the log."""
+        goes to the log (from now on ``log``, if given)."""
+        self.log = log or self.log
         argv = [
             self.tool,
             "exec",
@@ -226,9 +227,12 @@ class Machine:
             self.process.wait(timeout=30)
 
 
-def napari_card_draws(browser, port: int, token: str, label: str, folder: Path) -> float:
+def napari_card_draws(
+    browser, port: int, token: str, label: str, folder: Path, video: bool = False
+) -> float:
     """The host's Chromium opens JupyterLab with ``token``, clicks the napari card and waits
-    for napari to draw the test pattern; seconds from the click. Screenshots in ``folder``."""
+    for napari to draw the test pattern; seconds from the click. Screenshots in ``folder``.
+    With ``video`` the page must be on the video path (H.264, docs/video.md)."""
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     try:
         page = context.new_page()
@@ -246,6 +250,11 @@ def napari_card_draws(browser, port: int, token: str, label: str, folder: Path) 
         drawn = time.monotonic() - clicked
         (folder / f"{label}-napari-canvas.png").write_bytes(png)
         tab.screenshot(path=str(folder / f"{label}-napari-page.png"))
+        if video:
+            handle = tab.evaluate(
+                "({video: napariDesktop.video, failed: napariDesktop.videoFailed || null})"
+            )
+            assert handle == {"video": True, "failed": None}, f"not on the video path: {handle}"
         return drawn
     finally:
         context.close()

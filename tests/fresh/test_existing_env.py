@@ -2,20 +2,28 @@
 has one: Python with a venv that holds only JupyterLab, its pip first on PATH, a user with
 sudo. The lines are read from README.md and run as written; then `jupyter lab` (restarted,
 as the README says) has the server extension and the labextension, and the napari card
-draws the test pattern in the host's Chromium."""
+draws the test pattern in the host's Chromium.
+
+Then docs/video.md in the same environment, as a person turns the video path on: the server
+names the command that adds PyAV (the one the README's table shows), the doc's install line
+and its config lines run as written, and after a restart of `jupyter lab` the napari page
+takes the video path (asks for H.264 and the server sends it)."""
 
 from __future__ import annotations
 
 import re
+import shlex
 
 import pytest
 
-from tests.fresh.machines import URL, Machine, napari_card_draws, readme_lines
+from tests.fresh.machines import REPO, URL, Machine, napari_card_draws, readme_lines
 
 pytestmark = pytest.mark.timeout(40 * 60)
 MARKER = "# Into an existing Jupyter environment"
 SUITE = "bookworm"
 ENV = "~/jupyter"
+VIDEO_DOC = "docs/video.md"
+WHY_NOT = "from jupyter_napari_desktop.server.video_codec import available; print(available())"
 
 
 def test_readme_lines_into_an_existing_jupyter_environment(
@@ -53,5 +61,38 @@ def test_readme_lines_into_an_existing_jupyter_environment(
             "click on napari -> pattern drawn (s)": round(drawn_s, 1),
         }
         print(f"{label}: {figures[label]}")
+        figures[f"{label}-video"] = turn_video_on(machine, activate, browser, fresh_dir, label)
     finally:
         machine.remove()
+
+
+def turn_video_on(machine: Machine, activate: str, browser, fresh_dir, label: str) -> dict:
+    """docs/video.md's lines in the machine's environment, jupyter lab restarted, the napari
+    card clicked again; what ran and how long napari took to draw."""
+    why_not = machine.exec(f"{activate} && python -c {shlex.quote(WHY_NOT)}").strip()
+    fix = re.search(r"pip install \S+", why_not)
+    assert fix and f"`{fix.group(0)}`" in (REPO / "README.md").read_text(), why_not
+    doc = (REPO / VIDEO_DOC).read_text()
+    lines = [fix.group(0), *readme_lines("# From this checkout", VIDEO_DOC)]
+    config = re.search(r"in `(~/\.jupyter/jupyter_server_config\.py)`", doc).group(1)
+    python = re.search(r"```python\n(.*?)```", doc, re.S).group(1)
+    assert 'c.NapariDesktop.video = "auto"' in python, python
+    script = " && ".join([activate, *lines])
+    machine.exec(f"cd {machine.workdir} && {script}", timeout=20 * 60)
+    assert machine.exec(f"{activate} && python -c {shlex.quote(WHY_NOT)}").strip() == "None"
+    machine.exec(f"cat >> {config} <<'EOF'\n{python}EOF")
+
+    # "and restart Jupyter": the running jupyter lab ends on SIGTERM, by its pid
+    pids = machine.exec(f"pgrep -u {machine.login} -x jupyter-lab").split()
+    assert len(pids) == 1, f"jupyter-lab processes: {pids}"
+    machine.exec(f"kill -TERM {pids[0]}")
+    assert machine.process is not None
+    machine.process.wait(timeout=60)
+    log = fresh_dir / f"{label}-video.log"
+    machine.run(f"{activate} && exec jupyter lab --no-browser", log=log)
+    machine.wait_output(URL, 180, "the token URL of jupyter lab, restarted")
+    port, token = machine.url()
+    drawn_s = napari_card_draws(browser, port, token, f"{label}-video", fresh_dir, video=True)
+    assert "video path (H.264)" in machine.output(), machine.output()[-3000:]
+    drawn = round(drawn_s, 1)
+    return {"commands": lines, config: python, "click on napari -> pattern drawn (s)": drawn}
