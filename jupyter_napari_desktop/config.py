@@ -368,7 +368,8 @@ class NapariDesktop(Configurable):
         default_value=[],
         config=True,
         help="""Extra arguments for napari, e.g. paths of images to open when napari starts
-        (default: none).""",
+        (default: none). A file opened here that the restored session has too stays one
+        layer, with the session's settings (see `restore`).""",
     )
 
     napari_wrapper = List(

@@ -746,12 +746,17 @@ class Keeper:
         """Read ``folder``'s files in a worker thread, make its layers on the Qt thread."""
         self.restoring = True
         entries = state["layers"]
+        # A file napari opened at this start (NapariDesktop.napari_args) that the session
+        # kept too is that layer: not read and added again (a copy more at every restart).
+        opened = match_opened(entries, list(self.viewer.layers))
 
         def work() -> None:
             loaded: list[Any] = []
-            for entry in entries:
+            for index, entry in enumerate(entries):
                 problem = check_entry(entry)
-                if problem:
+                if index in opened:
+                    loaded.append(opened[index])
+                elif problem:
                     loaded.append(ValueError(problem))
                 elif entry.get("files"):
                     try:
@@ -764,7 +769,7 @@ class Keeper:
 
         def finish(loaded: list[Any]) -> None:
             try:
-                self._rebuild(folder, state, entries, loaded, passed, started)
+                self._rebuild(folder, state, entries, loaded, passed, started, opened)
             finally:
                 self.restoring = False
                 done()
@@ -779,20 +784,25 @@ class Keeper:
         loaded: list[Any],
         passed: list[str],
         started: float,
+        opened: dict[int, Any],
     ) -> None:
         names, skipped, sources = [], list(passed), []
-        for entry, result in zip(entries, loaded):
+        for index, (entry, result) in enumerate(zip(entries, loaded)):
             name = entry.get("name") if isinstance(entry, dict) else None
             try:
                 if isinstance(result, BaseException):
                     raise result
                 props = entry.get("props") or {}
-                if entry.get("files"):
+                if index in opened:
+                    layer = result
+                    layer.name = str(name)  # as the session had it (renamed, perhaps)
+                elif entry.get("files"):
                     layer = make_layer(entry["type"], str(name), result, props)
                 else:
                     layer = pick_source_layer(result, entry)
                 failed = apply_props(layer, props, result if entry.get("files") else {})
-                self.viewer.add_layer(layer)
+                if index not in opened:
+                    self.viewer.add_layer(layer)
             except Exception as err:  # noqa: BLE001 - a bad layer must not stop the others
                 skipped.append(f"{name or '?'}: {err}")
                 log(f"could not restore layer {name!r} from {folder}: {err}")
@@ -887,6 +897,34 @@ def read_source(source: dict[str, Any]) -> Any:
     except Exception as err:  # noqa: BLE001 - the reader's reason goes to the user
         return err
     return list(data or [])
+
+
+def match_opened(entries: list[Any], layers: list[Any]) -> dict[int, Any]:
+    """The session's entries (by index) that are a layer already open: an unchanged file
+    (kept by its path, no data files) of the same path and kind, the same name first; each
+    layer stands for one entry at most."""
+
+    def path_of(layer: Any) -> Optional[str]:
+        path = getattr(getattr(layer, "source", None), "path", None)
+        return os.path.realpath(str(path)) if path else None
+
+    free = [layer for layer in layers if path_of(layer)]
+    found: dict[int, Any] = {}
+    for same_name in (True, False):
+        for index, entry in enumerate(entries):
+            if index in found or check_entry(entry) or entry.get("files"):
+                continue
+            path = os.path.realpath(entry["source"]["path"])
+            for layer in free:
+                if (
+                    path_of(layer) == path
+                    and kind_of(layer) == entry.get("type")
+                    and (layer.name == entry.get("name") or not same_name)
+                ):
+                    found[index] = layer
+                    free.remove(layer)
+                    break
+    return found
 
 
 def pick_source_layer(items: list[Any], entry: dict[str, Any]) -> Any:

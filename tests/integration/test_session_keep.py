@@ -166,6 +166,42 @@ def test_labels_painted_and_sent_are_back_after_the_server_is_sigkilled(tmp_path
         again.stop_all()
 
 
+def test_a_file_napari_opens_at_each_start_stays_one_layer_across_restarts(tmp_path, monkeypatch):
+    """NapariDesktop.napari_args opens a file at every start, and the session kept it too:
+    after each restart it is one layer with the session's settings, not one copy more."""
+    cells = tmp_path / "cells.tif"
+    tifffile.imwrite(cells, np.arange(64 * 64, dtype=np.uint16).reshape(64, 64))
+    options = {"napari_args": [str(cells)]}
+    server = serve(tmp_path, monkeypatch, **options)
+    try:
+        viewer = desktop_viewer(timeout=120)
+        wait_for(lambda: list(viewer.layers) == ["cells"], 60, "napari to open cells.tif")
+        viewer.layers["cells"].update(colormap="magma", opacity=0.6)
+        viewer.add_labels(np.full((64, 64), 3, np.uint8), name="mask")
+        saved_after(server, 0, 2)
+        kill_server(server)
+    finally:
+        server.stop_all()
+    for start in (2, 3):
+        again = serve(tmp_path, monkeypatch, **options)
+        try:
+            viewer = desktop_viewer(timeout=120)
+            back = restored(again)
+            assert back["layers"] == ["cells", "mask"] and back["skipped"] == [], (start, back)
+            assert list(viewer.layers) == ["cells", "mask"], start
+            layer = viewer.layers["cells"]
+            assert layer.colormap == "magma" and layer.opacity == pytest.approx(0.6)
+            assert (viewer.get("mask") == 3).all()
+            wait_for(
+                lambda start=start, again=again: len(session(again)["sessions"]) >= start,
+                30,
+                "the restored session to be saved in a new folder",
+            )
+            kill_server(again)
+        finally:
+            again.stop_all()
+
+
 def test_napari_killed_while_saving_restores_a_complete_session(tmp_path, monkeypatch):
     """SIGKILL napari while it writes a save, ten times: each next start restores a whole
     session, the last one whose save had ended."""

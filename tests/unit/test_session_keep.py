@@ -200,3 +200,35 @@ def test_sessions_go_where_the_file_browser_shows_them(tmp_path):
     assert default_session_root(tmp_path / "data", home) == home / "napari-sessions"
     assert default_session_root(Path("/"), home) == home / "napari-sessions"
     assert default_session_root(None, home) == home / "napari-sessions"
+
+
+class Image:
+    """A stand-in for a napari layer: its kind is its class's name, as kind_of reads it."""
+
+    def __init__(self, name, path):
+        self.name = name
+        self.source = type("Source", (), {"path": path})()
+
+
+class Labels(Image):
+    pass
+
+
+def test_an_open_file_stands_for_the_sessions_entry_of_the_same_file(tmp_path):
+    cells = str(tmp_path / "cells.tif")
+    entries = [
+        {"name": "cells copy", "type": "image", "source": {"path": cells}},
+        {"name": "painted", "type": "labels", "files": {"data": "a.npy"}},
+        {"name": "cells", "type": "image", "source": {"path": str(tmp_path / "." / "cells.tif")}},
+        {"name": "cells as labels", "type": "labels", "source": {"path": cells}},
+        {"name": "other", "type": "image", "source": {"path": str(tmp_path / "other.tif")}},
+        {"name": "broken", "type": "hologram", "source": {"path": cells}},
+    ]
+    opened = Image("cells", cells)
+    found = keep.match_opened(entries, [opened, Labels("nothing", None), Image("x", None)])
+    # the entry of the same name first (its path written another way), each layer once;
+    # data files, another kind, another file, an unknown kind: read as before
+    assert found == {2: opened}
+    second = Image("cells", cells)
+    assert keep.match_opened(entries, [opened, second]) == {2: opened, 0: second}
+    assert keep.match_opened(entries, []) == {}
