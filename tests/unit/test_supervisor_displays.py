@@ -28,6 +28,15 @@ class FakeXvnc:
         return self.returncode
 
 
+@pytest.fixture
+def supervisor(tmp_path):
+    """A Supervisor of a private runtime directory; its desktop log closed after the test
+    (the Supervisor opens it when made)."""
+    made = make_supervisor(tmp_path)
+    yield made
+    made.log.close()
+
+
 def make_supervisor(tmp_path) -> sup.Supervisor:
     paths: RuntimePaths = make_runtime_dir(tmp_path, "desk")
     spec = SupervisorSpec(
@@ -48,7 +57,7 @@ def make_supervisor(tmp_path) -> sup.Supervisor:
 
 @pytest.mark.parametrize("others", [0, 4, 9])
 def test_a_display_taken_meanwhile_is_skipped_and_the_next_free_one_tried(
-    tmp_path, monkeypatch, others
+    supervisor, monkeypatch, others
 ):
     """``others`` desktops win the race for every display this one tries, one after the
     other; this one still gets a display, never one it or they already had."""
@@ -59,7 +68,6 @@ def test_a_display_taken_meanwhile_is_skipped_and_the_next_free_one_tried(
         "candidate_displays",
         lambda first: [d for d in range(first, first + 30) if d not in taken],
     )
-    supervisor = make_supervisor(tmp_path)
     supervisor.paths.vnc_socket.touch()
     monkeypatch.setattr(sup, "x_socket_path", lambda display: supervisor.paths.vnc_socket)
     monkeypatch.setattr(sup.Supervisor, "vnc_ready", lambda self: True)
@@ -80,9 +88,8 @@ def test_a_display_taken_meanwhile_is_skipped_and_the_next_free_one_tried(
     assert tried[0] == 40, "without a race the lowest free display"
 
 
-def test_it_gives_up_after_its_attempts_and_names_the_displays(tmp_path, monkeypatch):
+def test_it_gives_up_after_its_attempts_and_names_the_displays(supervisor, monkeypatch):
     monkeypatch.setattr(sup, "candidate_displays", lambda first: list(range(first, first + 30)))
-    supervisor = make_supervisor(tmp_path)
     monkeypatch.setattr(
         sup.Supervisor, "spawn", lambda self, argv, env=None: FakeXvnc(int(argv[1][1:]), False)
     )
