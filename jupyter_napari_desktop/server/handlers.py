@@ -171,7 +171,7 @@ class DesktopPageHandler(DesktopMixin, JupyterHandler):
                 DesktopError(
                     f"The desktop page's script {PAGE_SCRIPT} cannot be read: {err.strerror}",
                     "reinstall jupyter-napari-desktop with pip (its build makes the script; "
-                    "from a checkout: cd labextension && npm run build)",
+                    "from a checkout: labextension/README.md's Build)",
                 )
             )
         if problems:
