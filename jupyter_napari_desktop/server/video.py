@@ -92,8 +92,9 @@ HIGH_WATER_BYTES = 1024 * 1024
 # bytes twice a second while the screen is still and a tab watches.
 ASK_AGAIN_SECONDS = 0.5
 # Updates on their way at most: 1 is one for each request of the browser (noVNC asks for
-# the next as soon as it has read one). 2 would have the next picture travel while the
-# browser draws this one, and a key's picture could wait behind one more; not measured.
+# the next as soon as it has read one). 2 showed every picture over a 10 Mbit/s 40 ms link
+# (14.5 frames/s against 9.3-10.8) but made a key's picture 12-18% later on loopback in 3
+# of 4 runs (benchmarks/results/bandwidth-video.md).
 WINDOW = 1
 
 
