@@ -755,7 +755,7 @@ class Keeper:
             for index, entry in enumerate(entries):
                 problem = check_entry(entry)
                 if index in opened:
-                    loaded.append(opened[index])
+                    loaded.append(opened[index])  # the open layer: nothing to read
                 elif problem:
                     loaded.append(ValueError(problem))
                 elif entry.get("files"):
@@ -904,25 +904,31 @@ def match_opened(entries: list[Any], layers: list[Any]) -> dict[int, Any]:
     (kept by its path, no data files) of the same path and kind, the same name first; each
     layer stands for one entry at most."""
 
-    def path_of(layer: Any) -> Optional[str]:
+    free = []  # (real path, layer) of the open layers read from a file
+    for layer in layers:
         path = getattr(getattr(layer, "source", None), "path", None)
-        return os.path.realpath(str(path)) if path else None
-
-    free = [layer for layer in layers if path_of(layer)]
+        if path:
+            free.append((os.path.realpath(str(path)), layer))
+    wanted = {
+        index: os.path.realpath(entry["source"]["path"])
+        for index, entry in enumerate(entries)
+        if free and not check_entry(entry) and not entry.get("files")
+    }
     found: dict[int, Any] = {}
     for same_name in (True, False):
-        for index, entry in enumerate(entries):
-            if index in found or check_entry(entry) or entry.get("files"):
+        for index, path in wanted.items():
+            if index in found:
                 continue
-            path = os.path.realpath(entry["source"]["path"])
-            for layer in free:
+            entry = entries[index]
+            for pair in free:
+                open_path, layer = pair
                 if (
-                    path_of(layer) == path
-                    and kind_of(layer) == entry.get("type")
-                    and (layer.name == entry.get("name") or not same_name)
+                    open_path == path
+                    and kind_of(layer) == entry["type"]
+                    and (layer.name == entry["name"] or not same_name)
                 ):
                     found[index] = layer
-                    free.remove(layer)
+                    free.remove(pair)
                     break
     return found
 
