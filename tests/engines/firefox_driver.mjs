@@ -38,8 +38,20 @@ const OPS = {
       browser: "firefox",
       executablePath: FIREFOX,
       headless: true,
-      // scale: devicePixelRatio, as a HiDPI laptop's (2: a Retina screen).
-      defaultViewport: { width, height, deviceScaleFactor: scale ?? 1 },
+      // scale: devicePixelRatio, as a HiDPI laptop's (2: a Retina screen). There the
+      // viewport is not emulated (that would set the ratio back to 1): the headless window
+      // is made width x height CSS pixels plus Firefox's own bar, in device pixels.
+      defaultViewport:
+        scale && scale !== 1 ? null : { width, height, deviceScaleFactor: 1 },
+      env: {
+        ...process.env,
+        ...(scale && scale !== 1
+          ? {
+              MOZ_HEADLESS_WIDTH: String(width * scale),
+              MOZ_HEADLESS_HEIGHT: String((height + 85) * scale),
+            }
+          : {}),
+      },
       extraPrefsFirefox: {
         // No update checks, telemetry or remote settings: this machine has no network.
         "app.update.enabled": false,

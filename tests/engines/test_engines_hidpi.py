@@ -10,9 +10,11 @@ from __future__ import annotations
 import pytest
 
 from tests.engines.conftest import running_engine
-from tests.support.pages import x_screen_size
+from tests.support.pages import napari_fills_the_screen, x_screen_size
+from tests.support.pattern import png_colour_shares
 from tests.support.waiting import wait_for
 
+CANVAS = "#jp-NapariDesktop-root canvas"
 SCREEN = (
     "(() => { const s = document.querySelector('.jp-NapariDesktop-screen');"
     " return [s.clientWidth, s.clientHeight]; })()"
@@ -46,6 +48,15 @@ def test_napari_draws_at_the_retina_screens_scale(retina, lab, engine_artifacts)
     assert retina.evaluate("window.devicePixelRatio") == 2
     drawn_at(retina, lab, 2)
     assert retina.evaluate("window.napariDesktop.remoteScale") == 2
+    # As a person sees it: napari fills the ratio-2 screen and its canvas shows the pattern
+    # (the window manager maximizes napari some seconds after it starts).
+    wait_for(lambda: napari_fills_the_screen(lab), 60, "napari filling the screen", 0.5)
+
+    def drawn():
+        png = retina.screenshot(CANVAS)
+        return png if min(png_colour_shares(png).values()) > 0.02 else None
+
+    wait_for(drawn, 60, "napari's test pattern on the canvas at ratio 2", 0.5)
     (engine_artifacts / f"{retina.name}-hidpi-crisp.png").write_bytes(retina.screenshot())
     retina.evaluate(
         "(() => { const s = document.querySelector('#jp-NapariDesktop-hidpi');"
