@@ -721,6 +721,10 @@ class DesktopSocketHandler(DesktopMixin, RawSocketHandler):
         if data:
             super().on_message(data)
 
+    def on_pong(self, data: bytes) -> None:
+        if self.video is not None:
+            self.video.pong(data)  # the round trip of its ping
+
     def on_close(self) -> None:
         watcher = self.manager.access.leave(id(self))
         if watcher is not None and watcher.reader.dropped:

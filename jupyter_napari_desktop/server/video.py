@@ -92,10 +92,17 @@ HIGH_WATER_BYTES = 1024 * 1024
 # bytes twice a second while the screen is still and a tab watches.
 ASK_AGAIN_SECONDS = 0.5
 # Updates on their way at most: 1 is one for each request of the browser (noVNC asks for
-# the next as soon as it has read one). 2 showed every picture over a 10 Mbit/s 40 ms link
-# (14.5 frames/s against 9.3-10.8) but made a key's picture 12-18% later on loopback in 3
-# of 4 runs (benchmarks/results/bandwidth-video.md).
+# the next as soon as it has read one), 2 where the network's round trip is long. One
+# showed 9.3-10.8 of napari's 14.5 pictures a second over a 10 Mbit/s 40 ms link, two all of
+# them; but two made a key's picture 12-18% later on loopback in 3 of 4 runs
+# (benchmarks/results/bandwidth-video.md). The round trip is a websocket ping's: the
+# browser's network code answers it, so the page's decoding is not in it.
 WINDOW = 1
+WINDOW_FAR = 2
+FAR_SECONDS = 0.02
+# A ping this often while the bridge runs; the median of the last few round trips counts.
+PING_SECONDS = 1.0
+PING_SAMPLES = 5
 
 
 @dataclass(frozen=True)
@@ -309,6 +316,37 @@ class XvncProtocol(asyncio.BufferedProtocol):
         self.bridge.close(f"VNC connection closed: {exc or 'by the server'}")
 
 
+class RoundTrip:
+    """The network's round trip to the browser, from websocket pings (``ping`` gives the
+    payload of the next, ``pong`` takes the answer), and the window it calls for."""
+
+    def __init__(self) -> None:
+        self._sent: dict[bytes, float] = {}
+        self._count = 0
+        self.samples: deque[float] = deque(maxlen=PING_SAMPLES)
+
+    def ping(self, now: float) -> bytes:
+        self._count += 1
+        payload = b"napari-desktop %d" % self._count
+        # Unanswered pings older than the last few are forgotten (a browser may skip some).
+        for old in list(self._sent)[: max(0, len(self._sent) - PING_SAMPLES)]:
+            del self._sent[old]
+        self._sent[payload] = now
+        return payload
+
+    def pong(self, payload: bytes, now: float) -> None:
+        sent = self._sent.pop(bytes(payload), None)  # others: not ours (tornado's keepalive)
+        if sent is not None:
+            self.samples.append(now - sent)
+
+    def median(self) -> Optional[float]:
+        return statistics.median(self.samples) if self.samples else None
+
+    def window(self) -> int:
+        rtt = self.median()
+        return WINDOW_FAR if rtt is not None and rtt >= FAR_SECONDS else WINDOW
+
+
 class VideoBridge:
     """The desktop websocket of one tab in video mode (``handler``: its tornado handler)."""
 
@@ -346,6 +384,8 @@ class VideoBridge:
         self._wake = asyncio.Event()
         self._closed = False
         self._task: Optional[asyncio.Task[None]] = None
+        self._pinger: Optional[asyncio.Task[None]] = None
+        self.round_trip = RoundTrip()
         self.sent = {"h264": 0, "tight": 0, "frames": 0, "encode_s": 0.0, "xvnc_updates": 0}
 
     async def open(self, socket_path: str) -> None:
@@ -356,6 +396,20 @@ class VideoBridge:
         self.transport = transport
         self._send(VERSION)
         self._task = asyncio.ensure_future(self._run())
+        self._pinger = asyncio.ensure_future(self._ping())
+
+    async def _ping(self) -> None:
+        """A websocket ping a second, for the round trip (``pong`` takes the answers)."""
+        while not self._closed:
+            try:
+                self.handler.ping(self.round_trip.ping(time.monotonic()))
+            except WebSocketClosedError:
+                return
+            await asyncio.sleep(PING_SECONDS)
+
+    def pong(self, payload: bytes) -> None:
+        """The browser answered a ping (the handler's ``on_pong``)."""
+        self.round_trip.pong(payload, time.monotonic())
 
     # browser -> bridge -> Xvnc
     def from_browser(self, data: bytes) -> None:
@@ -516,7 +570,8 @@ class VideoBridge:
         """How many more updates may go before the browser asks again."""
         if not self.client.requests:
             return 0
-        return max(0, self.client.requests + WINDOW - 1 - self._updates_sent)
+        window = self.round_trip.window()
+        return max(0, self.client.requests + window - 1 - self._updates_sent)
 
     def _next_update(self) -> Optional[Any]:
         """The work of the next FramebufferUpdate, as a function for the encoding thread
@@ -576,9 +631,11 @@ class VideoBridge:
             return
         self._closed = True
         self._wake.set()
+        rtt = self.round_trip.median()
         self.handler.log.info(
             "%s video: closed (%s); %s updates from Xvnc; sent %s KB H.264 in %s pictures, "
-            "%s KB Tight, %.1f s encoding; Xvnc's update to sent: median %.1f ms",
+            "%s KB Tight, %.1f s encoding; Xvnc's update to sent: median %.1f ms; "
+            "round trip to the browser: median %s",
             PREFIX,
             why,
             self.sent["xvnc_updates"],
@@ -587,7 +644,10 @@ class VideoBridge:
             self.sent["tight"] // 1024,
             self.sent["encode_s"],
             1000 * statistics.median(self.lags) if self.lags else 0.0,
+            "not measured" if rtt is None else f"{1000 * rtt:.2f} ms",
         )
+        if self._pinger is not None:
+            self._pinger.cancel()
         if self.transport is not None:
             self.transport.close()
         self.executor.shutdown(wait=False)

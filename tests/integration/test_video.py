@@ -18,7 +18,7 @@ from tests.support import procs
 from tests.support.desktops import pattern_desktop
 from tests.support.pages import NOISE_PLAYER, exact_but_cursor, pause_player, x_screen
 from tests.support.rfb import RFBClient
-from tests.support.waiting import run_async
+from tests.support.waiting import run_async, wait_for
 
 pytestmark = [
     pytest.mark.integration,
@@ -108,6 +108,13 @@ def test_napari_playing_is_h264_and_the_still_picture_exact(desktop, artifacts):
     assert len(sizes) == len(rects)  # no picture held back by the decoder
     assert all(w >= r.box[2] and h >= r.box[3] for (w, h), r in zip(sizes, rects))
     assert exact_but_cursor(picture, screen), "the still picture is not exact"
+    # The bridge pinged the page's websocket and took the answers (its window, video.py).
+    closed = wait_for(
+        lambda: re.search(r"round trip to the browser: median ([0-9.]+) ms", desktop.log()),
+        30,
+        "the video connection's closing line with its round trip",
+    )
+    assert 0 < float(closed.group(1)) < 1000, closed.group(0)
 
 
 def test_a_page_that_does_not_ask_gets_the_usual_stream(desktop):

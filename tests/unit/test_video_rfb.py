@@ -14,11 +14,16 @@ from jupyter_napari_desktop.server.video import (
     BAND_PIXELS,
     CLUSTER_GAP,
     CLUSTER_MAX_BOXES,
+    FAR_SECONDS,
+    PING_SAMPLES,
     STILL_MAX_SECONDS,
     STILL_SECONDS,
     STRIPE_MIN_ROWS,
+    WINDOW,
+    WINDOW_FAR,
     Box,
     Plan,
+    RoundTrip,
     clusters,
     stripes,
     video_box,
@@ -347,3 +352,32 @@ def test_a_growing_motion_starts_a_new_context_and_without_video_all_is_exact():
         None,
         [Box(0, 0, 900, 900)],
     )
+
+
+def test_the_window_follows_the_networks_round_trip_not_one_ping():
+    trip = RoundTrip()
+    assert trip.median() is None and trip.window() == WINDOW  # nothing measured yet
+    now = 100.0
+    for _ in range(PING_SAMPLES):  # loopback: a millisecond
+        trip.pong(trip.ping(now), now + 0.001)
+        now += 1
+    assert trip.window() == WINDOW == 1
+    trip.pong(trip.ping(now), now + 0.5)  # one late answer (a big update before it)
+    assert trip.window() == WINDOW
+    for _ in range(PING_SAMPLES // 2 + 1):  # a 40 ms link
+        now += 1
+        trip.pong(trip.ping(now), now + 2 * FAR_SECONDS)
+    assert trip.window() == WINDOW_FAR == 2
+    assert trip.median() == pytest.approx(2 * FAR_SECONDS)
+
+
+def test_pongs_that_are_not_the_bridges_own_are_ignored_and_old_pings_forgotten():
+    trip = RoundTrip()
+    trip.pong(b"", 5.0)  # tornado's keepalive ping's answer
+    trip.pong(b"napari-desktop 7", 5.0)  # never sent
+    assert trip.median() is None
+    unanswered = [trip.ping(float(k)) for k in range(3 * PING_SAMPLES)]
+    trip.pong(unanswered[0], 100.0)  # forgotten: no 100 s sample
+    assert trip.median() is None
+    trip.pong(unanswered[-1], 3 * PING_SAMPLES - 1 + 0.002)
+    assert trip.median() == pytest.approx(0.002)
