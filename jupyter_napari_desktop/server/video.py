@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 import numpy as np
+from tornado.iostream import StreamClosedError
 from tornado.websocket import WebSocketClosedError
 
 from .manager import PREFIX, connect_unix
@@ -403,8 +404,8 @@ class VideoBridge:
         while not self._closed:
             try:
                 self.handler.ping(self.round_trip.ping(time.monotonic()))
-            except WebSocketClosedError:
-                return
+            except (WebSocketClosedError, StreamClosedError):  # tornado's ping does not wrap
+                return  # the latter as write_message does; on_close closes the bridge
             await asyncio.sleep(PING_SECONDS)
 
     def pong(self, payload: bytes) -> None:

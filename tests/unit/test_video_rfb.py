@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import struct
 import zlib
+from unittest.mock import patch
 
 import numpy as np
 import pytest
+from tornado.iostream import StreamClosedError
+from tornado.websocket import WebSocketClosedError
 
 from jupyter_napari_desktop.server.rfb_input import HANDSHAKE_BYTES, RfbInput
 from jupyter_napari_desktop.server.video import (
@@ -24,6 +28,7 @@ from jupyter_napari_desktop.server.video import (
     Box,
     Plan,
     RoundTrip,
+    VideoBridge,
     clusters,
     stripes,
     video_box,
@@ -381,3 +386,24 @@ def test_pongs_that_are_not_the_bridges_own_are_ignored_and_old_pings_forgotten(
     assert trip.median() is None
     trip.pong(unanswered[-1], 3 * PING_SAMPLES - 1 + 0.002)
     assert trip.median() == pytest.approx(0.002)
+
+
+@pytest.mark.parametrize("error", [StreamClosedError, WebSocketClosedError])
+def test_a_ping_to_a_socket_that_just_closed_ends_the_pinging_quietly(error):
+    class Handler:
+        pinged: list[bytes] = []
+
+        def ping(self, data: bytes) -> None:
+            self.pinged.append(data)
+            if len(self.pinged) == 2:
+                raise error()
+
+    handler = Handler()
+    bridge = VideoBridge(handler, RfbInput(control=True), 20)
+    try:
+        with patch("jupyter_napari_desktop.server.video.PING_SECONDS", 0.01):
+            asyncio.run(asyncio.wait_for(bridge._ping(), 5))  # returns, raises nothing
+    finally:
+        bridge.executor.shutdown()
+        bridge.stripe_pool.shutdown()
+    assert handler.pinged == [b"napari-desktop 1", b"napari-desktop 2"]
