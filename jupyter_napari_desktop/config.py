@@ -203,8 +203,11 @@ class NapariDesktop(Configurable):
         more halves the bytes, roughly; at 20 every napari frame of a dark fluorescence or
         labels stack shows (1.8-2.1 Mbit/s at 1920x1080, 0.2-0.3 of noVNC's defaults;
         benchmarks/results/bandwidth-video.md), above it small changes between two frames
-        are quantized away and the picture skips frames. The still picture is exact
-        whatever this is.""",
+        are quantized away and the picture skips frames. This is the factor of a moving
+        area the size of napari's canvas on a 1920x1080 screen; a larger one (a ratio-2 or
+        4K screen: napari's picture enlarged more) gets 3 more for each doubling of its
+        pixels, at most 6 more (at 3840x2160 a quarter of the bytes, every frame shown).
+        The still picture is exact whatever this is.""",
     )
 
     startup_timeout = Float(

@@ -19,6 +19,7 @@ when nobody watches (or a tab falls behind) nothing is read or encoded.
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import statistics
 import time
@@ -92,6 +93,15 @@ HIGH_WATER_BYTES = 1024 * 1024
 # Xvnc is asked again after this long without an answer (usually: nothing changed): ten
 # bytes twice a second while the screen is still and a tab watches.
 ASK_AGAIN_SECONDS = 0.5
+# video_crf is the x264 CRF of a moving area the size of napari's canvas on a 1920x1080
+# screen (928x960, where 20 showed every plane step of a dark stack); each doubling of the
+# area adds CRF_PER_DOUBLING, at most CRF_MAX_RAISE more. A larger area is napari's picture
+# enlarged further (a ratio-2 screen, a 4K one), whose small steps survive a coarser
+# quantizer: at 3840x2160 (3.6 megapixels) CRF 26 sent 35 KB a picture against 126 KB at
+# 20, every napari picture shown (benchmarks/results/bandwidth-video.md).
+REFERENCE_PIXELS = 928 * 960
+CRF_PER_DOUBLING = 3
+CRF_MAX_RAISE = 6
 # Updates on their way at most: 1 is one for each request of the browser (noVNC asks for
 # the next as soon as it has read one), 2 where the network's round trip is long. One
 # showed 9.3-10.8 of napari's 14.5 pictures a second over a 10 Mbit/s 40 ms link, two all of
@@ -195,6 +205,13 @@ def stripes(area: Box, count: int = STRIPES) -> list[Box]:
         Box(area.x, top, area.w, (rows if k < count - 1 else area.y + area.h - top))
         for k, top in enumerate(tops)
     ]
+
+
+def crf_for(area: Box, crf: int) -> int:
+    """The x264 CRF of a video area, ``crf`` (video_crf) raised for a large area."""
+    doublings = math.log2(max(area.area, 1) / REFERENCE_PIXELS)
+    raise_by = round(min(CRF_MAX_RAISE, max(0.0, CRF_PER_DOUBLING * doublings)))
+    return min(51, crf + raise_by)
 
 
 def video_box(box: Box, width: int, height: int) -> Optional[Box]:
@@ -592,7 +609,8 @@ class VideoBridge:
         if area is not None:
             new_context, self.plan.new_context = self.plan.new_context, False
             if new_context or not self.encoders:
-                self.encoders = [(b, H264Encoder(b.w, b.h, self.crf)) for b in stripes(area)]
+                crf = crf_for(area, self.crf)
+                self.encoders = [(b, H264Encoder(b.w, b.h, crf)) for b in stripes(area)]
                 new_context = True
             streams = [
                 (b, encoder, screen[b.y : b.y + b.h, b.x : b.x + b.w].copy())

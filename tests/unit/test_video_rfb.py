@@ -18,6 +18,7 @@ from jupyter_napari_desktop.server.video import (
     BAND_PIXELS,
     CLUSTER_GAP,
     CLUSTER_MAX_BOXES,
+    CRF_MAX_RAISE,
     FAR_SECONDS,
     PING_SAMPLES,
     STILL_MAX_SECONDS,
@@ -30,6 +31,7 @@ from jupyter_napari_desktop.server.video import (
     RoundTrip,
     VideoBridge,
     clusters,
+    crf_for,
     stripes,
     video_box,
 )
@@ -407,3 +409,13 @@ def test_a_ping_to_a_socket_that_just_closed_ends_the_pinging_quietly(error):
         bridge.executor.shutdown()
         bridge.stripe_pool.shutdown()
     assert handler.pinged == [b"napari-desktop 1", b"napari-desktop 2"]
+
+
+def test_a_larger_moving_area_gets_a_coarser_quantizer_up_to_six_more():
+    canvas_1080p = Box(0, 0, 928, 960)  # napari's canvas on a 1920x1080 screen
+    assert crf_for(canvas_1080p, 20) == 20
+    assert crf_for(Box(0, 0, 640, 480), 20) == 20  # smaller: never finer than asked
+    assert crf_for(Box(0, 0, 1312, 1360), 20) == 23  # twice the pixels
+    assert crf_for(Box(0, 0, 1856, 1920), 20) == 26  # the canvas at 3840x2160
+    assert crf_for(Box(0, 0, 3840, 2160), 20) == 20 + CRF_MAX_RAISE
+    assert crf_for(Box(0, 0, 3840, 2160), 50) == 51
