@@ -41,6 +41,7 @@ from .video_rfb import (
     H264_RESET_CONTEXT,
     SECURITY_OK,
     SECURITY_TYPES,
+    TIGHT_GRADIENT_STREAM,
     VERSION,
     ClientMessages,
     Message,
@@ -404,7 +405,14 @@ class VideoBridge:
         self._task: Optional[asyncio.Task[None]] = None
         self._pinger: Optional[asyncio.Task[None]] = None
         self.round_trip = RoundTrip()
-        self.sent = {"h264": 0, "tight": 0, "frames": 0, "encode_s": 0.0, "xvnc_updates": 0}
+        self.sent = {
+            "h264": 0,
+            "tight": 0,
+            "gradient": 0,
+            "frames": 0,
+            "encode_s": 0.0,
+            "xvnc_updates": 0,
+        }
 
     async def open(self, socket_path: str) -> None:
         sock = await connect_unix(socket_path)
@@ -640,6 +648,8 @@ class VideoBridge:
             for box, pixels in pieces:
                 for rect in tight.rects(pixels, box.x, box.y):
                     sent["tight"] += len(rect)
+                    if rect[12] == TIGHT_GRADIENT_STREAM:
+                        sent["gradient"] += len(rect)
                     rects.append(rect)
             return framebuffer_update(rects)
 
@@ -653,7 +663,8 @@ class VideoBridge:
         rtt = self.round_trip.median()
         self.handler.log.info(
             "%s video: closed (%s); %s updates from Xvnc; sent %s KB H.264 in %s pictures, "
-            "%s KB Tight, %.1f s encoding; Xvnc's update to sent: median %.1f ms; "
+            "%s KB Tight (%s KB of it through the gradient filter), %.1f s encoding; "
+            "Xvnc's update to sent: median %.1f ms; "
             "round trip to the browser: median %s",
             PREFIX,
             why,
@@ -661,6 +672,7 @@ class VideoBridge:
             self.sent["h264"] // 1024,
             self.sent["frames"],
             self.sent["tight"] // 1024,
+            self.sent["gradient"] // 1024,
             self.sent["encode_s"],
             1000 * statistics.median(self.lags) if self.lags else 0.0,
             "not measured" if rtt is None else f"{1000 * rtt:.2f} ms",

@@ -60,6 +60,16 @@ MAX_NAME = 4096
 # Tight's compact length holds 22 bits: lossless bands stay below that uncompressed.
 TIGHT_BAND_BYTES = 1 << 20
 TIGHT_FILL = 0x80
+# Tight's compression control for zlib stream 1 with a filter byte, and the gradient filter.
+TIGHT_GRADIENT_STREAM = 0x50
+TIGHT_GRADIENT = 2
+# A band this large (pixels) is also tried through the gradient filter: smaller ones (a
+# caret, a menu) are not worth the second compression.
+GRADIENT_MIN_PIXELS = 16 * 1024
+# Both ways are tried for one such band in this many; the others go the way that won last
+# (a picture's bands are alike: trying both each time made a key's picture about 10% later
+# at 1920x1080, benchmarks/results/bandwidth-video.md).
+GRADIENT_RETRY = 8
 H264_RESET_CONTEXT = 1
 H264_RESET_ALL = 2
 
@@ -347,11 +357,19 @@ def compact_length(n: int) -> bytes:
 
 @dataclass
 class TightEncoder:
-    """Lossless Tight rectangles for noVNC: a solid area as a fill, the rest as zlib
-    stream 0 of 24-bit pixels (noVNC keeps the stream: one compressor per connection)."""
+    """Lossless Tight rectangles for noVNC: a solid area as a fill, the rest as 24-bit
+    pixels through zlib, each band either as they are (stream 0) or, where that is
+    smaller, through Tight's gradient filter (stream 1: each pixel less its prediction from
+    the left, upper and upper-left ones; a smooth picture, napari's enlarged image, is
+    mostly zeros then): both are tried for one band in ``GRADIENT_RETRY``, the others go
+    the way that won. noVNC keeps each stream: one compressor per stream and connection.
+    """
 
     level: int = 1
     _zlib: Optional[zlib._Compress] = field(default=None, repr=False)
+    _gradient_zlib: Optional[zlib._Compress] = field(default=None, repr=False)
+    _large = -1  # bands of GRADIENT_MIN_PIXELS or more so far, less one
+    _gradient_won = False
 
     def rects(self, pixels: np.ndarray, x: int, y: int) -> list[bytes]:
         """``pixels`` (RGBX, (h, w, 4)) at ``x``, ``y`` of the screen as Tight rectangles,
@@ -375,8 +393,53 @@ class TightEncoder:
             return header + b"\0" + raw
         if self._zlib is None:
             self._zlib = zlib.compressobj(self.level)
-        data = self._zlib.compress(raw) + self._zlib.flush(zlib.Z_SYNC_FLUSH)
-        return header + b"\0" + compact_length(len(data)) + data
+        if h * w < GRADIENT_MIN_PIXELS:
+            return header + b"\0" + self._compressed(self._zlib, raw)
+        if self._gradient_zlib is None:
+            self._gradient_zlib = zlib.compressobj(self.level)
+        self._large += 1
+        if self._large % GRADIENT_RETRY:
+            # The way that won last time (both cost a band's encoding time twice over).
+            if self._gradient_won:
+                return self._gradient(header, self._gradient_zlib, band)
+            return header + b"\0" + self._compressed(self._zlib, raw)
+        # Both ways from copies of the streams' compressors; the smaller is sent and its
+        # compressor kept (the browser's inflater of the other stream saw nothing).
+        copy, gradient = self._zlib.copy(), self._gradient_zlib.copy()
+        plain = header + b"\0" + self._compressed(copy, raw)
+        filtered = self._gradient(header, gradient, band)
+        self._gradient_won = len(filtered) < len(plain)
+        if self._gradient_won:
+            self._gradient_zlib = gradient
+            return filtered
+        self._zlib = copy
+        return plain
+
+    def _gradient(self, header: bytes, stream: zlib._Compress, band: np.ndarray) -> bytes:
+        data = self._compressed(stream, gradient_residuals(band).tobytes())
+        return header + bytes([TIGHT_GRADIENT_STREAM, TIGHT_GRADIENT]) + data
+
+    @staticmethod
+    def _compressed(stream: zlib._Compress, data: bytes) -> bytes:
+        out = stream.compress(data) + stream.flush(zlib.Z_SYNC_FLUSH)
+        return compact_length(len(out)) + out
+
+
+def gradient_residuals(band: np.ndarray) -> np.ndarray:
+    """Tight's gradient filter of 24-bit pixels ((h, w, 3) uint8): each value less its
+    prediction, modulo 256. The prediction is left + upper - upper-left, clamped to 0-255
+    (the first row: the left value; the first column: the upper one), as noVNC's
+    core/decoders/tight.js undoes it."""
+    values = band.astype(np.int16)
+    prediction = np.zeros_like(values)
+    prediction[0, 1:] = values[0, :-1]
+    upper = values[:-1]
+    left = np.zeros_like(upper)
+    left[:, 1:] = values[1:, :-1]
+    upper_left = np.zeros_like(upper)
+    upper_left[:, 1:] = values[:-1, :-1]
+    prediction[1:] = np.clip(left + upper - upper_left, 0, 255)
+    return ((values - prediction) & 0xFF).astype(np.uint8)
 
 
 def h264_rect(x: int, y: int, w: int, h: int, data: bytes, flags: int = 0) -> bytes:

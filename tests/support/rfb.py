@@ -573,5 +573,34 @@ class RFBClient:
             data = await s.read(await self._compact_length())
             if self.video:  # only the video path's own Tight (zlib, copy filter)
                 data = self._zlibs[control & 3].decompress(data)
-        if self.video and self.fb is not None and filter_id == 0:
-            self.fb[y : y + h, x : x + w, :3] = np.frombuffer(data, np.uint8).reshape(h, w, 3)
+        if self.video and self.fb is not None and filter_id in (0, 2):
+            pixels = np.frombuffer(data, np.uint8).reshape(h, w, 3)
+            self.fb[y : y + h, x : x + w, :3] = undo_gradient(pixels) if filter_id else pixels
+
+
+def undo_gradient(residuals: np.ndarray) -> np.ndarray:
+    """The pixels of a Tight gradient-filtered rectangle ((h, w, 3) residuals), as noVNC's
+    core/decoders/tight.js rebuilds them: each value is its residual plus the prediction
+    left + upper - upper-left clamped to 0-255 (first row: left; first column: upper),
+    modulo 256. A row is solved at once where no prediction needs the clamp, else value by
+    value."""
+    r = residuals.astype(np.int64)
+    out = np.zeros_like(r)
+    out[0] = np.cumsum(r[0], axis=0) & 0xFF  # first row: the left value
+    for y in range(1, r.shape[0]):
+        upper = out[y - 1]
+        # Unclamped, value - upper is the running sum of the residuals along the row.
+        row = (upper + np.cumsum(r[y], axis=0)) & 0xFF
+        left = np.vstack([np.zeros((1, 3), np.int64), row[:-1]])
+        upper_left = np.vstack([np.zeros((1, 3), np.int64), upper[:-1]])
+        prediction = left + upper - upper_left
+        if ((prediction >= 0) & (prediction <= 255)).all():
+            out[y] = row
+            continue
+        for x in range(r.shape[1]):
+            for c in range(3):
+                left_c = out[y, x - 1, c] if x else 0
+                upper_left_c = upper[x - 1, c] if x else 0
+                guess = min(255, max(0, left_c + upper[x, c] - upper_left_c))
+                out[y, x, c] = (r[y, x, c] + guess) & 0xFF
+    return out.astype(np.uint8)

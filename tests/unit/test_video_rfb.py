@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import struct
 import zlib
+from typing import Optional
 from unittest.mock import patch
 
 import numpy as np
@@ -38,8 +39,12 @@ from jupyter_napari_desktop.server.video import (
 from jupyter_napari_desktop.server.video_rfb import (
     CURSOR,
     EXT_DESKTOP_SIZE,
+    GRADIENT_MIN_PIXELS,
+    GRADIENT_RETRY,
     H264,
     PIXEL_FORMAT,
+    TIGHT_GRADIENT,
+    TIGHT_GRADIENT_STREAM,
     ClientMessages,
     Message,
     Pixels,
@@ -50,8 +55,10 @@ from jupyter_napari_desktop.server.video_rfb import (
     XvncReader,
     client_init_request,
     compact_length,
+    gradient_residuals,
     h264_rect,
 )
+from tests.support.rfb import undo_gradient
 
 
 def xvnc_greeting(width: int = 8, height: int = 4, name: bytes = b"desk") -> bytes:
@@ -127,17 +134,22 @@ def test_xvnc_is_asked_for_raw_and_only_the_pseudo_encodings_the_bridge_reads():
     assert encodings == (0, -224, CURSOR, EXT_DESKTOP_SIZE)
 
 
-def inflate_tight(rects: list[bytes]) -> list[bytes]:
-    """Each rectangle's pixels (3 bytes a pixel), as noVNC's Tight decoder reads them."""
-    stream = zlib.decompressobj()
+def inflate_tight(rects: list[bytes], streams: Optional[dict] = None) -> list[bytes]:
+    """Each rectangle's pixels (3 bytes a pixel), as noVNC's Tight decoder reads them: one
+    inflater per zlib stream (``streams`` keeps them across calls), the gradient undone."""
+    streams = {} if streams is None else streams
     out = []
     for data in rects:
         control = data[12]
         if control == 0x80:
             out.append(data[13:16])
             continue
-        assert control == 0, "stream 0, copy filter"
-        length, at = 0, 13
+        assert control in (0, TIGHT_GRADIENT_STREAM), "stream 0 as is, or 1 with a filter"
+        at = 13
+        if control == TIGHT_GRADIENT_STREAM:
+            assert data[at] == TIGHT_GRADIENT
+            at += 1
+        length = 0
         for shift in (0, 7, 14):
             byte = data[at]
             at += 1
@@ -145,8 +157,26 @@ def inflate_tight(rects: list[bytes]) -> list[bytes]:
             if not byte & 0x80:
                 break
         assert len(data) == at + length
-        out.append(stream.decompress(data[at:]))
+        stream = streams.setdefault(control >> 4 & 3, zlib.decompressobj())
+        pixels = stream.decompress(data[at:])
+        if control == TIGHT_GRADIENT_STREAM:
+            w, h = struct.unpack_from(">HH", data, 4)
+            residuals = np.frombuffer(pixels, np.uint8).reshape(h, w, 3)
+            pixels = undo_gradient(residuals).tobytes()
+        out.append(pixels)
     return out
+
+
+def smooth_picture(h: int, w: int, seed: int) -> np.ndarray:
+    """An enlarged, smooth image (napari's canvas showing cells), RGBX."""
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 256, (h // 16 + 2, w // 16 + 2, 4)).astype(float)
+    ys, xs = np.linspace(0, h / 16, h), np.linspace(0, w / 16, w)
+    y0, x0 = ys.astype(int), xs.astype(int)
+    fy, fx = (ys - y0)[:, None, None], (xs - x0)[None, :, None]
+    top = small[y0][:, x0] * (1 - fx) + small[y0][:, x0 + 1] * fx
+    bottom = small[y0 + 1][:, x0] * (1 - fx) + small[y0 + 1][:, x0 + 1] * fx
+    return (top * (1 - fy) + bottom * fy).astype(np.uint8)
 
 
 def test_tight_is_lossless_in_bands_and_a_solid_area_is_a_fill():
@@ -162,6 +192,53 @@ def test_tight_is_lossless_in_bands_and_a_solid_area_is_a_fill():
     solid = np.full((50, 40, 4), (1, 2, 3, 0), np.uint8)
     (fill,) = encoder.rects(solid, 0, 0)
     assert fill[12:] == b"\x80\x01\x02\x03"
+
+
+def test_a_smooth_band_goes_through_the_gradient_filter_and_two_tones_as_they_are():
+    rng = np.random.default_rng(2)
+    smooth = smooth_picture(200, 400, 3)
+    # Two tones at random (a dithered UI, text): the filter's residuals take more symbols.
+    tones = np.array([[30, 30, 30, 0], [200, 200, 200, 0]], np.uint8)
+    noise = tones[rng.integers(0, 2, (200, 400))]
+    encoder, streams = TightEncoder(), {}
+    sent = []
+    with patch("jupyter_napari_desktop.server.video_rfb.GRADIENT_RETRY", 1):  # both each time
+        for picture in (smooth, noise, smooth_picture(200, 400, 4), noise[::-1], smooth):
+            (rect,) = encoder.rects(picture, 0, 0)
+            (decoded,) = inflate_tight([rect], streams)  # the browser's inflaters go on
+            assert decoded == np.ascontiguousarray(picture[:, :, :3]).tobytes()
+            sent.append((rect[12], len(rect)))
+    assert [control for control, _ in sent] == [TIGHT_GRADIENT_STREAM, 0] * 2 + [
+        TIGHT_GRADIENT_STREAM
+    ]
+    assert sent[0][1] < 0.5 * len(smooth[:, :, :3].tobytes())
+    (small,) = encoder.rects(smooth[:8, :8], 0, 0)  # below GRADIENT_MIN_PIXELS: not tried
+    assert small[12] == 0 and 64 < GRADIENT_MIN_PIXELS
+
+    # By default the way that won goes on, and both are tried again one band in GRADIENT_RETRY.
+    encoder, streams = TightEncoder(), {}
+    pictures = [smooth_picture(200, 400, k) for k in range(3)]
+    pictures += [noise[k:] for k in range(GRADIENT_RETRY + 1)]
+    controls = []
+    for picture in pictures:
+        (rect,) = encoder.rects(picture, 0, 0)
+        (decoded,) = inflate_tight([rect], streams)
+        assert decoded == np.ascontiguousarray(picture[:, :, :3]).tobytes()
+        controls.append(rect[12])
+    assert controls == [TIGHT_GRADIENT_STREAM] * GRADIENT_RETRY + [0] * 4
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_gradient_filter_is_undone_exactly_also_where_the_prediction_is_clamped(seed):
+    rng = np.random.default_rng(seed)
+    # Blocks of extreme values: left + upper - upper-left leaves 0-255 at their corners.
+    blocks = rng.choice([0, 1, 254, 255], (12, 20, 3)).astype(np.uint8)
+    picture = np.repeat(np.repeat(blocks, 5, axis=0), 7, axis=1)
+    picture[::3, ::4] = rng.integers(0, 256, picture[::3, ::4].shape, np.uint8)
+    values = picture.astype(int)
+    unclamped = values[:-1, 1:] + values[1:, :-1] - values[:-1, :-1]
+    assert (unclamped < 0).any() and (unclamped > 255).any()  # the clamp is exercised
+    assert (undo_gradient(gradient_residuals(picture)) == picture).all()
 
 
 def test_compact_length_holds_22_bits():
