@@ -5,6 +5,7 @@ Tight path by itself."""
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -13,6 +14,7 @@ from jupyter_napari_desktop.server.video_codec import available
 from tests.support.desktops import video_desktop_playing
 from tests.support.pages import (
     COUNT_DECODES,
+    SMOOTH_PLAYER,
     break_decoder_and_see_the_page_give_up,
     canvas_rgb,
     exact_but_cursor,
@@ -67,6 +69,30 @@ def test_motion_is_h264_and_the_still_picture_is_exact(context, playing, artifac
     # Exact within 1 s of napari's last picture (the bridge's refresh comes after 0.3 s;
     # stopping the player and reading the X screen take their own time).
     assert exact_after < 5, exact_after
+
+
+def test_a_smooth_still_picture_comes_through_the_gradient_filter_exactly(
+    context, tmp_path, artifacts
+):
+    """napari's enlarged image goes losslessly through Tight's gradient filter, which
+    noVNC undoes: the canvas is the X screen, and the server filtered some bands."""
+    log = artifacts / "video-smooth-player.log"
+    with video_desktop_playing(tmp_path, log, SMOOTH_PLAYER) as (server, player):
+        page = open_page(context, server)
+        start = decodes(page)
+        wait_for(lambda: decodes(page) - start > 10, 60, "10 H.264 pictures decoded")
+        pause_player(player)
+        wait_for(
+            lambda: exact_but_cursor(canvas_rgb(page), x_screen(server)), 10, "an exact canvas"
+        )
+        page.screenshot(path=str(artifacts / "video-smooth-still.png"))
+        page.close()  # the bridge's closing line counts its bytes
+        filtered = wait_for(
+            lambda: re.search(r"(\d+) KB of it through the gradient filter", server.log()),
+            30,
+            "the video connection's closing line",
+        )
+    assert int(filtered.group(1)) > 0, filtered.group(0)
 
 
 def test_a_broken_decoder_falls_back_to_tight_by_itself(context, playing, artifacts):

@@ -46,17 +46,18 @@ def pattern_desktop(
 
 
 @contextmanager
-def video_desktop_playing(tmp: Path, player_log: Path) -> Iterator[tuple[JupyterServer, Any]]:
+def video_desktop_playing(
+    tmp: Path, player_log: Path, program: str = NOISE_PLAYER
+) -> Iterator[tuple[JupyterServer, Any]]:
     """A desktop with the video path on (c.NapariDesktop.video = "auto") and a napari playing
-    a noise stack on it (the test's own, not the server's): (server, player process)."""
+    a stack on it (the test's own, not the server's; ``program``: pages.NOISE_PLAYER or
+    SMOOTH_PLAYER): (server, player process)."""
     with pattern_desktop(
         tmp, {"video": "auto", "autostart_napari": False}, pattern=False, start=False
     ) as server:
         code, status = server.request("POST", "napari-desktop/api/start", {"app": "desktop"})
         assert code == 200, status
-        player = procs.start_logged(
-            [sys.executable, "-c", NOISE_PLAYER], player_log, env=server.x_env()
-        )
+        player = procs.start_logged([sys.executable, "-c", program], player_log, env=server.x_env())
         try:
             yield server, player
         finally:

@@ -37,12 +37,12 @@ def open_lab(context, lab, wait_for_status_item: bool = True):
 
 
 # napari plays a noise stack as fast as it can (its own dims animation).
-NOISE_PLAYER = """
+PLAYER = """
 import signal
 import numpy as np, napari
 from qtpy.QtCore import QTimer
 viewer = napari.Viewer(title="noise player")
-viewer.add_image(np.random.default_rng(1).integers(0, 255, (30, 256, 256), dtype=np.uint8))
+viewer.add_image(STACK)
 viewer.window._qt_window.showMaximized()
 step = lambda: viewer.dims.set_current_step(0, (viewer.dims.current_step[0] + 1) % 30)
 timer = QTimer()
@@ -51,6 +51,16 @@ timer.start(33)
 signal.signal(signal.SIGUSR1, lambda *_: timer.stop())  # pause_player()
 napari.run()
 """
+# napari stepping through planes of noise (what no lossy picture draws exactly), 30 a second.
+NOISE_PLAYER = PLAYER.replace(
+    "STACK", "np.random.default_rng(1).integers(0, 255, (30, 256, 256), dtype=np.uint8)"
+)
+# ... of a smooth pattern (an enlarged image: the lossless bands' gradient filter's case).
+SMOOTH_PLAYER = PLAYER.replace(
+    "STACK",
+    "(127 + 120 * np.sin(np.mgrid[0:30, 0:256, 0:256][2] / 20 + np.arange(30)[:, None, None] / 3)"
+    " * np.cos(np.arange(256)[None, :, None] / 25)).astype(np.uint8)",
+)
 
 
 def pause_player(player) -> None:
