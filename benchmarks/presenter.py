@@ -6,7 +6,8 @@ the owner's page does); the viewers are RFB clients over a view-only link's webs
 (``napari-desktop/watch``), each reading every update as a browser would; one more viewer
 never reads at all (a stalled laptop). Xvnc encodes for each client.
 
-For ``--viewers`` 0 and N, in one run:
+For ``--viewers`` 0 and N, and N again on the video path (the link's pages ask for H.264: one
+encoder for the room, server/video_room.py; where PyAV is installed), in one run:
 - the presenter's frames per second while napari steps through the stack at ``RATE`` per
   second (driven through the REST API), and the presenter's key -> redrawn canvas latency
   (Right/Left step the slider; median of ``--keys``);
@@ -36,6 +37,7 @@ if __package__ in (None, ""):
 from benchmarks import images
 from benchmarks.measure import CANVAS_SHARE, input_latency
 from benchmarks.recording import table, write_rows
+from jupyter_napari_desktop.server.video_codec import available
 from tests.support import procs
 from tests.support.jupyter import JupyterServer
 from tests.support.rfb import RFBClient
@@ -69,16 +71,25 @@ async def drive(server: JupyterServer, seconds: float) -> int:
 
 
 async def phase(
-    server: JupyterServer, link_ws: str, owner_ws: str, viewers: int, keys: int
+    server: JupyterServer, link_ws: str, owner_ws: str, viewers: int, keys: int, video: bool
 ) -> dict[str, Any]:
     room: list[RFBClient] = []
     stalled: Optional[RFBClient] = None
+    if video:
+        link_ws += "&video=h264"
     try:
         for _ in range(viewers):
-            room.append(await RFBClient.connect_websocket(link_ws, "none", timeout=60))
+            # Counted, not drawn: as the Tight clients, which only read what they get.
+            room.append(
+                await RFBClient.connect_websocket(
+                    link_ws, "none", timeout=60, video=video, draw=False
+                )
+            )
         if viewers:
             # A laptop that stops reading: updates requested, then nothing taken.
-            stalled = await RFBClient.connect_websocket(link_ws, "none", timeout=60)
+            stalled = await RFBClient.connect_websocket(
+                link_ws, "none", timeout=60, video=video, draw=False
+            )
             if stalled._reader is not None:
                 stalled._reader.cancel()
         presenter = await RFBClient.connect_websocket(owner_ws, server.token, timeout=60)
@@ -109,6 +120,7 @@ async def phase(
         canvas = [v for v in latency["key_to_canvas"] if v is not None]
         return {
             "viewers": viewers,
+            "path": "video" if video else "tight",
             "presenter_fps": round(len(frames) / seconds, 2),
             "napari_steps_per_s": round(steps / seconds, 2),
             "frames_per_step": round(len(frames) / steps, 2) if steps else None,
@@ -130,9 +142,10 @@ async def phase(
 
 async def measure(args: argparse.Namespace, tmp: Path) -> list[dict[str, Any]]:
     stack = images.write_fluorescence(tmp / "cells.npy", PLANES)
-    server = JupyterServer(
-        tmp, {"session": "minimal", "geometry": "1280x800", "napari_args": [str(stack)]}
-    )
+    settings = {"session": "minimal", "geometry": "1280x800", "napari_args": [str(stack)]}
+    video = available() is None
+    # The presenter and the Tight viewers do not ask for H.264: their path is as without it.
+    server = JupyterServer(tmp, {**settings, "video": "auto" if video else "off"})
     server.start(timeout=120)
     try:
         code, status = server.request(
@@ -145,8 +158,9 @@ async def measure(args: argparse.Namespace, tmp: Path) -> list[dict[str, Any]]:
         ws = server.url.replace("http", "ws", 1) + "napari-desktop/"
         owner_ws, link_ws = ws + "websockify", f"{ws}watch/websockify?token={token}"
         rows = []
-        for viewers in (0, args.viewers):
-            row = await phase(server, link_ws, owner_ws, viewers, args.keys)
+        phases = [(0, False), (args.viewers, False)] + ([(args.viewers, True)] if video else [])
+        for viewers, on_video in phases:
+            row = await phase(server, link_ws, owner_ws, viewers, args.keys, on_video)
             print(f"{viewers} viewers: {row}", flush=True)
             rows.append(row)
         return rows
@@ -155,21 +169,21 @@ async def measure(args: argparse.Namespace, tmp: Path) -> list[dict[str, Any]]:
 
 
 def report(rows: list[dict[str, Any]], measured: str) -> list[str]:
-    alone, room = rows[0], rows[-1]
-    n = room["viewers"]
-    extra = {k: room["cpu_percent"][k] - alone["cpu_percent"][k] for k in alone["cpu_percent"]}
+    alone, n = rows[0], rows[-1]["viewers"]
     lines = [
         "# Presenter mode: one desktop, a room watching",
         "",
         f"Measured at {measured} by `python -m benchmarks.presenter` (see its docstring):",
         f"1280x800, napari stepping through a stack {RATE:g} times a second for {SECONDS:g} s;",
-        f"{n} viewers on a view-only link plus one that never reads. Frames per step: the",
-        "share of napari's steps the presenter was shown (1.0: every one).",
+        f"{n} viewers on a view-only link plus one that never reads, their pages on the Tight",
+        "path (Xvnc encodes for each) or on the video path (one encoder for the room). Frames",
+        "per step: the share of napari's steps the presenter was shown (1.0: every one).",
         "",
     ]
     lines += table(
         [
             "viewers",
+            "viewers' path",
             "napari steps/s",
             "presenter frames/s",
             "frames per step",
@@ -182,6 +196,7 @@ def report(rows: list[dict[str, Any]], measured: str) -> list[str]:
         [
             [
                 str(r["viewers"]),
+                r.get("path", "tight") if r["viewers"] else "",
                 str(r["napari_steps_per_s"]),
                 str(r["presenter_fps"]),
                 str(r["frames_per_step"]),
@@ -194,12 +209,15 @@ def report(rows: list[dict[str, Any]], measured: str) -> list[str]:
             for r in rows
         ],
     )
-    lines += [
-        "",
-        f"Per viewer: Xvnc {extra['xvnc'] / n:.1f} % CPU, the Jupyter server "
-        f"{extra['jupyter_server'] / n:.1f} % (of one core). Presenter frames/s with the room: "
-        f"{room['presenter_fps'] / alone['presenter_fps']:.2f} of alone.",
-    ]
+    lines.append("")
+    for room in rows[1:]:
+        extra = {k: room["cpu_percent"][k] - alone["cpu_percent"][k] for k in alone["cpu_percent"]}
+        lines.append(
+            f"{room.get('path', 'tight').capitalize()} path, per viewer: Xvnc "
+            f"{extra['xvnc'] / n:.1f} % CPU, the Jupyter server "
+            f"{extra['jupyter_server'] / n:.1f} % (of one core). Presenter frames/s with the "
+            f"room: {room['presenter_fps'] / alone['presenter_fps']:.2f} of alone."
+        )
     return lines
 
 

@@ -191,7 +191,8 @@ class NapariDesktop(Configurable):
         the screen that keeps changing as H.264 to noVNC, small changes and, 0.3 s after the
         picture stopped (up to 0.6 s when napari draws slowly), that area again losslessly,
         so a still picture stays exact. The page goes back to the usual path by itself when
-        the browser's decoder fails. The images of docker/ have PyAV.
+        the browser's decoder fails. A view-only link's tabs share one encoder (the
+        room sees the presenter's pointer). The images of docker/ have PyAV.
         'off' (default): TigerVNC's Tight encoding passed through, as before.""",
     )
 

@@ -854,20 +854,54 @@ class WatchSocketHandler(WatchMixin, WebSocketHandler):
         if paths is None:
             self.close(1011, "the desktop is not running")
             return
-        sock = await connect_unix(str(paths.vnc_socket))
-        bucket = TokenBucket.for_mbit(self.manager.config.max_mbit_per_s)
-        self.transport, _ = await asyncio.get_running_loop().create_unix_connection(
-            lambda: PacedSocketProtocol(self, bucket), sock=sock
-        )
         link.closers[id(self)] = lambda: self.close(1000, "the view-only link was revoked")
         # The link's end is this connection's end too.
         delay = max(0.0, link.expires - time.time())
         self._expiry = asyncio.get_running_loop().call_later(
             delay, lambda: self.close(1000, "the view-only link expired")
         )
+        config = self.manager.config
+        if self.get_query_argument("video", "") == "h264" and video_offered(config.video):
+            await self._join_room(str(paths.vnc_socket))
+            self.log.info("%s view-only link %s: a viewer joined the video room", PREFIX, link.id)
+            return
+        sock = await connect_unix(str(paths.vnc_socket))
+        bucket = TokenBucket.for_mbit(config.max_mbit_per_s)
+        self.transport, _ = await asyncio.get_running_loop().create_unix_connection(
+            lambda: PacedSocketProtocol(self, bucket), sock=sock
+        )
         self.log.info("%s view-only link %s: a viewer connected", PREFIX, link.id)
 
+    room: Optional[Any] = None  # video_room.Room: the links' viewers on the video path
+    viewer: Optional[Any] = None
+
+    async def _join_room(self, socket_path: str) -> None:
+        """The desktop's one video room (video_room.py), opened by its first viewer."""
+        from .video_room import Room  # numpy and PyAV: only on the video path
+
+        manager = self.manager
+        room = manager.video_room
+        if room is None or room.closed:
+
+            def gone(old: Any) -> None:
+                if manager.video_room is old:
+                    manager.video_room = None
+
+            room = Room(socket_path, manager.config.video_crf, app_log, gone)
+            manager.video_room = room
+            self.room, self.viewer = room, room.join(self)
+            try:
+                await room.open()
+            except OSError as err:
+                room.close(1011, f"the desktop's VNC socket: {err}")
+            return
+        self.room, self.viewer = room, room.join(self)
+
     def on_message(self, message: Any) -> None:
+        if self.room is not None:
+            data = message.encode("utf-8") if isinstance(message, str) else bytes(message)
+            self.room.from_viewer(self.viewer, data)
+            return
         who = f"view-only link {self._link.id}" if self._link else "a view-only link"
         data = client_bytes(self, self.rfb_input, message, who)
         if data and self.transport is not None:
@@ -879,6 +913,8 @@ class WatchSocketHandler(WatchMixin, WebSocketHandler):
         expiry = getattr(self, "_expiry", None)
         if expiry is not None:
             expiry.cancel()
+        if self.room is not None:
+            self.room.leave(self)
         if self.transport is not None:
             self.transport.close()
 

@@ -173,6 +173,7 @@ class DesktopManager:
         self.root_dir: Optional[Path] = None  # the Jupyter root directory (the app sets it)
         self.scale = 1.0  # the page's screen scale: kept for the next desktop too
         self.access = Access(config.owner)  # who watches, who may change it
+        self.video_room: Optional[Any] = None  # video_room.Room of the view-only links
 
     # -- queries (no lock: they read one snapshot of proc and paths) -----------------
     @property

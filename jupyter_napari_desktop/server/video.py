@@ -395,6 +395,7 @@ class VideoBridge:
         self._outstanding = False  # an update request to Xvnc waits for its answer
         self._encoding = False  # an update is being encoded in the thread
         self._updates_sent = 0
+        self.made = 0  # updates made so far (their number, for video_room.py)
         self._changed_at: Optional[float] = None  # Xvnc's first update not sent yet
         # Seconds from Xvnc's update to its picture sent, the last thousand (for the log).
         self.lags: deque[float] = deque(maxlen=1000)
@@ -571,6 +572,8 @@ class VideoBridge:
             job = self._next_update()
             if job is not None:
                 self._updates_sent += 1
+                self.made += 1
+                number = self.made
                 started = time.monotonic()
                 if not self._outstanding:
                     self._request_xvnc()
@@ -586,11 +589,19 @@ class VideoBridge:
                 self.sent["encode_s"] += time.monotonic() - started
                 if self._closed:
                     return
-                self._send(update)
+                self._deliver(update, number)
                 if changed_at is not None:
                     self.lags.append(time.monotonic() - changed_at)
             if not self._outstanding:
                 self._request_xvnc()
+
+    def _deliver(self, update: bytes, number: int) -> None:
+        """A FramebufferUpdate made (``number``: made so far) goes to the browser."""
+        self._send(update)
+
+    def _tight_encoder(self) -> TightEncoder:
+        """The encoder of the next update's lossless rectangles (this tab's own)."""
+        return self.tight
 
     def _credit(self) -> int:
         """How many more updates may go before the browser asks again."""
@@ -625,7 +636,7 @@ class VideoBridge:
                 for b, encoder in self.encoders
             ]
         pieces = [(b, screen[b.y : b.y + b.h, b.x : b.x + b.w].copy()) for b in exact]
-        tight, sent, pool = self.tight, self.sent, self.stripe_pool
+        tight, sent, pool = self._tight_encoder(), self.sent, self.stripe_pool
 
         def job() -> bytes:
             rects = list(pseudo)
@@ -648,7 +659,7 @@ class VideoBridge:
             for box, pixels in pieces:
                 for rect in tight.rects(pixels, box.x, box.y):
                     sent["tight"] += len(rect)
-                    if rect[12] == TIGHT_GRADIENT_STREAM:
+                    if rect[12] & 0xF0 == TIGHT_GRADIENT_STREAM:  # its reset bits aside
                         sent["gradient"] += len(rect)
                     rects.append(rect)
             return framebuffer_update(rects)

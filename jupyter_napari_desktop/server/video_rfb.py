@@ -363,13 +363,18 @@ class TightEncoder:
     the left, upper and upper-left ones; a smooth picture, napari's enlarged image, is
     mostly zeros then): both are tried for one band in ``GRADIENT_RETRY``, the others go
     the way that won. noVNC keeps each stream: one compressor per stream and connection.
+    With ``reset`` the first rectangle of each stream tells the browser to start that
+    stream afresh: what this encoder sends decodes whatever the browser got before (one
+    encoder an update, for many browsers: video_room.py).
     """
 
     level: int = 1
+    reset: bool = False
     _zlib: Optional[zlib._Compress] = field(default=None, repr=False)
     _gradient_zlib: Optional[zlib._Compress] = field(default=None, repr=False)
     _large = -1  # bands of GRADIENT_MIN_PIXELS or more so far, less one
     _gradient_won = False
+    _started = 0  # bit N: stream N used (with ``reset``: its reset was sent)
 
     def rects(self, pixels: np.ndarray, x: int, y: int) -> list[bytes]:
         """``pixels`` (RGBX, (h, w, 4)) at ``x``, ``y`` of the screen as Tight rectangles,
@@ -394,7 +399,7 @@ class TightEncoder:
         if self._zlib is None:
             self._zlib = zlib.compressobj(self.level)
         if h * w < GRADIENT_MIN_PIXELS:
-            return header + b"\0" + self._compressed(self._zlib, raw)
+            return self._plain(header, self._zlib, raw)
         if self._gradient_zlib is None:
             self._gradient_zlib = zlib.compressobj(self.level)
         self._large += 1
@@ -402,22 +407,35 @@ class TightEncoder:
             # The way that won last time (both cost a band's encoding time twice over).
             if self._gradient_won:
                 return self._gradient(header, self._gradient_zlib, band)
-            return header + b"\0" + self._compressed(self._zlib, raw)
+            return self._plain(header, self._zlib, raw)
         # Both ways from copies of the streams' compressors; the smaller is sent and its
         # compressor kept (the browser's inflater of the other stream saw nothing).
+        started = self._started
         copy, gradient = self._zlib.copy(), self._gradient_zlib.copy()
-        plain = header + b"\0" + self._compressed(copy, raw)
+        plain = self._plain(header, copy, raw)
+        self._started, plain_started = started, self._started
         filtered = self._gradient(header, gradient, band)
         self._gradient_won = len(filtered) < len(plain)
         if self._gradient_won:
             self._gradient_zlib = gradient
             return filtered
-        self._zlib = copy
+        self._zlib, self._started = copy, plain_started
         return plain
+
+    def _control(self, stream: int) -> int:
+        """The reset bit of ``stream`` if this is its first rectangle and ``reset``."""
+        bit = 1 << stream
+        first = not self._started & bit
+        self._started |= bit
+        return bit if self.reset and first else 0
+
+    def _plain(self, header: bytes, stream: zlib._Compress, raw: bytes) -> bytes:
+        return header + bytes([self._control(0)]) + self._compressed(stream, raw)
 
     def _gradient(self, header: bytes, stream: zlib._Compress, band: np.ndarray) -> bytes:
         data = self._compressed(stream, gradient_residuals(band).tobytes())
-        return header + bytes([TIGHT_GRADIENT_STREAM, TIGHT_GRADIENT]) + data
+        control = TIGHT_GRADIENT_STREAM | self._control(TIGHT_GRADIENT_STREAM >> 4 & 3)
+        return header + bytes([control, TIGHT_GRADIENT]) + data
 
     @staticmethod
     def _compressed(stream: zlib._Compress, data: bytes) -> bytes:

@@ -96,7 +96,8 @@ class DesktopPage {
   private _clipboard = '';
   /** What this browser refused to do with its clipboard (shown in the panel). */
   private readonly _clipboardLimits = { read: false, write: false };
-  /** The server offers H.264 (video.ts); this browser decodes it; it failed here. */
+  /** The server offers H.264 (video.ts; to a link's page: video_room.py); this browser
+   * decodes it; it failed here. */
   private readonly _videoOffered: boolean;
   private _decodesH264 = false;
   private _videoRefused = false;
@@ -109,7 +110,7 @@ class DesktopPage {
   ) {
     this._view = view;
     this._role = config.role;
-    this._videoOffered = config.video && !config.watchToken;
+    this._videoOffered = config.video; // a link's page too: one encoder for its room
     // Known before the first connection opens (start waits for it).
     const videoCheck = this._videoOffered
       ? decodesH264().then(decodes => {

@@ -107,3 +107,38 @@ def test_a_broken_decoder_falls_back_to_tight_by_itself(context, playing, artifa
     pause_player(player)
     wait_for(lambda: exact_but_cursor(canvas_rgb(page), x_screen(server)), 20, "an exact canvas")
     page.screenshot(path=str(artifacts / "video-fallback.png"))
+
+
+def test_a_view_link_room_in_two_tabs_decodes_one_stream_and_falls_back_alone(
+    context, playing, artifacts
+):
+    """Two tabs of a view-only link share the room's one encoder (video_room.py): both
+    decode H.264 and get the exact still picture; a tab whose decoder breaks goes back to
+    the Tight path by itself while the other goes on with video."""
+    server, player = playing
+    code, made = server.request("POST", "napari-desktop/api/links", {"expires_in": 600})
+    assert code == 201, made
+    tabs = []
+    for _ in range(2):
+        tab = context.new_page()
+        tab.add_init_script(COUNT_DECODES)
+        origin = server.url[: -len(server.base_url)]
+        tab.goto(origin + made["path"], wait_until="domcontentloaded", timeout=90_000)
+        wait_state(tab, "connected", 90)
+        assert tab.evaluate("window.napariDesktop.video") is True
+        tabs.append(tab)
+    first, second = tabs
+    starts = [decodes(tab) for tab in tabs]
+    for tab, start in zip(tabs, starts):
+        wait_for(lambda t=tab, s=start: decodes(t) - s > 20, 60, "20 H.264 pictures in a tab")
+    second.screenshot(path=str(artifacts / "video-room-playing.png"))
+    assert server.log().count("joined the video room") == 2
+    break_decoder_and_see_the_page_give_up(second.evaluate)
+    wait_state(second, "connected", 30)
+    assert second.evaluate("window.napariDesktop.video") is False
+    start = decodes(first)
+    wait_for(lambda: decodes(first) - start > 10, 30, "the other tab still decoding")
+    pause_player(player)
+    for tab in tabs:
+        wait_for(lambda t=tab: exact_but_cursor(canvas_rgb(t), x_screen(server)), 20, "exact")
+    first.screenshot(path=str(artifacts / "video-room-still.png"))

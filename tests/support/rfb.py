@@ -177,6 +177,7 @@ class RFBClient:
         raw: bool = False,
         follow: bool = True,
         video: bool = False,
+        draw: bool = True,
     ) -> None:
         self.stream = stream
         self.follow = follow
@@ -187,6 +188,9 @@ class RFBClient:
         self.continuous = continuous
         self.raw = raw
         self.video = video
+        # A video client draws what it gets (``picture``) unless ``draw`` is False: a room
+        # of them in one process then only reads, as Tight clients do (benchmarks).
+        self.draw = video and draw
         self.h264: list[H264Rect] = []
         self._zlibs = [zlib.decompressobj() for _ in range(4)]
         self.width = self.height = 0
@@ -258,7 +262,7 @@ class RFBClient:
             struct.pack(">BxH", 2, len(encodings))
             + b"".join(struct.pack(">i", e) for e in encodings)
         )
-        keep = self.raw or self.video
+        keep = self.raw or self.draw
         self.fb = np.zeros((self.height, self.width, 4), np.uint8) if keep else None
         if self.follow:
             await self.request(incremental=False)
@@ -525,7 +529,7 @@ class RFBClient:
         if (w, h) == (self.width, self.height):
             return
         self.width, self.height = w, h
-        if self.raw or self.video:
+        if self.raw or self.draw:
             self.fb = np.zeros((h, w, 4), np.uint8)
         if self.cu_enabled:  # continuous updates cover the whole (new) screen
             await self.stream.write(struct.pack(">BBHHHH", 150, 1, 0, 0, w, h))
@@ -550,7 +554,7 @@ class RFBClient:
         control >>= 4
         if control == 0x08:  # fill
             pixel = await s.read(3)
-            if self.video and self.fb is not None:
+            if self.draw and self.fb is not None:
                 self.fb[y : y + h, x : x + w, :3] = np.frombuffer(pixel, np.uint8)
             return
         if control == 0x09:  # JPEG
@@ -571,9 +575,9 @@ class RFBClient:
             data = await s.read(size)
         else:
             data = await s.read(await self._compact_length())
-            if self.video:  # only the video path's own Tight (zlib, copy filter)
+            if self.draw:  # only the video path's own Tight (zlib, copy filter)
                 data = self._zlibs[control & 3].decompress(data)
-        if self.video and self.fb is not None and filter_id in (0, 2):
+        if self.draw and self.fb is not None and filter_id in (0, 2):
             pixels = np.frombuffer(data, np.uint8).reshape(h, w, 3)
             self.fb[y : y + h, x : x + w, :3] = undo_gradient(pixels) if filter_id else pixels
 

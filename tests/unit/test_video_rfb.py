@@ -144,6 +144,10 @@ def inflate_tight(rects: list[bytes], streams: Optional[dict] = None) -> list[by
         if control == 0x80:
             out.append(data[13:16])
             continue
+        for reset in range(4):  # the low bits: start these streams afresh (as noVNC)
+            if control >> reset & 1:
+                streams[reset] = zlib.decompressobj()
+        control &= 0xF0
         assert control in (0, TIGHT_GRADIENT_STREAM), "stream 0 as is, or 1 with a filter"
         at = 13
         if control == TIGHT_GRADIENT_STREAM:
@@ -226,6 +230,37 @@ def test_a_smooth_band_goes_through_the_gradient_filter_and_two_tones_as_they_ar
         assert decoded == np.ascontiguousarray(picture[:, :, :3]).tobytes()
         controls.append(rect[12])
     assert controls == [TIGHT_GRADIENT_STREAM] * GRADIENT_RETRY + [0] * 4
+
+
+def test_with_reset_each_stream_starts_afresh_so_any_browser_decodes_an_update():
+    """video_room.py: one encoder an update, its bytes for browsers that got different
+    things before (their inflaters are in any state)."""
+    rng = np.random.default_rng(5)
+    tones = np.array([[30, 30, 30, 0], [200, 200, 200, 0]], np.uint8)
+    noise = tones[rng.integers(0, 2, (200, 400))]  # smaller as it is than filtered
+    pictures = [smooth_picture(200, 400, 6), noise, smooth_picture(200, 400, 7), noise[::-1]]
+    behind = {0: used_inflater(), 1: used_inflater()}  # streams that went on elsewhere
+    fresh: dict = {}
+    with patch("jupyter_napari_desktop.server.video_rfb.GRADIENT_RETRY", 1):  # both each time
+        encoder = TightEncoder(reset=True)
+        rects = [rect for picture in pictures for rect in encoder.rects(picture, 0, 0)]
+    controls = [rect[12] for rect in rects]
+    # Each stream's first rectangle resets it, later ones go on with it.
+    assert controls == [TIGHT_GRADIENT_STREAM | 2, 1, TIGHT_GRADIENT_STREAM, 0], controls
+    for streams in (behind, fresh):
+        decoded = inflate_tight(rects, streams)
+        assert decoded == [np.ascontiguousarray(p[:, :, :3]).tobytes() for p in pictures]
+    # Without reset an inflater in another state cannot read them.
+    plain = TightEncoder().rects(noise, 0, 0)
+    with pytest.raises(zlib.error):
+        inflate_tight(plain, {0: used_inflater()})
+
+
+def used_inflater():
+    """An inflater in the middle of a stream of other bytes."""
+    deflater, inflater = zlib.compressobj(1), zlib.decompressobj()
+    inflater.decompress(deflater.compress(b"something else") + deflater.flush(zlib.Z_SYNC_FLUSH))
+    return inflater
 
 
 @pytest.mark.parametrize("seed", range(4))
