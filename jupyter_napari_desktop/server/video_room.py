@@ -26,9 +26,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
 import struct
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Optional
 
@@ -63,6 +65,8 @@ from .video_rfb import (
 
 # What the room asks the bridge for: no cursor shape (Xvnc draws the pointer in the picture).
 ROOM_ENCODINGS = [H264, TIGHT, DESKTOP_SIZE, EXT_DESKTOP_SIZE, DESKTOP_NAME, LAST_RECT]
+# A viewer asking for the whole picture again within this many seconds gets updates only.
+WHOLE_EVERY = 2.0
 # The niceness of the room's encoding threads (video.py's own run at the server's).
 ROOM_NICE = 10
 # The browser's side of the handshake: version, security type None, ClientInit (shared).
@@ -140,6 +144,7 @@ class Viewer:
         self.unsent = 0
         self.updates = 0  # updates sent to it
         self.pictures = 0  # whole pictures sent to it
+        self.whole_at = -math.inf  # when it last asked for a whole picture (and got one)
 
 
 class Room:
@@ -233,15 +238,22 @@ class Room:
             self.bridge.close("nobody watches")
 
     def from_viewer(self, viewer: Viewer, data: bytes) -> None:
+        if self.closed:
+            return  # its websocket is closing
         try:
             messages = self.viewer_messages(viewer, data)
         except (RfbProtocolError, RfbStreamError) as err:
             self.log.warning("%s view-only video: a viewer closed: %s", PREFIX, err)
             viewer.handler.close(1008, str(err)[:120])
             return
-        if messages and viewer.client.full and viewer.state != "syncing":
+        if messages and viewer.client.full:
             viewer.client.full = []
-            self._sync(viewer)  # the whole picture, exactly
+            now = time.monotonic()
+            # The whole picture, exactly: at start, then at most one in WHOLE_EVERY seconds
+            # (each costs an encoding and the room an IDR; a page asks again rarely).
+            if viewer.state != "syncing" and now - viewer.whole_at >= WHOLE_EVERY:
+                viewer.whole_at = now
+                self._sync(viewer)
         self._pump()
 
     def viewer_messages(self, viewer: Viewer, data: bytes) -> int:

@@ -105,3 +105,28 @@ def test_a_decoder_that_stops_answering_falls_back_to_tight(browser, playing):
     assert browser.evaluate("window.napariDesktop.video") is False
     pause_player(player)
     wait_for(lambda: exact(browser, server), 20, "an exact canvas on the Tight path")
+
+
+@pytest.mark.parametrize("browser", ["firefox"], indirect=True)
+def test_a_view_links_page_joins_the_room_and_decodes_its_pictures(
+    browser, playing, engine_artifacts
+):
+    """A view-only link's page in Firefox on the room's one encoder (video_room.py)."""
+    server, player = playing
+    code, made = server.request("POST", "napari-desktop/api/links", {"expires_in": 600})
+    assert code == 201, made
+    browser.goto(server.url[: -len(server.base_url)] + made["path"])
+    browser.wait_for(
+        "window.napariDesktop && window.napariDesktop.state === 'connected'", 90, "connected"
+    )
+    assert browser.evaluate("window.napariDesktop.video") is True
+    start = counts(browser)
+    wait_for(
+        lambda: min(now - then for now, then in zip(counts(browser), start)) > 20,
+        60,
+        "20 of the room's H.264 pictures decoded",
+    )
+    assert "joined the video room" in server.log()
+    pause_player(player)
+    wait_for(lambda: exact(browser, server), 20, "an exact canvas once napari stopped")
+    (engine_artifacts / "firefox-video-room-still.png").write_bytes(browser.screenshot())

@@ -205,3 +205,25 @@ def test_a_viewers_input_never_reaches_xvnc(message):
         room.bridge.close("done")
 
     asyncio.run(scenario())
+
+
+def test_a_viewer_asking_for_the_whole_picture_again_and_again_gets_one_in_two_seconds():
+    async def scenario() -> None:
+        room, _, _ = await open_room()
+        socket = Socket()
+        viewer = room.join(socket)
+        socket.ask = lambda: room.from_viewer(viewer, update_request(True, 0, 0, WIDTH, HEIGHT))
+        room.from_viewer(viewer, viewer_hello([H264, TIGHT]))
+        await settle()
+        assert room.stats["pictures"] == 1
+        for _ in range(20):  # a hostile page: each would cost an encoding and an IDR
+            room.from_viewer(viewer, update_request(False, 0, 0, WIDTH, HEIGHT))
+        await settle()
+        assert room.stats["pictures"] == 1 and viewer.state == "live"
+        viewer.whole_at -= video_room.WHOLE_EVERY  # two seconds later
+        room.from_viewer(viewer, update_request(False, 0, 0, WIDTH, HEIGHT))
+        await settle()
+        assert room.stats["pictures"] == 2
+        room.bridge.close("done")
+
+    asyncio.run(scenario())
