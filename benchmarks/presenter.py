@@ -216,7 +216,9 @@ def report(rows: list[dict[str, Any]], measured: str) -> list[str]:
             f"{room.get('path', 'tight').capitalize()} path, per viewer: Xvnc "
             f"{extra['xvnc'] / n:.1f} % CPU, the Jupyter server "
             f"{extra['jupyter_server'] / n:.1f} % (of one core). Presenter frames/s with the "
-            f"room: {room['presenter_fps'] / alone['presenter_fps']:.2f} of alone."
+            f"room: {room['presenter_fps'] / alone['presenter_fps']:.2f} of alone. Per viewer "
+            f"and picture napari drew: {room['mbit_per_viewer'] / room['napari_steps_per_s']:.2f}"
+            " Mbit."
         )
     return lines
 
