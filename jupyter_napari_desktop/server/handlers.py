@@ -389,6 +389,9 @@ class AccessHandler(DesktopAPIHandler):
         if not isinstance(users, list) or not all(isinstance(u, str) for u in users):
             raise web.HTTPError(400, '"control" must be a list of user names, e.g. ["bob"]')
         access.hand(users)
+        room = self.manager.video_room
+        if room is not None:  # who now has control leaves the room: their page reconnects
+            room.hand(access.may_control)
         self.log.info("%s %s hands control to %s", PREFIX, self.user, users or "nobody")
         self.finish(self.answer())
 
@@ -651,6 +654,31 @@ def client_bytes(handler: Any, reader: Optional[RfbInput], message: Any, who: st
         return b""
 
 
+async def join_room(
+    handler: Any, manager: DesktopManager, socket_path: str, user: str = ""
+) -> None:
+    """``handler``'s websocket joins the desktop's one video room (video_room.py), opened by
+    its first viewer; ``user``: a JupyterHub visitor's name (a link's viewer has none)."""
+    from .video_room import Room  # numpy and PyAV: only on the video path
+
+    room = manager.video_room
+    if room is None or room.closed:
+
+        def gone(old: Any) -> None:
+            if manager.video_room is old:
+                manager.video_room = None
+
+        room = Room(socket_path, manager.config.video_crf, app_log, gone)
+        manager.video_room = room
+        handler.room, handler.viewer = room, room.join(handler, user)
+        try:
+            await room.open()
+        except OSError as err:
+            room.close(1011, f"the desktop's VNC socket: {err}")
+        return
+    handler.room, handler.viewer = room, room.join(handler, user)
+
+
 class DesktopSocketHandler(DesktopMixin, RawSocketHandler):
     """The VNC websocket: jupyter-server-proxy's raw socket proxy to the private unix socket.
 
@@ -703,6 +731,12 @@ class DesktopSocketHandler(DesktopMixin, RawSocketHandler):
         self.rfb_input = self.manager.access.join(id(self), self.user)
         config = self.manager.config
         if self.get_query_argument("video", "") == "h264" and video_offered(config.video):
+            if not self.rfb_input.control:
+                # A visitor who watches: the room's one encoder, not one of its own (a
+                # room of thirty would be thirty encoders). Handed control, it reconnects.
+                await join_room(self, self.manager, str(self.unix_socket), self.user)
+                self.log.info("%s websocket of %s: the video room", PREFIX, self.user)
+                return
             from .video import VideoBridge  # numpy and PyAV: only on the video path
 
             self.video = VideoBridge(self, self.rfb_input, config.video_crf)
@@ -711,7 +745,14 @@ class DesktopSocketHandler(DesktopMixin, RawSocketHandler):
             return
         await self.proxy_open("localhost", 0, "")
 
+    room: Optional[Any] = None  # video_room.Room where a visitor watches on the video path
+    viewer: Optional[Any] = None
+
     def on_message(self, message: Any) -> None:
+        if self.room is not None:
+            data = message.encode("utf-8") if isinstance(message, str) else bytes(message)
+            self.room.from_viewer(self.viewer, data)
+            return
         if self.video is not None:
             self.video.from_browser(
                 message.encode("utf-8") if isinstance(message, str) else bytes(message)
@@ -733,6 +774,8 @@ class DesktopSocketHandler(DesktopMixin, RawSocketHandler):
             )
         if self.video is not None:
             self.video.close("the browser closed the websocket")
+        if self.room is not None:
+            self.room.leave(self)
         super().on_close()
 
     async def http_get(self, *args: Any) -> None:  # pragma: no cover - refused in get()
@@ -862,7 +905,7 @@ class WatchSocketHandler(WatchMixin, WebSocketHandler):
         )
         config = self.manager.config
         if self.get_query_argument("video", "") == "h264" and video_offered(config.video):
-            await self._join_room(str(paths.vnc_socket))
+            await join_room(self, self.manager, str(paths.vnc_socket))
             self.log.info("%s view-only link %s: a viewer joined the video room", PREFIX, link.id)
             return
         sock = await connect_unix(str(paths.vnc_socket))
@@ -874,28 +917,6 @@ class WatchSocketHandler(WatchMixin, WebSocketHandler):
 
     room: Optional[Any] = None  # video_room.Room: the links' viewers on the video path
     viewer: Optional[Any] = None
-
-    async def _join_room(self, socket_path: str) -> None:
-        """The desktop's one video room (video_room.py), opened by its first viewer."""
-        from .video_room import Room  # numpy and PyAV: only on the video path
-
-        manager = self.manager
-        room = manager.video_room
-        if room is None or room.closed:
-
-            def gone(old: Any) -> None:
-                if manager.video_room is old:
-                    manager.video_room = None
-
-            room = Room(socket_path, manager.config.video_crf, app_log, gone)
-            manager.video_room = room
-            self.room, self.viewer = room, room.join(self)
-            try:
-                await room.open()
-            except OSError as err:
-                room.close(1011, f"the desktop's VNC socket: {err}")
-            return
-        self.room, self.viewer = room, room.join(self)
 
     def on_message(self, message: Any) -> None:
         if self.room is not None:

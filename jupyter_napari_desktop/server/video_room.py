@@ -1,6 +1,7 @@
 """The video path for a view-only link: one encoder for the whole room.
 
-A tab of a view-only link whose page decodes H.264 joins its desktop's room. The room has
+A tab of a view-only link whose page decodes H.264 joins its desktop's room, and so does a
+JupyterHub visitor's tab while the visitor only watches. The room has
 one connection to Xvnc and one bridge (video.py), so the picture is read, planned and
 encoded once, however many watch; every viewer gets the same updates:
 
@@ -127,10 +128,12 @@ class RoomBridge(VideoBridge):
 
 
 class Viewer:
-    """One websocket in the room (``handler``: its tornado handler)."""
+    """One websocket in the room (``handler``: its tornado handler; ``user``: a JupyterHub
+    visitor's name, empty for a view-only link's viewer)."""
 
-    def __init__(self, handler: Any) -> None:
+    def __init__(self, handler: Any, user: str = "") -> None:
         self.handler = handler
+        self.user = user
         self.reader = RfbInput(control=False)
         self.client = ClientMessages()
         self.handshake = 0
@@ -221,8 +224,8 @@ class Room:
         self.viewers.clear()
 
     # -- the viewers' side ------------------------------------------------------------
-    def join(self, handler: Any) -> Viewer:
-        viewer = Viewer(handler)
+    def join(self, handler: Any, user: str = "") -> Viewer:
+        viewer = Viewer(handler, user)
         self.viewers[id(handler)] = viewer
         self.stats["viewers"] += 1
         self._send(viewer, VERSION)
@@ -236,6 +239,13 @@ class Room:
             )
         if not self.viewers and not self.closed:
             self.bridge.close("nobody watches")
+
+    def hand(self, may_control: Callable[[str], bool]) -> None:
+        """Control was handed: a JupyterHub visitor who may now type leaves the room (its
+        page reconnects, on a bridge of its own that passes its input on)."""
+        for viewer in list(self.viewers.values()):
+            if viewer.user and may_control(viewer.user):
+                viewer.handler.close(1000, "you have control now: reconnecting")
 
     def from_viewer(self, viewer: Viewer, data: bytes) -> None:
         if self.closed:
