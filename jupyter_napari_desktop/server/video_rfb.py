@@ -372,9 +372,11 @@ class TightEncoder:
     reset: bool = False
     _zlib: Optional[zlib._Compress] = field(default=None, repr=False)
     _gradient_zlib: Optional[zlib._Compress] = field(default=None, repr=False)
-    _large = -1  # bands of GRADIENT_MIN_PIXELS or more so far, less one
-    _gradient_won = False
-    _started = 0  # bit N: stream N used (with ``reset``: its reset was sent)
+    # Bands of GRADIENT_MIN_PIXELS or more so far, less one; whether the filter won last.
+    _large: int = field(default=-1, init=False, repr=False)
+    _gradient_won: bool = field(default=False, init=False, repr=False)
+    # Bit N: stream N used (with ``reset``: its reset was sent).
+    _started: int = field(default=0, init=False, repr=False)
 
     def rects(self, pixels: np.ndarray, x: int, y: int) -> list[bytes]:
         """``pixels`` (RGBX, (h, w, 4)) at ``x``, ``y`` of the screen as Tight rectangles,
