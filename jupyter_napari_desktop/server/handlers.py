@@ -640,10 +640,15 @@ class ViewerHandler(ExchangeHandler):
         )
 
 
+def message_bytes(message: Any) -> bytes:
+    """A websocket message's bytes (a text message as UTF-8)."""
+    return message.encode("utf-8") if isinstance(message, str) else bytes(message)
+
+
 def client_bytes(handler: Any, reader: Optional[RfbInput], message: Any, who: str) -> bytes:
     """What of a websocket message goes on to the VNC server (rfb_input.py); b"" after
     closing a connection whose stream cannot be read."""
-    data = message.encode("utf-8") if isinstance(message, str) else bytes(message)
+    data = message_bytes(message)
     if reader is None:
         return data
     try:
@@ -662,7 +667,8 @@ async def join_room(
     from .video_room import Room  # numpy and PyAV: only on the video path
 
     room = manager.video_room
-    if room is None or room.closed:
+    opening = room is None or room.closed
+    if opening:
 
         def gone(old: Any) -> None:
             if manager.video_room is old:
@@ -670,13 +676,13 @@ async def join_room(
 
         room = Room(socket_path, manager.config.video_crf, app_log, gone)
         manager.video_room = room
-        handler.room, handler.viewer = room, room.join(handler, user)
+    assert room is not None
+    handler.room, handler.viewer = room, room.join(handler, user)
+    if opening:
         try:
             await room.open()
         except OSError as err:
             room.close(1011, f"the desktop's VNC socket: {err}")
-        return
-    handler.room, handler.viewer = room, room.join(handler, user)
 
 
 class DesktopSocketHandler(DesktopMixin, RawSocketHandler):
@@ -750,13 +756,10 @@ class DesktopSocketHandler(DesktopMixin, RawSocketHandler):
 
     def on_message(self, message: Any) -> None:
         if self.room is not None:
-            data = message.encode("utf-8") if isinstance(message, str) else bytes(message)
-            self.room.from_viewer(self.viewer, data)
+            self.room.from_viewer(self.viewer, message_bytes(message))
             return
         if self.video is not None:
-            self.video.from_browser(
-                message.encode("utf-8") if isinstance(message, str) else bytes(message)
-            )
+            self.video.from_browser(message_bytes(message))
             return
         data = client_bytes(self, self.rfb_input, message, self.user)
         if data:
@@ -920,8 +923,7 @@ class WatchSocketHandler(WatchMixin, WebSocketHandler):
 
     def on_message(self, message: Any) -> None:
         if self.room is not None:
-            data = message.encode("utf-8") if isinstance(message, str) else bytes(message)
-            self.room.from_viewer(self.viewer, data)
+            self.room.from_viewer(self.viewer, message_bytes(message))
             return
         who = f"view-only link {self._link.id}" if self._link else "a view-only link"
         data = client_bytes(self, self.rfb_input, message, who)

@@ -10,12 +10,12 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from traitlets.config import Config
 
 from jupyter_napari_desktop.server.video_codec import available
 from tests.integration.conftest import needs_xvnc
 from tests.integration.test_view_only import (  # noqa: F401 - fixtures used by name
     _serving,
+    alices_desktop,
     api,
     manager,
     pointer_at,
@@ -37,25 +37,7 @@ pytestmark = [
 
 @pytest.fixture
 def jp_server_config(tmp_path, monkeypatch):
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
-    return Config(
-        {
-            "ServerApp": {
-                "jpserver_extensions": {"jupyter_napari_desktop": True},
-                "identity_provider_class": "tests.support.identities.NamedTokens",
-            },
-            "NapariDesktop": {
-                "session": "minimal",
-                "autostart_napari": False,
-                "first_display": 20,
-                "owner": "alice",
-                "video": "auto",
-            },
-        }
-    )
+    return alices_desktop(tmp_path, monkeypatch, video="auto")
 
 
 @pytest.fixture

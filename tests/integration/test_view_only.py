@@ -27,8 +27,9 @@ from tests.support.rfb import RFBClient
 pytestmark = [pytest.mark.integration, needs_xvnc, pytest.mark.timeout(300)]
 
 
-@pytest.fixture
-def jp_server_config(tmp_path, monkeypatch):
+def alices_desktop(tmp_path, monkeypatch, **options) -> Config:
+    """The server's configuration: alice owns the desktop, bob and carol have their own
+    tokens; ``options`` go to c.NapariDesktop as well."""
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
@@ -44,9 +45,15 @@ def jp_server_config(tmp_path, monkeypatch):
                 "autostart_napari": False,
                 "first_display": 20,
                 "owner": "alice",
+                **options,
             },
         }
     )
+
+
+@pytest.fixture
+def jp_server_config(tmp_path, monkeypatch):
+    return alices_desktop(tmp_path, monkeypatch)
 
 
 @pytest.fixture(autouse=True)
