@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -96,9 +97,9 @@ def artifacts() -> Path:
 
 
 @pytest.fixture(scope="session")
-def container_engine() -> str:
+def container_engine() -> Iterator[str]:
     """podman (or docker) for the layers that run containers (images, fresh)."""
-    from tests.images.containers import engine
+    from tests.images.containers import engine, prune_images
 
     tool = engine()
     if tool is None:
@@ -106,7 +107,11 @@ def container_engine() -> str:
         if in_ci():
             pytest.fail(message)
         pytest.skip(message)
-    return tool
+    # Earlier runs' replaced builds (gigabytes each) go before this run builds, and this
+    # run's own before it ends: a machine that runs the tests again and again stays clean.
+    prune_images(tool)
+    yield tool
+    prune_images(tool)
 
 
 @pytest.fixture(scope="module")

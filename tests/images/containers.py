@@ -51,6 +51,21 @@ def engine() -> Optional[str]:
     return None
 
 
+def storage_free_gb(tool: str) -> float:
+    """Free space (GB) of the file system that holds the engine's images and layers."""
+    template = "{{.Store.GraphRoot}}" if tool == "podman" else "{{.DockerRootDir}}"
+    root = engine_run(tool, "info", "--format", template).stdout.strip()
+    return round(shutil.disk_usage(root).free / 1e9, 1)
+
+
+def prune_images(tool: str) -> str:
+    """Remove the images no name points at any more (an earlier build of a tag that was built
+    again, intermediate layers no image uses): each image test run leaves its builds' old
+    versions behind, gigabytes a run. Named images (a user's) stay."""
+    done = engine_run(tool, "image", "prune", "--force", check=False, timeout=1800)
+    return done.stdout + done.stderr
+
+
 def run_flags() -> list[str]:
     return shlex.split(os.environ.get("CONTAINER_RUN_FLAGS", SANDBOX_RUN_FLAGS))
 

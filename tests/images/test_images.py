@@ -28,7 +28,9 @@ from tests.images.containers import (
     engine_run,
     listening_ports,
     own_volume,
+    prune_images,
     run_flags,
+    storage_free_gb,
     tag,
 )
 from tests.support.pages import wait_for_colours
@@ -41,6 +43,9 @@ pytestmark = pytest.mark.timeout(3600)
 
 MAGENTA, CYAN = (255, 0, 255), (0, 255, 255)
 PATTERN = "/home/jovyan/work/pattern.png"
+# Free space the napari-gpu build needs at its peak: CUDA PyTorch's wheels (about 4 GB) and
+# their install (about 8 GB) in the build's layer, then the layer copied into the image.
+GPU_BUILD_GB = 40
 
 
 def write_tiff(path, left, right):
@@ -278,27 +283,39 @@ def test_memory_of_an_idle_desktop_container(built, container_engine, tmp_path, 
 @pytest.mark.skipif(not GPU, reason="IMAGES_GPU=0: the napari-gpu image is not built")
 def test_gpu_image_builds_and_napari_lists_cellpose(built, container_engine, images_dir, figures):
     """napari-gpu (CUDA PyTorch, Cellpose, its napari plugin) builds on the napari image; its
-    build checks the imports and napari's plugin list, and so does a container of it."""
-    build = build_images(container_engine, ["napari-gpu"], images_dir / "build-gpu.log", 3600)
-    figures["build"]["seconds"]["napari-gpu"] = build.seconds["napari-gpu"]
-    figures["build"]["gigabytes"]["napari-gpu"] = build.gigabytes["napari-gpu"]
-    # The build's own check prints only when its layer is built, not when it comes from the
-    # cache: run the same script in a container of the image.
-    script = REPO / "docker" / "napari-gpu" / "check_gpu_image.py"
-    out = engine_run(
-        container_engine,
-        "run",
-        "--rm",
-        *run_flags(),
-        "-v",
-        f"{script}:/tmp/check_gpu_image.py:ro",
-        tag("napari-gpu"),
-        "python",
-        "/tmp/check_gpu_image.py",
-        timeout=300,
-    ).stdout
-    assert "napari-cellposesam 0.2.3: napari lists it" in out, out
-    assert "(CUDA 13." in out, out
+    build checks the imports and napari's plugin list, and so does a container of it. The
+    image (the largest by far) is removed after the test."""
+    free = storage_free_gb(container_engine)
+    figures["free GB before the napari-gpu build"] = free
+    assert free >= GPU_BUILD_GB, (
+        f"the napari-gpu build needs about {GPU_BUILD_GB} GB free where {container_engine} "
+        f"keeps its images, and {free} GB are free: free space ({container_engine} image "
+        "prune, old images), or leave this image out with IMAGES_GPU=0"
+    )
+    try:
+        build = build_images(container_engine, ["napari-gpu"], images_dir / "build-gpu.log", 3600)
+        figures["build"]["seconds"]["napari-gpu"] = build.seconds["napari-gpu"]
+        figures["build"]["gigabytes"]["napari-gpu"] = build.gigabytes["napari-gpu"]
+        # The build's own check prints only when its layer is built, not when it comes from
+        # the cache: run the same script in a container of the image.
+        script = REPO / "docker" / "napari-gpu" / "check_gpu_image.py"
+        out = engine_run(
+            container_engine,
+            "run",
+            "--rm",
+            *run_flags(),
+            "-v",
+            f"{script}:/tmp/check_gpu_image.py:ro",
+            tag("napari-gpu"),
+            "python",
+            "/tmp/check_gpu_image.py",
+            timeout=300,
+        ).stdout
+        assert "napari-cellposesam 0.2.3: napari lists it" in out, out
+        assert "(CUDA 13." in out, out
+    finally:
+        engine_run(container_engine, "rmi", "--force", tag("napari-gpu"), check=False, timeout=600)
+        prune_images(container_engine)
 
 
 def test_a_failed_build_step_names_the_image(built, container_engine, tmp_path):
