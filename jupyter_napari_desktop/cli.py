@@ -21,8 +21,9 @@ from .kernel.notebook import NapariDesktopError, api_path, call
 class DoctorApp(JupyterApp):
     name = "jupyter-napari-desktop-doctor"
     description = """Check what the napari desktop needs: Xvnc, the session's programs, dbus,
-    OpenGL (renderer and version), Qt's xcb libraries and napari in the configured
-    environment. Prints the fix for each failure; exits with 1 if something is missing.
+    OpenGL (renderer and version), Qt's xcb libraries, napari in the configured
+    environment, and the video path's H.264 encoder (NVENC or x264, and why). Prints the
+    fix for each failure; exits with 1 if something the desktop needs is missing.
     Reads c.NapariDesktop options from jupyter_server_config.py/.json, like the server."""
     version = __version__
     classes = [NapariDesktop]

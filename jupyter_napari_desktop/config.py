@@ -211,6 +211,20 @@ class NapariDesktop(Configurable):
         The still picture is exact whatever this is.""",
     )
 
+    video_encoder = Enum(
+        ["auto", "x264", "nvenc"],
+        default_value="auto",
+        config=True,
+        help="""Which encoder makes the video path's H.264. 'auto' (default): NVENC on an
+        NVIDIA GPU where FFmpeg can open it (PyAV's wheels have it; the driver must be
+        there: in a container the NVIDIA Container Toolkit, --gpus all), else x264 on the
+        CPU; after NVENC failed to open (no driver, or the GPU's limit of encoding
+        sessions) x264 encodes for 5 minutes before NVENC is tried again. 'x264': always
+        the CPU. 'nvenc': only NVENC; where it does not open, pages are not offered the
+        video path (`jupyter-napari-desktop doctor` says why). NVENC keeps a constant
+        quantizer of video_crf.""",
+    )
+
     startup_timeout = Float(
         30.0,
         config=True,

@@ -213,6 +213,36 @@ def check_napari(config: NapariDesktop, env: Optional[dict[str, str]]) -> Check:
     return Check("napari", False, " | ".join(tail), fix)
 
 
+def check_video(config: NapariDesktop) -> Check:
+    """The video path (c.NapariDesktop.video): off, or which H.264 encoder it gets and why.
+    Never a problem that stops the desktop: without it pages use TigerVNC's Tight."""
+    name = "video path (H.264)"
+    if config.video == "off":
+        return Check(name, True, "off (c.NapariDesktop.video)", needed=False)
+    # PyAV (FFmpeg) only where the video path is on.
+    from .server.video_codec import available, nvenc_problem
+
+    missing = available("x264")
+    if missing:
+        return Check(name, False, missing, "pip install av", needed=False)
+    nvenc = nvenc_problem()
+    if config.video_encoder == "nvenc":
+        if nvenc:
+            return Check(
+                name,
+                False,
+                f"video_encoder is 'nvenc': {nvenc}; pages get TigerVNC's Tight",
+                "give the server an NVIDIA GPU and driver, or set "
+                "c.NapariDesktop.video_encoder = 'auto'",
+                needed=False,
+            )
+        return Check(name, True, "NVENC (NVIDIA GPU)", needed=False)
+    if config.video_encoder == "x264" or nvenc:
+        why = "video_encoder is 'x264'" if config.video_encoder == "x264" else nvenc
+        return Check(name, True, f"libx264 on the CPU ({why})", needed=False)
+    return Check(name, True, "NVENC (NVIDIA GPU), libx264 where it cannot open", needed=False)
+
+
 def run_checks(config: NapariDesktop, progress: Callable[[Check], None]) -> list[Check]:
     checks = []
 
@@ -236,4 +266,5 @@ def run_checks(config: NapariDesktop, progress: Callable[[Check], None]) -> list
     else:
         add(Check("OpenGL", False, "needs the VNC server", "install the VNC server first"))
         add(check_napari(config, None))
+    add(check_video(config))
     return checks

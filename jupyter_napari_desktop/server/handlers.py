@@ -27,6 +27,7 @@ from tornado.log import app_log
 from tornado.websocket import WebSocketHandler
 
 from .._version import __version__
+from ..config import NapariDesktop
 from ..launch import DesktopError
 from .access import MAX_LINK_SECONDS, OWNER, ViewLink, user_name
 from .errors import Refused, http_status
@@ -112,13 +113,13 @@ class DesktopMixin:
         return user_name(getattr(self, "current_user", None))
 
 
-def video_offered(setting: str) -> bool:
+def video_offered(config: NapariDesktop) -> bool:
     """Whether this server sends H.264 to a page that can decode it (video.py)."""
-    if setting == "off":
+    if config.video == "off":
         return False
     from .video_codec import available
 
-    return available() is None
+    return available(config.video_encoder) is None
 
 
 def desktop_page_config(manager: DesktopManager, base: str, **fields: Any) -> dict[str, Any]:
@@ -137,7 +138,7 @@ def desktop_page_config(manager: DesktopManager, base: str, **fields: Any) -> di
         "uploadDir": config.upload_dir,
         "hidpi": config.hidpi,
         # The page asks for the video path (?video=h264) only if the server can send it.
-        "video": video_offered(config.video),
+        "video": video_offered(config),
         "version": __version__,
         # Whose desktop, and whether this visitor may change it (access.py).
         "owner": manager.access.owner,
@@ -674,7 +675,8 @@ async def join_room(
             if manager.video_room is old:
                 manager.video_room = None
 
-        room = Room(socket_path, manager.config.video_crf, app_log, gone)
+        config = manager.config
+        room = Room(socket_path, config.video_crf, config.video_encoder, app_log, gone)
         manager.video_room = room
     assert room is not None
     handler.room, handler.viewer = room, room.join(handler, user)
@@ -736,7 +738,7 @@ class DesktopSocketHandler(DesktopMixin, RawSocketHandler):
         # What this visitor may send (access.py): a viewer's input never reaches Xvnc.
         self.rfb_input = self.manager.access.join(id(self), self.user)
         config = self.manager.config
-        if self.get_query_argument("video", "") == "h264" and video_offered(config.video):
+        if self.get_query_argument("video", "") == "h264" and video_offered(config):
             if not self.rfb_input.control:
                 # A visitor who watches: the room's one encoder, not one of its own (a
                 # room of thirty would be thirty encoders). Handed control, it reconnects.
@@ -745,7 +747,7 @@ class DesktopSocketHandler(DesktopMixin, RawSocketHandler):
                 return
             from .video import VideoBridge  # numpy and PyAV: only on the video path
 
-            self.video = VideoBridge(self, self.rfb_input, config.video_crf)
+            self.video = VideoBridge(self, self.rfb_input, config.video_crf, config.video_encoder)
             self.log.info("%s websocket of %s: video path (H.264)", PREFIX, self.user)
             await self.video.open(str(self.unix_socket))
             return
@@ -907,7 +909,7 @@ class WatchSocketHandler(WatchMixin, WebSocketHandler):
             delay, lambda: self.close(1000, "the view-only link expired")
         )
         config = self.manager.config
-        if self.get_query_argument("video", "") == "h264" and video_offered(config.video):
+        if self.get_query_argument("video", "") == "h264" and video_offered(config):
             await join_room(self, self.manager, str(paths.vnc_socket))
             self.log.info("%s view-only link %s: a viewer joined the video room", PREFIX, link.id)
             return

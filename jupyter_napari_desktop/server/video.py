@@ -34,7 +34,7 @@ from tornado.websocket import WebSocketClosedError
 
 from .manager import PREFIX, connect_unix
 from .rfb_input import HANDSHAKE_BYTES, PASSTHROUGH, RfbInput, RfbProtocolError
-from .video_codec import ENCODE_ERRORS, H264Encoder
+from .video_codec import ENCODE_ERRORS, NVENC, H264Encoder, last_nvenc_problem
 from .video_rfb import (
     H264,
     H264_RESET_ALL,
@@ -369,10 +369,12 @@ class RoundTrip:
 class VideoBridge:
     """The desktop websocket of one tab in video mode (``handler``: its tornado handler)."""
 
-    def __init__(self, handler: Any, reader: RfbInput, crf: int) -> None:
+    def __init__(self, handler: Any, reader: RfbInput, crf: int, encoder: str = "auto") -> None:
         self.handler = handler
         self.reader = reader
         self.crf = crf
+        self.encoder = encoder  # video_encoder: auto, x264 or nvenc
+        self.codec_name = ""  # what encoded the last area (for the log)
         self.xvnc = XvncReader()
         self.client = ClientMessages()
         self.plan = Plan(video=True)
@@ -590,10 +592,23 @@ class VideoBridge:
                 if self._closed:
                     return
                 self._deliver(update, number)
+                self._log_encoder()
                 if changed_at is not None:
                     self.lags.append(time.monotonic() - changed_at)
             if not self._outstanding:
                 self._request_xvnc()
+
+    def _log_encoder(self) -> None:
+        """The log says which encoder makes this tab's H.264, and again when it changes
+        (NVENC, or x264 and why not NVENC)."""
+        names = sorted({enc.codec_name for _, enc in self.encoders if enc.codec_name})
+        name = " and ".join(names)
+        if not name or name == self.codec_name:
+            return
+        self.codec_name = name
+        problem = last_nvenc_problem()
+        why = f" ({problem})" if self.encoder == "auto" and NVENC not in names and problem else ""
+        self.handler.log.info("%s video: H.264 by %s%s", PREFIX, name, why)
 
     def _deliver(self, update: bytes, number: int) -> None:
         """A FramebufferUpdate made (``number``: made so far) goes to the browser."""
@@ -629,7 +644,9 @@ class VideoBridge:
             new_context, self.plan.new_context = self.plan.new_context, False
             if new_context or not self.encoders:
                 crf = crf_for(area, self.crf)
-                self.encoders = [(b, H264Encoder(b.w, b.h, crf)) for b in stripes(area)]
+                self.encoders = [
+                    (b, H264Encoder(b.w, b.h, crf, self.encoder)) for b in stripes(area)
+                ]
                 new_context = True
             streams = [
                 (b, encoder, screen[b.y : b.y + b.h, b.x : b.x + b.w].copy())
@@ -673,7 +690,7 @@ class VideoBridge:
         self._wake.set()
         rtt = self.round_trip.median()
         self.handler.log.info(
-            "%s video: closed (%s); %s updates from Xvnc; sent %s KB H.264 in %s pictures, "
+            "%s video: closed (%s); %s updates from Xvnc; sent %s KB H.264 (%s) in %s pictures, "
             "%s KB Tight (%s KB of it through the gradient filter), %.1f s encoding; "
             "Xvnc's update to sent: median %.1f ms; "
             "round trip to the browser: median %s",
@@ -681,6 +698,7 @@ class VideoBridge:
             why,
             self.sent["xvnc_updates"],
             self.sent["h264"] // 1024,
+            self.codec_name or "none",
             self.sent["frames"],
             self.sent["tight"] // 1024,
             self.sent["gradient"] // 1024,

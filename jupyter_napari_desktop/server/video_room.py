@@ -91,8 +91,8 @@ def background() -> None:
 class RoomBridge(VideoBridge):
     """The room's bridge: its browser is the room (no websocket, no pings)."""
 
-    def __init__(self, room: Room, crf: int) -> None:
-        super().__init__(room, RfbInput(control=False), crf)
+    def __init__(self, room: Room, crf: int, encoder: str) -> None:
+        super().__init__(room, RfbInput(control=False), crf, encoder)
         self.room = room
         # The room's encoding yields the CPU to the presenter's napari, Xvnc and page.
         self.executor = ThreadPoolExecutor(
@@ -153,12 +153,14 @@ class Viewer:
 class Room:
     """The viewers of one desktop's view-only links on the video path."""
 
-    def __init__(self, socket_path: str, crf: int, log: Any, gone: Callable[[Room], None]):
+    def __init__(
+        self, socket_path: str, crf: int, encoder: str, log: Any, gone: Callable[[Room], None]
+    ):
         self.socket_path = socket_path
         self.log = log
         self._gone = gone
         self.viewers: dict[int, Viewer] = {}
-        self.bridge = RoomBridge(self, crf)
+        self.bridge = RoomBridge(self, crf, encoder)
         self.closed = False
         self._ready = False  # the bridge has Xvnc's ServerInit and asked for pictures
         # Whole pictures being made: (updates made before it, its encoding).

@@ -329,6 +329,15 @@ def test_gpu_image_pins_torch_and_cellpose_by_build_args():
     assert '"napari_wrapper": ["vglrun"]' in text
 
 
+def test_gpu_image_asks_the_nvidia_toolkit_for_nvenc():
+    """NVIDIA's Container Toolkit mounts libnvidia-encode (NVENC, the video path's encoder
+    on a GPU) only for the "video" capability."""
+    text = DOCKERFILES["napari-gpu"].read_text()
+    found = re.search(r"NVIDIA_DRIVER_CAPABILITIES=(\S+)", text)
+    assert found, "napari-gpu sets no NVIDIA_DRIVER_CAPABILITIES"
+    assert {"compute", "utility", "graphics", "video"} <= set(found.group(1).split(","))
+
+
 def test_server_extension_has_the_traits_the_images_set():
     config = pytest.importorskip("jupyter_napari_desktop.config")
     traits = config.NapariDesktop.class_traits(config=True)

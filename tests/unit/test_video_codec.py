@@ -7,7 +7,11 @@ import re
 import numpy as np
 import pytest
 
-from jupyter_napari_desktop.server.video_codec import H264Encoder, available
+from jupyter_napari_desktop import doctor
+from jupyter_napari_desktop.config import NapariDesktop
+from jupyter_napari_desktop.server import video_codec
+from jupyter_napari_desktop.server.handlers import video_offered
+from jupyter_napari_desktop.server.video_codec import H264Encoder, available, nvenc_problem
 
 pytestmark = pytest.mark.skipif(
     available() is not None,
@@ -19,8 +23,21 @@ def nal_types(data: bytes) -> list[int]:
     return [data[m.end()] & 0x1F for m in re.finditer(b"\x00\x00\x01", data)]
 
 
-def test_one_slice_a_picture_an_idr_with_sps_pps_first_and_no_delay():
-    encoder = H264Encoder(320, 240)
+NO_NVENC = nvenc_problem()
+
+
+@pytest.fixture
+def fresh_nvenc_state(monkeypatch):
+    """NVENC not tried yet in this process."""
+    monkeypatch.setattr(video_codec, "_nvenc", video_codec._NvencState())
+
+
+@pytest.mark.parametrize(
+    "kind",
+    ["x264", pytest.param("nvenc", marks=pytest.mark.skipif(bool(NO_NVENC), reason=str(NO_NVENC)))],
+)
+def test_one_slice_a_picture_an_idr_with_sps_pps_first_and_no_delay(kind):
+    encoder = H264Encoder(320, 240, encoder=kind)
     rng = np.random.default_rng(0)
     first = encoder.encode(np.zeros((240, 320, 4), np.uint8))
     assert nal_types(first)[:2] == [7, 8]  # SPS, PPS
@@ -46,3 +63,41 @@ def test_the_picture_decodes_close_to_what_went_in():
 def test_an_odd_size_is_refused():
     with pytest.raises(ValueError, match="even"):
         H264Encoder(33, 20)
+
+
+@pytest.mark.skipif(not NO_NVENC, reason="NVENC opens here: nothing to fall back from")
+def test_auto_encodes_with_x264_where_nvenc_does_not_open(fresh_nvenc_state):
+    """No NVIDIA driver here: 'auto' tries NVENC once, says why not, and x264 encodes; the
+    next stream does not try again (for 5 minutes); 'x264' never tries."""
+    picture = np.zeros((48, 64, 4), np.uint8)
+    plain = H264Encoder(64, 48, encoder="x264")
+    assert plain.encode(picture) and plain.codec_name == "libx264"
+    assert not video_codec._nvenc.tried
+    first = H264Encoder(64, 48)
+    assert first.encode(picture) and first.codec_name == "libx264"
+    problem = video_codec.last_nvenc_problem()
+    assert problem and "NVENC did not open" in problem and "NVIDIA" in problem, problem
+    failed_at = video_codec._nvenc.failed_at
+    second = H264Encoder(64, 48)
+    assert second.encode(picture) and second.codec_name == "libx264"
+    assert video_codec._nvenc.failed_at == failed_at, "NVENC tried again at once"
+
+
+@pytest.mark.skipif(not NO_NVENC, reason="NVENC opens here")
+def test_nvenc_only_says_why_it_cannot_and_the_page_gets_tight(fresh_nvenc_state):
+    with pytest.raises(RuntimeError, match=r"NVENC did not open.*NVIDIA GPU"):
+        H264Encoder(64, 48, encoder="nvenc").encode(np.zeros((48, 64, 4), np.uint8))
+    assert not video_offered(NapariDesktop(video="auto", video_encoder="nvenc"))
+    assert video_offered(NapariDesktop(video="auto", video_encoder="auto"))
+    assert not video_offered(NapariDesktop(video="off"))
+    check = doctor.check_video(NapariDesktop(video="auto", video_encoder="nvenc"))
+    assert not check.ok and not check.needed, check
+    assert "video_encoder = 'auto'" in check.fix and "NVENC did not open" in check.detail
+    check = doctor.check_video(NapariDesktop(video="auto"))
+    assert check.ok and check.detail.startswith("libx264 on the CPU (NVENC did not open")
+    assert doctor.check_video(NapariDesktop(video="off")).detail.startswith("off")
+
+
+def test_an_unknown_encoder_is_refused():
+    with pytest.raises(ValueError, match="auto, x264, nvenc"):
+        H264Encoder(64, 48, encoder="vaapi")

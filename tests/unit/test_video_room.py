@@ -104,7 +104,7 @@ async def settle() -> None:
 
 async def open_room() -> tuple[Room, Transport, list[Room]]:
     gone: list[Room] = []
-    room = Room("unused", 20, logging.getLogger("test-room"), gone.append)
+    room = Room("unused", 20, "auto", logging.getLogger("test-room"), gone.append)
     transport = Transport()
     room.bridge.transport = transport  # type: ignore[assignment]
     room.bridge._task = asyncio.ensure_future(room.bridge._run())
