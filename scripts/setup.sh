@@ -57,7 +57,10 @@ if [[ "${with_tests}" == 1 ]]; then
     # with the system's FFmpeg: libavcodec59 on Debian 12, libavcodec61 on 13.
     if ! ls /usr/lib/*/libavcodec.so.* >/dev/null 2>&1; then
         for avcodec in libavcodec61 libavcodec59; do
-            if apt-cache policy "${avcodec}" 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+            # No pipe into grep -q: with pipefail, grep leaving early can fail apt-cache
+            # (SIGPIPE), and then no libavcodec was installed.
+            policy="$(apt-cache policy "${avcodec}" 2>/dev/null)"
+            if [[ "${policy}" =~ Candidate:\ [0-9] ]]; then
                 extra+=("${avcodec}")
                 break
             fi
