@@ -40,7 +40,7 @@ from tornado.websocket import WebSocketClosedError
 
 from .manager import PREFIX
 from .rfb_input import HANDSHAKE_BYTES, RfbInput, RfbProtocolError
-from .video import HIGH_WATER_BYTES, STRIPES, VideoBridge
+from .video import HIGH_WATER_BYTES, STRIPES, WINDOW_FAR, VideoBridge
 from .video_rfb import (
     DESKTOP_NAME,
     DESKTOP_SIZE,
@@ -66,6 +66,12 @@ from .video_rfb import (
 
 # What the room asks the bridge for: no cursor shape (Xvnc draws the pointer in the picture).
 ROOM_ENCODINGS = [H264, TIGHT, DESKTOP_SIZE, EXT_DESKTOP_SIZE, DESKTOP_NAME, LAST_RECT]
+# Updates a viewer gets beyond those its page asked for: a page asks for the next update
+# when it has drawn one, so over a far network (100 ms of round trip: a workshop's viewers
+# at home) it would get one update a round trip; one more in flight keeps the picture
+# moving meanwhile (video.py's WINDOW_FAR for one tab), and what a viewer has not taken
+# yet is bounded by HIGH_WATER_BYTES.
+ROOM_AHEAD = WINDOW_FAR - 1
 # A viewer asking for the whole picture again within this many seconds gets updates only.
 WHOLE_EVERY = 2.0
 # The niceness of the room's encoding threads (video.py's own run at the server's).
@@ -350,12 +356,15 @@ class Room:
         self._pump()
 
     def _pump(self) -> None:
-        """Ask the bridge for the next update while a live viewer waits for one."""
+        """Ask the bridge for the next update while a live viewer waits for one, or has
+        taken the last one and its page's next request is still on its way (ROOM_AHEAD)."""
         bridge = self.bridge
         if self.closed or not self._ready or bridge.client.requests > bridge._updates_sent:
             return
         if any(
-            v.state == "live" and v.client.requests > v.updates and v.unsent <= HIGH_WATER_BYTES
+            v.state == "live"
+            and v.client.requests + ROOM_AHEAD > v.updates
+            and v.unsent <= HIGH_WATER_BYTES
             for v in self.viewers.values()
         ):
             height, width = bridge.xvnc.screen.shape[:2]

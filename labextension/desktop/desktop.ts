@@ -288,6 +288,7 @@ class DesktopPage {
       url = withVideo(url);
     }
     this._handle.video = video;
+    this._view.setVideo(video);
     let rfb: RFB;
     let socket: WebSocket;
     try {

@@ -280,6 +280,25 @@ export class PageView {
     });
   }
 
+  /**
+   * The quality and compression levels act on TigerVNC's Tight pictures only:
+   * on the video path (H.264, the server's video_crf) they are shown disabled.
+   */
+  setVideo(video: boolean): void {
+    for (const select of [this.quality, this.compression]) {
+      select.disabled = video;
+      const wrapper = select.parentElement as HTMLElement;
+      if (video) {
+        wrapper.dataset.title ??= wrapper.title;
+        wrapper.title =
+          'The video path (H.264) is in use: its picture quality is set on the ' +
+          'server (c.NapariDesktop.video_crf), and the still picture is exact';
+      } else if (wrapper.dataset.title !== undefined) {
+        wrapper.title = wrapper.dataset.title;
+      }
+    }
+  }
+
   setState(state: ConnectionState, text: string): void {
     this.status.dataset.state = state;
     this.status.textContent = text;

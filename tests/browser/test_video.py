@@ -53,6 +53,13 @@ def decodes(page) -> int:
     return page.evaluate("window.__decodes")
 
 
+def levels_disabled(page) -> list[bool]:
+    return [
+        page.locator(f"#jp-NapariDesktop-{name}").is_disabled()
+        for name in ("quality", "compression")
+    ]
+
+
 def test_motion_is_h264_and_the_still_picture_is_exact(context, playing, artifacts):
     server, player = playing
     page = open_page(context, server)
@@ -60,6 +67,10 @@ def test_motion_is_h264_and_the_still_picture_is_exact(context, playing, artifac
     start = decodes(page)
     wait_for(lambda: decodes(page) - start > 20, 60, "20 H.264 pictures decoded")
     page.screenshot(path=str(artifacts / "video-playing.png"))
+    # Quality and compression act on Tight only: disabled, and the page says why.
+    assert levels_disabled(page) == [True, True]
+    assert "video_crf" in page.locator("label[for=jp-NapariDesktop-quality]").get_attribute("title")
+    assert "H.264 by libx264" in server.log()
     pause_player(player)
     stopped = time.monotonic()
     wait_for(lambda: exact_but_cursor(canvas_rgb(page), x_screen(server)), 10, "an exact canvas")
@@ -103,6 +114,10 @@ def test_a_broken_decoder_falls_back_to_tight_by_itself(context, playing, artifa
     break_decoder_and_see_the_page_give_up(page.evaluate)
     wait_state(page, "connected", 30)
     assert page.evaluate("window.napariDesktop.video") is False
+    assert levels_disabled(page) == [False, False]
+    assert "Image quality" in page.locator("label[for=jp-NapariDesktop-quality]").get_attribute(
+        "title"
+    )
     # The Tight path draws: the picture is exact again once napari stops.
     pause_player(player)
     wait_for(lambda: exact_but_cursor(canvas_rgb(page), x_screen(server)), 20, "an exact canvas")
@@ -126,6 +141,7 @@ def test_a_view_link_room_in_two_tabs_decodes_one_stream_and_falls_back_alone(
         tab.goto(origin + made["path"], wait_until="domcontentloaded", timeout=90_000)
         wait_state(tab, "connected", 90)
         assert tab.evaluate("window.napariDesktop.video") is True
+        assert levels_disabled(tab) == [True, True]
         tabs.append(tab)
     first, second = tabs
     starts = [decodes(tab) for tab in tabs]

@@ -169,6 +169,34 @@ def test_viewers_share_the_updates_a_stalled_one_is_skipped_then_gets_a_whole_pi
     asyncio.run(scenario())
 
 
+def test_a_far_viewer_gets_one_update_more_than_its_page_asked_for():
+    """A page on a far network whose next request has not arrived yet: the room has sent it
+    one update beyond its requests (not one a round trip), and no more."""
+
+    async def scenario() -> None:
+        room, _, _ = await open_room()
+        far = Socket()  # its pages' requests are all still on their way
+        viewer = room.join(far)
+        room.from_viewer(viewer, viewer_hello([H264, TIGHT]))
+        await settle()
+        assert viewer.state == "live"
+        rng = np.random.default_rng(3)
+        for k in range(6):
+            room.bridge.from_xvnc(raw_update(k, k, rng.integers(0, 256, (8, 8, 4), np.uint8)))
+            await settle()
+        # One request (the first, answered by the whole picture) and one update beyond it.
+        assert viewer.client.requests == 1
+        assert viewer.updates == 1 + video_room.ROOM_AHEAD == 2, viewer.updates
+        room.from_viewer(viewer, update_request(True, 0, 0, WIDTH, HEIGHT))
+        for k in range(3):
+            room.bridge.from_xvnc(raw_update(k, 9, rng.integers(0, 256, (8, 8, 4), np.uint8)))
+            await settle()
+        assert viewer.updates == 3, viewer.updates
+        room.bridge.close("done")
+
+    asyncio.run(scenario())
+
+
 def test_a_page_that_does_not_decode_h264_is_closed_with_a_reason():
     async def scenario() -> None:
         room, _, _ = await open_room()
