@@ -284,7 +284,9 @@ def test_memory_of_an_idle_desktop_container(built, container_engine, tmp_path, 
 def test_gpu_image_builds_and_napari_lists_cellpose(built, container_engine, images_dir, figures):
     """napari-gpu (CUDA PyTorch, Cellpose, its napari plugin) builds on the napari image; its
     build checks the imports and napari's plugin list, and so does a container of it. The
-    image (the largest by far) is removed after the test."""
+    image (the largest by far) is removed after the test, and one an earlier run left
+    before it is built again."""
+    engine_run(container_engine, "rmi", "--force", tag("napari-gpu"), check=False, timeout=600)
     free = storage_free_gb(container_engine)
     figures["free GB before the napari-gpu build"] = free
     assert free >= GPU_BUILD_GB, (
