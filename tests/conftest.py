@@ -20,7 +20,13 @@ NEEDS_DESKTOP = ("integration", "browser", "engines", "hub", "images", "fresh")
 
 # The opt-out list: node ids (or a prefix of them) that may skip in CI, each with its reason.
 # Review an entry like code: it is a part of the product that CI no longer checks.
-ALLOWED_SKIPS: dict[str, str] = {}
+ALLOWED_SKIPS: dict[str, str] = {
+    "tests/images/test_docker_doc.py::test_a_gpu_run_command_as_written": (
+        "docs/docker.md's napari-gpu commands need an NVIDIA GPU (--gpus all) or a /dev/dri "
+        "render device, and the napari-gpu image (built and removed again by its own test); "
+        "the CI machine has no GPU. They run where both are there."
+    ),
+}
 
 
 def in_ci() -> bool:
@@ -28,7 +34,8 @@ def in_ci() -> bool:
 
 
 def allowed_skip(nodeid: str) -> bool:
-    return any(nodeid == key or nodeid.startswith(key + "::") for key in ALLOWED_SKIPS)
+    """``nodeid`` is a key, in a key's module or class, or a parameter of a key's test."""
+    return any(nodeid == key or nodeid.startswith((key + "::", key + "[")) for key in ALLOWED_SKIPS)
 
 
 def skip_reason(longrepr: Any) -> str:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Start the Jupyter server of this image (docker-stacks' start-notebook.py, same name).
 #
-#   start-notebook.py [OPTION ...]   e.g. --NapariDesktop.session=minimal --ServerApp.token=...
+#   start-notebook.py [OPTION ...]   e.g. --NapariDesktop.session=minimal --IdentityProvider.token=...
 #
 # Under JupyterHub (JUPYTERHUB_API_TOKEN is set by the spawner) it runs jupyterhub-singleuser;
 # otherwise JupyterLab on 0.0.0.0, port $JUPYTER_PORT (8888), and prints the token URL.

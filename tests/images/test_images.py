@@ -1,5 +1,6 @@
-"""The images, built and run as a user does: `docker run -p 8888:8888 IMAGE`, the token URL,
-the napari card, a host folder as a volume, `docker stop`, `docker kill` and `docker start`.
+"""The images, built and run as a user does: `docker run -p 127.0.0.1:PORT:8888 IMAGE`, the
+token URL, the napari card, a host folder as a volume, `docker stop`, `docker kill` and
+`docker start` (test_docker_doc.py runs the docs' own `docker run` lines as written).
 
 Everything is real: the images come from scripts/build-images.sh (tests/images/conftest.py),
 the containers from podman, the clicks from Debian's Chromium.

@@ -1,0 +1,269 @@
+"""The `docker run` commands of docs/docker.md and the README, read from the files and run
+exactly as written in a shell, in a folder with `data/cells.tif`, as a person pastes them
+into a terminal: the printed URL opens in Chromium, napari draws, and Ctrl-C (SIGINT to the
+terminal's process group) ends the run and `--rm` removes the container.
+
+Here `docker` is podman (a `docker` on PATH that runs podman, as Debian's podman-docker does),
+and what this sandbox's podman needs (runc, its rlimits, slirp4netns for published ports) is
+in a containers.conf named by CONTAINERS_CONF, not on the command line. Commands that need a
+GPU (`--gpus`, `/dev/dri`) are listed and skipped where the machine has none.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Optional
+
+import pytest
+
+from tests.images.containers import REPO, SANDBOX_RUN_FLAGS, engine_run, own_volume
+from tests.images.test_images import CYAN, MAGENTA
+from tests.support.pages import wait_for_colours
+from tests.support.pattern import write_tiff
+from tests.support.waiting import wait_for
+
+pytestmark = pytest.mark.timeout(20 * 60)
+
+DOCS = ("docs/docker.md", "README.md")
+# The server prints the token it made; one given on the command line it prints as "...".
+URL = re.compile(r"http://127\.0\.0\.1:8888/lab\?token=([0-9a-f]+|\.\.\.)\n")
+GIVEN_TOKEN = re.compile(r"--IdentityProvider\.token=(\S+)")
+NAPARI_CARD = ".jp-LauncherCard[title*='napari in a browser desktop']"
+# napari's dark theme around its canvas (#262930): the window is there and drawn.
+NAPARI_DARK = (38, 41, 48)
+# Ctrl-C: the server, the desktop and napari stop, and the container is removed.
+STOP_S = 30
+
+
+def doc_run_commands() -> list[tuple[str, str]]:
+    """(doc, command) for each `docker run` of the shell blocks of docs/docker.md (lines
+    joined where they end in a backslash) and each one in backquotes in the README, each
+    command once."""
+    found = []
+    for doc in DOCS:
+        text = (REPO / doc).read_text()
+        blocks = re.findall(r"```(?:sh|bash)\n(.*?)```", text, re.S)
+        lines = "\n".join(blocks).replace("\\\n", " ").splitlines()
+        commands = [line.strip() for line in lines if line.strip().startswith("docker run")]
+        if doc == "README.md":
+            commands += re.findall(r"`(docker run [^`]+)`", text)
+        for command in commands:
+            command = re.sub(r"\s+", " ", command)
+            if command not in [seen for _, seen in found]:
+                found.append((doc, command))
+    return found
+
+
+def needs_gpu(command: str) -> bool:
+    return "--gpus" in command or "/dev/dri" in command
+
+
+ALL_COMMANDS = doc_run_commands()
+COMMANDS = [(doc, command) for doc, command in ALL_COMMANDS if not needs_gpu(command)]
+GPU_COMMANDS = [(doc, command) for doc, command in ALL_COMMANDS if needs_gpu(command)]
+
+
+def cannot_run(command: str, tool: str) -> Optional[str]:
+    """Why this machine cannot run ``command`` (a GPU it lacks, an image this run did not
+    build), or None."""
+    if "--gpus" in command and not Path("/dev/nvidiactl").exists():
+        return "needs an NVIDIA GPU (--gpus all); this machine has none"
+    if "/dev/dri" in command and not Path("/dev/dri").exists():
+        return "needs a /dev/dri render device; this machine has none"
+    image = re.search(r"jupyter-napari-desktop:[\w-]+", command)
+    if image and engine_run(tool, "image", "exists", image.group(0), check=False).returncode:
+        return f"{image.group(0)} is not built in this run"
+    return None
+
+
+def one_off(command: str) -> bool:
+    """A command after the image name (`... IMAGE python -c ...`) instead of the server."""
+    after = re.split(r"jupyter-napari-desktop:[\w-]+", command, maxsplit=1)[-1].split()
+    return bool(after) and not after[0].startswith("-")
+
+
+def test_the_docs_show_the_run_commands():
+    commands = [command for _, command in COMMANDS]
+    assert "docker run --rm -p 127.0.0.1:8888:8888 jupyter-napari-desktop:napari" in commands
+    assert len(commands) >= 4 and not any(map(one_off, commands)), commands
+    gpu = [command for _, command in GPU_COMMANDS]
+    assert len(gpu) >= 3 and sum(map(one_off, gpu)) == 2, gpu
+
+
+@pytest.fixture(scope="module")
+def terminal(container_engine, tmp_path_factory):
+    """The environment of a terminal where `docker` works: PATH with a `docker` that is
+    podman (where there is no docker), CONTAINERS_CONF with the sandbox's settings."""
+    env = dict(os.environ)
+    if container_engine == "podman":
+        folder = tmp_path_factory.mktemp("docker-shim")
+        shim = folder / "docker"
+        shim.write_text('#!/bin/sh\nexec podman "$@"\n')
+        shim.chmod(0o755)
+        env["PATH"] = f"{folder}:{env['PATH']}"
+        flags = os.environ.get("CONTAINER_RUN_FLAGS", SANDBOX_RUN_FLAGS)
+        conf = folder / "containers.conf"
+        conf.write_text(containers_conf(flags))
+        env["CONTAINERS_CONF"] = str(conf)
+    return env
+
+
+def containers_conf(flags: str) -> str:
+    """The sandbox's run flags (runtime, rlimits, network) as containers.conf settings."""
+    runtime = re.search(r"--runtime (\S+)", flags)
+    limits = re.findall(r"--ulimit (\S+)", flags)
+    network = re.search(r"--network (\S+)", flags)
+    lines = ["[containers]"]
+    if limits:
+        lines.append("default_ulimits = [" + ", ".join(f'"{x}"' for x in limits) + "]")
+    if network:
+        lines.append(f'netns = "{network.group(1)}"')
+    lines.append("[engine]")
+    if runtime:
+        lines.append(f'runtime = "{runtime.group(1)}"')
+    return "\n".join(lines) + "\n"
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def containers(tool: str) -> set[str]:
+    return set(engine_run(tool, "ps", "--all", "--quiet", "--no-trunc").stdout.split())
+
+
+class Terminal:
+    """One command typed into a shell; Ctrl-C signals its process group."""
+
+    def __init__(self, command: str, cwd: Path, env: dict, log: Path) -> None:
+        self.command, self.log = command, log
+        self.out = log.open("w")
+        self.proc = subprocess.Popen(
+            ["bash", "-c", command],
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=self.out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def token(self) -> str:
+        """The token of the URL the server printed (or the one the command gave it)."""
+
+        def printed() -> Optional[str]:
+            match = URL.search(self.output())
+            if match:
+                return match.group(1)
+            if self.proc.poll() is not None:
+                raise AssertionError(f"the command ended: {self.output()[-3000:]}")
+            return None
+
+        token = wait_for(printed, 180, "the http://127.0.0.1:8888/lab?token= URL", step=0.5)
+        given = GIVEN_TOKEN.search(self.command)
+        if given:
+            assert token == "...", f"the server printed the token it was given: {token}"
+            return given.group(1)
+        return token
+
+    def ctrl_c(self) -> float:
+        started = time.monotonic()
+        os.killpg(self.proc.pid, signal.SIGINT)
+        try:
+            self.proc.wait(STOP_S)
+        except subprocess.TimeoutExpired:
+            ended = self.output()[-2000:]
+            raise AssertionError(f"Ctrl-C did not end it in {STOP_S} s: {ended}") from None
+        return time.monotonic() - started
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(30)
+        self.out.close()
+
+
+@pytest.mark.parametrize(
+    ("doc", "command"), COMMANDS, ids=[f"{d}:{n}" for n, (d, _) in enumerate(COMMANDS)]
+)
+def test_a_run_command_as_written(
+    doc, command, built, container_engine, terminal, browser, images_dir, figures, tmp_path
+):
+    run_as_written(doc, command, container_engine, terminal, browser, images_dir, figures, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("doc", "command"), GPU_COMMANDS, ids=[f"{d}:{n}" for n, (d, _) in enumerate(GPU_COMMANDS)]
+)
+def test_a_gpu_run_command_as_written(
+    doc, command, built, container_engine, terminal, browser, images_dir, figures, tmp_path
+):
+    why = cannot_run(command, container_engine)
+    if why:
+        pytest.skip(f"{command}: {why}")
+    run_as_written(doc, command, container_engine, terminal, browser, images_dir, figures, tmp_path)
+
+
+def run_as_written(
+    doc, command, container_engine, terminal, browser, images_dir, figures, tmp_path
+):
+    """``command`` in a shell in a folder with data/cells.tif: a one-off command must end
+    well; a server's URL opens in Chromium, napari draws, Ctrl-C ends it all."""
+    if one_off(command):
+        done = subprocess.run(
+            ["bash", "-c", command], env=terminal, capture_output=True, text=True, timeout=600
+        )
+        assert done.returncode == 0, f"{command}: {done.stdout[-2000:]}{done.stderr[-2000:]}"
+        return
+    assert port_is_free(8888), "port 8888 of 127.0.0.1 is taken: the doc's command needs it"
+    folder = tmp_path / "here"
+    folder.mkdir()
+    # The folder a person mounts, writable for the container's user as the doc says.
+    write_tiff(own_volume(folder / "data") / "cells.tif", MAGENTA, CYAN).chmod(0o644)
+    label = f"{Path(doc).stem}-{ALL_COMMANDS.index((doc, command))}"
+    before = containers(container_engine)
+    shell = Terminal(command, folder, terminal, images_dir / f"doc-{label}.log")
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    try:
+        token = shell.token()
+        page = context.new_page()
+        if "napari_args=" in command:
+            # The image the command opens; straight to the desktop page, as the doc says.
+            page.goto(f"http://127.0.0.1:8888/napari-desktop/?app=napari&token={token}")
+            canvas = page.locator("#jp-NapariDesktop-root canvas").first
+            png = wait_for_colours(canvas, [MAGENTA, CYAN], 180)
+        else:
+            page.goto(f"http://127.0.0.1:8888/lab?token={token}")
+            page.wait_for_selector(NAPARI_CARD, timeout=90_000)
+            with context.expect_page(timeout=30_000) as new_tab:
+                page.locator(NAPARI_CARD).first.click()
+            page = new_tab.value
+            canvas = page.locator("#jp-NapariDesktop-root canvas").first
+            png = wait_for_colours(canvas, [NAPARI_DARK], 180, minimum=0.1)
+        (images_dir / f"doc-{label}.png").write_bytes(png)
+        if "session=minimal" in command:
+            status = page.evaluate(
+                "async (t) => (await fetch('/napari-desktop/api/status?token=' + t)).json()",
+                token,
+            )
+            assert status.get("session") == "minimal", status
+        context.close()
+        stopped = shell.ctrl_c()
+        figures[f"{doc}: {command}: Ctrl-C -> ended (s)"] = round(stopped, 1)
+        assert containers(container_engine) == before, "--rm left the container behind"
+        assert port_is_free(8888)
+    finally:
+        context.close()
+        shell.close()
+        for left in containers(container_engine) - before:
+            engine_run(container_engine, "rm", "--force", left, check=False)
