@@ -86,3 +86,14 @@ def test_skips_stay_skips_outside_ci(tmp_path):
     done = run_pytest(tmp_path, ci=False)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "was skipped with CI=true" not in done.stdout
+
+
+def test_an_allowed_skip_covers_its_test_and_its_parameters_only(monkeypatch):
+    import tests.conftest as rules
+
+    key = "tests/images/test_x.py::test_gpu"
+    monkeypatch.setattr(rules, "ALLOWED_SKIPS", {key: "no GPU here"})
+    assert rules.allowed_skip(key)
+    assert rules.allowed_skip(key + "[docs/docker.md:0]")
+    assert not rules.allowed_skip(key + "_other")
+    assert not rules.allowed_skip("tests/images/test_x.py::test_cpu[docs/docker.md:0]")
