@@ -24,7 +24,7 @@ import pytest
 
 from tests.images.containers import REPO, SANDBOX_RUN_FLAGS, engine_run, own_volume
 from tests.images.test_images import CYAN, MAGENTA
-from tests.support.pages import wait_for_colours
+from tests.support.pages import click_card, desktop_canvas, wait_for_colours
 from tests.support.pattern import write_tiff
 from tests.support.waiting import wait_for
 
@@ -34,7 +34,6 @@ DOCS = ("docs/docker.md", "README.md")
 # The server prints the token it made; one given on the command line it prints as "...".
 URL = re.compile(r"http://127\.0\.0\.1:8888/lab\?token=([0-9a-f]+|\.\.\.)\n")
 GIVEN_TOKEN = re.compile(r"--IdentityProvider\.token=(\S+)")
-NAPARI_CARD = ".jp-LauncherCard[title*='napari in a browser desktop']"
 # napari's dark theme around its canvas (#262930): the window is there and drawn.
 NAPARI_DARK = (38, 41, 48)
 # Ctrl-C: the server, the desktop and napari stop, and the container is removed.
@@ -240,16 +239,12 @@ def run_as_written(
         if "napari_args=" in command:
             # The image the command opens; straight to the desktop page, as the doc says.
             page.goto(f"http://127.0.0.1:8888/napari-desktop/?app=napari&token={token}")
-            canvas = page.locator("#jp-NapariDesktop-root canvas").first
-            png = wait_for_colours(canvas, [MAGENTA, CYAN], 180)
+            png = wait_for_colours(desktop_canvas(page), [MAGENTA, CYAN], 180)
         else:
             page.goto(f"http://127.0.0.1:8888/lab?token={token}")
-            page.wait_for_selector(NAPARI_CARD, timeout=90_000)
-            with context.expect_page(timeout=30_000) as new_tab:
-                page.locator(NAPARI_CARD).first.click()
-            page = new_tab.value
-            canvas = page.locator("#jp-NapariDesktop-root canvas").first
-            png = wait_for_colours(canvas, [NAPARI_DARK], 180, minimum=0.1)
+            page.wait_for_selector(".jp-LauncherCard", timeout=90_000)
+            page = click_card(context, page, "napari in a browser desktop")
+            png = wait_for_colours(desktop_canvas(page), [NAPARI_DARK], 180, minimum=0.1)
         (images_dir / f"doc-{label}.png").write_bytes(png)
         if "session=minimal" in command:
             status = page.evaluate(

@@ -35,7 +35,7 @@ from tests.images.containers import (
     tag,
 )
 from tests.support.pages import wait_for_colours
-from tests.support.pattern import write_pattern
+from tests.support.pattern import write_pattern, write_tiff
 from tests.support.rfb import RFBClient
 from tests.support.waiting import run_async, wait_for
 
@@ -47,16 +47,6 @@ PATTERN = "/home/jovyan/work/pattern.png"
 # Free space the napari-gpu build needs: CUDA PyTorch's wheels and their install in the
 # build's layer, then that layer copied into the image (measured: 17 GB at its peak).
 GPU_BUILD_GB = 25
-
-
-def write_tiff(path, left, right):
-    import tifffile
-
-    image = np.zeros((256, 256, 3), np.uint8)
-    image[:, :128] = left
-    image[:, 128:] = right
-    tifffile.imwrite(path, image, photometric="rgb")
-    return path
 
 
 @pytest.fixture(scope="module")
