@@ -129,7 +129,8 @@ class ServerCommand(JupyterApp):
 class StatusApp(ServerCommand):
     name = "jupyter-napari-desktop-status"
     description = """Show the desktop of a running Jupyter server: running or not, its display,
-    napari and its layers. Exits with 1 when no server can be reached."""
+    napari and its layers, and the video path's streams with the CPU their encoding takes.
+    Exits with 1 when no server can be reached."""
 
     def answer(self, server: dict[str, Any]) -> tuple[Any, list[str]]:
         status = self.request(server, "status")
@@ -147,7 +148,23 @@ class StatusApp(ServerCommand):
             lines.append(
                 f"napari: not running{': ' + napari['message'] if napari.get('message') else ''}"
             )
+        lines += video_lines(status.get("video") or {})
         return status, lines
+
+
+def video_lines(video: dict[str, Any]) -> list[str]:
+    """The status's video path for a person: one line a stream (none: no line)."""
+    streams = video.get("streams") or []
+    if not streams:
+        return []
+    lines = [f"video path (H.264): {len(streams)} stream(s), {video.get('cpu_cores', 0):.2f} core"]
+    for stream in streams:
+        who = f"room of {stream.get('viewers')} viewer(s)" if stream.get("room") else "a tab"
+        lines.append(
+            f"  {who}: {stream.get('encoder') or 'no picture yet'}, "
+            f"{stream.get('cpu_cores', 0):.2f} core, {stream.get('pictures_per_s', 0)} pictures/s"
+        )
+    return lines
 
 
 class OpenApp(ServerCommand):

@@ -748,6 +748,7 @@ class DesktopSocketHandler(DesktopMixin, RawSocketHandler):
             from .video import VideoBridge  # numpy and PyAV: only on the video path
 
             self.video = VideoBridge(self, self.rfb_input, config.video_crf, config.video_encoder)
+            self.manager.video_bridges.add(self.video)
             self.log.info("%s websocket of %s: video path (H.264)", PREFIX, self.user)
             await self.video.open(str(self.unix_socket))
             return
@@ -779,6 +780,7 @@ class DesktopSocketHandler(DesktopMixin, RawSocketHandler):
             )
         if self.video is not None:
             self.video.close("the browser closed the websocket")
+            self.manager.video_bridges.discard(self.video)
         if self.room is not None:
             self.room.leave(self)
         super().on_close()

@@ -174,6 +174,8 @@ class DesktopManager:
         self.scale = 1.0  # the page's screen scale: kept for the next desktop too
         self.access = Access(config.owner)  # who watches, who may change it
         self.video_room: Optional[Any] = None  # video_room.Room of the view-only links
+        # The video path's bridges of tabs with control (video.VideoBridge), for the status.
+        self.video_bridges: set[Any] = set()
 
     # -- queries (no lock: they read one snapshot of proc and paths) -----------------
     @property
@@ -251,6 +253,24 @@ class DesktopManager:
                 ),
                 "session": session_json(napari.get("session") if napari else None),
             },
+            "video": self._video_status(),
+        }
+
+    def _video_status(self) -> dict[str, Any]:
+        """The video path's streams now: each tab with control has its own encoder, the
+        watchers share the room's; what each took of a CPU core lately (video.py's
+        RECENT_SECONDS)."""
+        streams = [
+            {"room": False, "viewers": 1, **bridge.figures()}
+            for bridge in list(self.video_bridges)
+            if not bridge.closed
+        ]
+        room = self.video_room
+        if room is not None and not room.closed and room.viewers:
+            streams.append({"room": True, "viewers": len(room.viewers), **room.bridge.figures()})
+        return {
+            "streams": streams,
+            "cpu_cores": round(sum(stream["cpu_cores"] for stream in streams), 3),
         }
 
     def _screen(self, state: dict[str, Any]) -> dict[str, Any]:

@@ -115,6 +115,37 @@ FAR_SECONDS = 0.02
 # A ping this often while the bridge runs; the median of the last few round trips counts.
 PING_SECONDS = 1.0
 PING_SAMPLES = 5
+# The status API's figures of a video stream (CPU, pictures) cover the last this many seconds.
+RECENT_SECONDS = 10.0
+
+
+class Recent:
+    """How fast counters that only grow (CPU seconds, pictures) grew over the last
+    ``RECENT_SECONDS``: their totals are noted after each update; between two notes they
+    stood still."""
+
+    def __init__(self, now: float) -> None:
+        self.born = now
+        self._notes: deque[tuple[float, tuple[float, ...]]] = deque()
+
+    def note(self, now: float, totals: tuple[float, ...]) -> None:
+        self._notes.append((now, totals))
+        self._forget(now)
+
+    def rates(self, now: float, totals: tuple[float, ...]) -> tuple[float, ...]:
+        """Each counter's growth per second over the last RECENT_SECONDS (or since the
+        start, if younger), ``totals``: their values now."""
+        self._forget(now)
+        start = now - RECENT_SECONDS
+        then = self._notes[0][1] if self._notes and self._notes[0][0] <= start else None
+        span = max(min(RECENT_SECONDS, now - self.born), 1e-3)
+        return tuple((v - (then[k] if then else 0.0)) / span for k, v in enumerate(totals))
+
+    def _forget(self, now: float) -> None:
+        """Notes older than the window's start but its last (the totals at the start)."""
+        start = now - RECENT_SECONDS
+        while len(self._notes) > 1 and self._notes[1][0] <= start:
+            self._notes.popleft()
 
 
 @dataclass(frozen=True)
@@ -180,6 +211,13 @@ def clusters(boxes: list[Box]) -> list[Box]:
                     break
         groups.append(box)
     return groups
+
+
+def timed(encoder: H264Encoder, pixels: np.ndarray) -> tuple[bytes, float]:
+    """One stripe's picture and the CPU seconds its thread spent on it."""
+    started = time.thread_time()
+    data = encoder.encode(pixels)
+    return data, time.thread_time() - started
 
 
 def _clip(box: Box, width: int, height: int) -> Box:
@@ -414,8 +452,10 @@ class VideoBridge:
             "gradient": 0,
             "frames": 0,
             "encode_s": 0.0,
+            "cpu_s": 0.0,  # CPU time of the encoding threads (thread_time)
             "xvnc_updates": 0,
         }
+        self.recent = Recent(time.monotonic())
 
     async def open(self, socket_path: str) -> None:
         sock = await connect_unix(socket_path)
@@ -589,6 +629,7 @@ class VideoBridge:
                 finally:
                     self._encoding = False
                 self.sent["encode_s"] += time.monotonic() - started
+                self.recent.note(time.monotonic(), (self.sent["cpu_s"], self.sent["frames"]))
                 if self._closed:
                     return
                 self._deliver(update, number)
@@ -609,6 +650,22 @@ class VideoBridge:
         problem = last_nvenc_problem()
         why = f" ({problem})" if self.encoder == "auto" and NVENC not in names and problem else ""
         self.handler.log.info("%s video: H.264 by %s%s", PREFIX, name, why)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def figures(self) -> dict[str, Any]:
+        """For the status API: the encoder and, over the last RECENT_SECONDS, the share of
+        a CPU core its encoding took and the H.264 pictures a second."""
+        cpu, pictures = self.recent.rates(
+            time.monotonic(), (self.sent["cpu_s"], self.sent["frames"])
+        )
+        return {
+            "encoder": self.codec_name or None,
+            "cpu_cores": round(cpu, 3),
+            "pictures_per_s": round(pictures, 1),
+        }
 
     def _deliver(self, update: bytes, number: int) -> None:
         """A FramebufferUpdate made (``number``: made so far) goes to the browser."""
@@ -656,12 +713,15 @@ class VideoBridge:
         tight, sent, pool = self._tight_encoder(), self.sent, self.stripe_pool
 
         def job() -> bytes:
+            started = time.thread_time()
             rects = list(pseudo)
             if streams:
                 # The other stripes in the pool while this thread encodes the first.
-                others = [pool.submit(enc.encode, pixels) for _, enc, pixels in streams[1:]]
+                others = [pool.submit(timed, enc, pixels) for _, enc, pixels in streams[1:]]
                 first = streams[0][1].encode(streams[0][2])
-                datas = [first] + [future.result() for future in others]
+                done = [future.result() for future in others]
+                sent["cpu_s"] += sum(cpu for _, cpu in done)
+                datas = [first] + [data for data, _ in done]
                 for k, ((box, _, _), data) in enumerate(zip(streams, datas)):
                     # A new area: the first stripe drops every old context in the browser
                     # (ResetAllContexts), each stripe starts its own with an IDR.
@@ -679,7 +739,9 @@ class VideoBridge:
                     if rect[12] & 0xF0 == TIGHT_GRADIENT_STREAM:  # its reset bits aside
                         sent["gradient"] += len(rect)
                     rects.append(rect)
-            return framebuffer_update(rects)
+            update = framebuffer_update(rects)
+            sent["cpu_s"] += time.thread_time() - started
+            return update
 
         return job
 
@@ -691,7 +753,8 @@ class VideoBridge:
         rtt = self.round_trip.median()
         self.handler.log.info(
             "%s video: closed (%s); %s updates from Xvnc; sent %s KB H.264 (%s) in %s pictures, "
-            "%s KB Tight (%s KB of it through the gradient filter), %.1f s encoding; "
+            "%s KB Tight (%s KB of it through the gradient filter), %.1f s encoding "
+            "(%.1f s of CPU); "
             "Xvnc's update to sent: median %.1f ms; "
             "round trip to the browser: median %s",
             PREFIX,
@@ -703,6 +766,7 @@ class VideoBridge:
             self.sent["tight"] // 1024,
             self.sent["gradient"] // 1024,
             self.sent["encode_s"],
+            self.sent["cpu_s"],
             1000 * statistics.median(self.lags) if self.lags else 0.0,
             "not measured" if rtt is None else f"{1000 * rtt:.2f} ms",
         )

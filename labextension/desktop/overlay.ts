@@ -141,7 +141,10 @@ export class StatsOverlay {
   }
 
   get figures() {
-    return this._meter.figures(performance.now(), this._adaptive.quality);
+    return this._meter.figures(
+      performance.now(),
+      this._video ? 'video' : this._adaptive.quality
+    );
   }
 
   toggle(show = this.panel.hidden): void {

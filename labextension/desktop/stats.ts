@@ -13,8 +13,9 @@ export interface IStatsFigures {
   mbitPerS: number;
   /** The last round trip to the Jupyter server in milliseconds, or null before one. */
   rttMs: number | null;
-  /** The quality level asked for now; "lossless" while the picture is still. */
-  quality: number | 'lossless';
+  /** The quality level asked for now; "lossless" while the picture is still;
+   * "video" on the video path (H.264 while it moves: the server's video_crf). */
+  quality: number | 'lossless' | 'video';
 }
 
 /** An update at least this large is a changing picture, not a cursor or a clock. */
@@ -55,7 +56,7 @@ export class StatsMeter {
     this._rttMs = ms;
   }
 
-  figures(now: number, quality: number | 'lossless'): IStatsFigures {
+  figures(now: number, quality: IStatsFigures['quality']): IStatsFigures {
     this._prune(now);
     const seconds = this._windowMs / 1000;
     const bytes = this._bytes.reduce((sum, [, count]) => sum + count, 0);
@@ -279,9 +280,13 @@ export class AdaptiveQuality {
 export function statsText(figures: IStatsFigures): string {
   const rtt = figures.rttMs === null ? '-' : `${Math.round(figures.rttMs)} ms`;
   const quality =
-    figures.quality === 'lossless' ? 'lossless (still)' : `${figures.quality}`;
+    figures.quality === 'video'
+      ? 'H.264 video path'
+      : figures.quality === 'lossless'
+        ? 'quality lossless (still)'
+        : `quality ${figures.quality}`;
   return (
     `${figures.fps.toFixed(1)} frames/s · ${figures.mbitPerS.toFixed(1)} Mbit/s · ` +
-    `RTT ${rtt} · quality ${quality}`
+    `RTT ${rtt} · ${quality}`
   );
 }

@@ -197,5 +197,10 @@ describe('statsText', () => {
       statsText({ fps: 0, mbitPerS: 0, rttMs: null, quality: 'lossless' }),
       /RTT - · quality lossless \(still\)/
     );
+    // On the video path the quality level does not apply: the path is named instead.
+    assert.equal(
+      statsText({ fps: 9.5, mbitPerS: 1.9, rttMs: 3, quality: 'video' }),
+      '9.5 frames/s · 1.9 Mbit/s · RTT 3 ms · H.264 video path'
+    );
   });
 });

@@ -71,6 +71,11 @@ def test_motion_is_h264_and_the_still_picture_is_exact(context, playing, artifac
     assert levels_disabled(page) == [True, True]
     assert "video_crf" in page.locator("label[for=jp-NapariDesktop-quality]").get_attribute("title")
     assert "H.264 by libx264" in server.log()
+    # The Stats button's figures name the path instead of a quality that does not apply.
+    page.locator("#jp-NapariDesktop-statsToggle").click()
+    stats = page.locator("#jp-NapariDesktop-stats")
+    wait_for(lambda: "frames/s" in stats.inner_text(), 10, "the stats overlay's figures")
+    assert stats.inner_text().endswith("· H.264 video path"), stats.inner_text()
     pause_player(player)
     stopped = time.monotonic()
     wait_for(lambda: exact_but_cursor(canvas_rgb(page), x_screen(server)), 10, "an exact canvas")
@@ -118,6 +123,9 @@ def test_a_broken_decoder_falls_back_to_tight_by_itself(context, playing, artifa
     assert "Image quality" in page.locator("label[for=jp-NapariDesktop-quality]").get_attribute(
         "title"
     )
+    page.locator("#jp-NapariDesktop-statsToggle").click()
+    stats = page.locator("#jp-NapariDesktop-stats")
+    wait_for(lambda: "· quality " in stats.inner_text(), 10, "the Tight path's quality in Stats")
     # The Tight path draws: the picture is exact again once napari stops.
     pause_player(player)
     wait_for(lambda: exact_but_cursor(canvas_rgb(page), x_screen(server)), 20, "an exact canvas")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.conftest import needs_xvnc
-from tests.support.jupyter import JupyterServer
+from tests.support.jupyter import JupyterServer, run_cli
 from tests.support.paths import ROOT
 from tests.support.pattern import write_pattern
 from tests.support.waiting import wait_for
@@ -35,17 +35,7 @@ def server(tmp_path_factory):
         server.stop_all()
 
 
-def cli(server: JupyterServer, *args: str, cwd: Path | None = None):
-    """The command as a person types it, as the server's user, in ``cwd`` (the root)."""
-    command = server.python.parent / "jupyter-napari-desktop"
-    return subprocess.run(
-        [str(command), *args],
-        env=server.env(),
-        cwd=cwd or server.root,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+cli = run_cli
 
 
 def test_status_before_the_desktop_starts(server):
@@ -128,7 +118,7 @@ def doc_commands(doc: str) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("doc", ["docs/napari-api.md", "docs/sessions.md"])
+@pytest.mark.parametrize("doc", ["docs/napari-api.md", "docs/sessions.md", "docs/video.md"])
 def test_the_docs_commands_as_written(server, doc):
     """Each command the page shows, typed as it stands in the checkout (where .venv is)."""
     commands = doc_commands(doc)

@@ -17,6 +17,7 @@ from jupyter_napari_desktop.server.video_rfb import H264_RESET_CONTEXT
 from tests.integration.conftest import needs_xvnc
 from tests.support import procs
 from tests.support.desktops import pattern_desktop
+from tests.support.jupyter import run_cli
 from tests.support.pages import NOISE_PLAYER, exact_but_cursor, pause_player, x_screen
 from tests.support.rfb import RFBClient
 from tests.support.waiting import run_async, wait_for
@@ -86,14 +87,16 @@ def test_napari_playing_is_h264_and_the_still_picture_exact(desktop, artifacts):
                 if len(client.h264) > 30:
                     break
                 await asyncio.sleep(0.1)
+            playing = await asyncio.to_thread(desktop.request, "GET", "napari-desktop/api/status")
+            typed = await asyncio.to_thread(run_cli, desktop, "status")
             pause_player(player)
             assert await client.quiet(1.5, 30), "updates went on after napari stopped"
-            return client.h264, client.picture(), client.error
+            return client.h264, client.picture(), client.error, playing, typed
         finally:
             await client.close()
 
     try:
-        rects, picture, error = run(play_then_stop())
+        rects, picture, error, (code, playing), typed = run(play_then_stop())
         screen = x_screen(desktop)  # napari's last noise plane, still on screen
     finally:
         procs.stop_tree(player.pid, 5)
@@ -116,6 +119,21 @@ def test_napari_playing_is_h264_and_the_still_picture_exact(desktop, artifacts):
         "the video connection's closing line with its round trip",
     )
     assert 0 < float(closed.group(1)) < 1000, closed.group(0)
+    # The status said what the tab's encoding took while napari played (CPU per user) ...
+    assert code == 200, playing
+    (stream,) = playing["video"]["streams"]
+    assert stream["room"] is False and stream["viewers"] == 1, stream
+    assert stream["encoder"] == "libx264" and stream["pictures_per_s"] > 1, stream
+    assert 0 < stream["cpu_cores"] < 2 and playing["video"]["cpu_cores"] == stream["cpu_cores"]
+    # (jupyter-napari-desktop status, as an administrator types it, says the same.)
+    assert typed.returncode == 0, typed.stderr
+    assert "video path (H.264): 1 stream(s)" in typed.stdout, typed.stdout
+    assert re.search(r"a tab: libx264, [0-9.]+ core, [0-9.]+ pictures/s", typed.stdout)
+    cpu_s = re.search(r"s encoding \(([0-9.]+) s of CPU\)", closed.string)
+    assert cpu_s and float(cpu_s.group(1)) > 0, closed.string[-3000:]
+    # ... and no stream once the tab has gone.
+    code, after = desktop.request("GET", "napari-desktop/api/status")
+    assert code == 200 and after["video"] == {"streams": [], "cpu_cores": 0}, after["video"]
 
 
 def test_a_page_that_does_not_ask_gets_the_usual_stream(desktop):
@@ -192,10 +210,11 @@ def test_a_view_link_room_shares_one_encoder_and_each_viewer_decodes(desktop, ar
                 await asyncio.sleep(0.1)
             await second.key(0x61)
             await second.pointer(40, 40, 1)
+            watching = await asyncio.to_thread(desktop.request, "GET", "napari-desktop/api/status")
             pause_player(player)
             assert await first.quiet(1.5, 30), "updates went on after napari stopped"
             assert await second.quiet(1.5, 30)
-            return [(c.h264, c.picture(), c.error) for c in (first, second)]
+            return [(c.h264, c.picture(), c.error) for c in (first, second)], watching
         finally:
             await first.close()
             await stalled.close()
@@ -203,7 +222,7 @@ def test_a_view_link_room_shares_one_encoder_and_each_viewer_decodes(desktop, ar
                 await second.close()
 
     try:
-        (rects1, picture1, error1), (rects2, picture2, error2) = run(two_viewers())
+        ((rects1, picture1, error1), (rects2, picture2, error2)), watching = run(two_viewers())
         screen = x_screen(desktop)
     finally:
         procs.stop_tree(player.pid, 5)
@@ -228,4 +247,10 @@ def test_a_view_link_room_shares_one_encoder_and_each_viewer_decodes(desktop, ar
     # tests/unit/test_video_room.py shows the skipping and its catching up.)
     assert log.group(1) == "3", log.group(0)
     assert desktop.log().count("joined the video room") == 3
+    # The status showed one stream for the three viewers: the room's one encoder.
+    code, status = watching
+    assert code == 200, status
+    (stream,) = status["video"]["streams"]
+    assert stream["room"] is True and stream["viewers"] == 3, stream
+    assert stream["encoder"] == "libx264" and stream["cpu_cores"] > 0, stream
     assert re.search(r"dropped from a link's viewer: \{'key': 2, 'pointer': 1\}", desktop.log())

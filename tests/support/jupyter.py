@@ -228,3 +228,17 @@ class JupyterServer:
     def kill_leftovers(self) -> set[int]:
         """SIGKILL what the server left behind (the reference tool leaves orphans)."""
         return procs.kill_all(self.leftovers())
+
+
+def run_cli(server: JupyterServer, *args: str, cwd: Optional[Path] = None) -> Any:
+    """``jupyter-napari-desktop ARGS`` as a person types it, as the server's user, in
+    ``cwd`` (the server's root): the finished process."""
+    command = server.python.parent / "jupyter-napari-desktop"
+    return subprocess.run(
+        [str(command), *args],
+        env=server.env(),
+        cwd=cwd or server.root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )

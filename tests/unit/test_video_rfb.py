@@ -22,6 +22,7 @@ from jupyter_napari_desktop.server.video import (
     CRF_MAX_RAISE,
     FAR_SECONDS,
     PING_SAMPLES,
+    RECENT_SECONDS,
     STILL_MAX_SECONDS,
     STILL_SECONDS,
     STRIPE_MIN_ROWS,
@@ -29,6 +30,7 @@ from jupyter_napari_desktop.server.video import (
     WINDOW_FAR,
     Box,
     Plan,
+    Recent,
     RoundTrip,
     VideoBridge,
     clusters,
@@ -531,3 +533,23 @@ def test_a_larger_moving_area_gets_a_coarser_quantizer_up_to_six_more():
     assert crf_for(Box(0, 0, 1856, 1920), 20) == 26  # the canvas at 3840x2160
     assert crf_for(Box(0, 0, 3840, 2160), 20) == 20 + CRF_MAX_RAISE
     assert crf_for(Box(0, 0, 3840, 2160), 50) == 51
+
+
+def test_recent_rates_cover_the_last_seconds_and_fall_to_nothing_when_idle():
+    """The status API's CPU share and pictures a second of a video stream (Recent)."""
+    recent = Recent(100.0)
+    assert recent.rates(100.0, (0.0, 0.0)) == (0.0, 0.0)
+    cpu = pictures = 0.0
+    for k in range(1, 201):  # 20 s of 10 pictures a second, each 20 ms of CPU
+        cpu, pictures = cpu + 0.02, pictures + 1
+        recent.note(100.0 + k / 10, (cpu, pictures))
+    rates = recent.rates(120.0, (cpu, pictures))
+    assert rates == pytest.approx((0.2, 10.0))
+    # Young: over the seconds it has been there, not the whole window.
+    young = Recent(0.0)
+    young.note(1.0, (0.5, 5))
+    assert young.rates(2.0, (0.5, 5)) == pytest.approx((0.25, 2.5))
+    # Nothing since: the window slides past the last pictures to nothing.
+    assert recent.rates(120.0 + RECENT_SECONDS / 2, (cpu, pictures))[1] == pytest.approx(5.0)
+    assert recent.rates(120.0 + RECENT_SECONDS + 1, (cpu, pictures)) == (0.0, 0.0)
+    assert len(recent._notes) == 1  # old notes are forgotten (the totals at the start kept)
