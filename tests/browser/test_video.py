@@ -76,6 +76,7 @@ def test_motion_is_h264_and_the_still_picture_is_exact(context, playing, artifac
     stats = page.locator("#jp-NapariDesktop-stats")
     wait_for(lambda: "frames/s" in stats.inner_text(), 10, "the stats overlay's figures")
     assert stats.inner_text().endswith("· H.264 video path"), stats.inner_text()
+    page.screenshot(path=str(artifacts / "video-stats.png"))
     pause_player(player)
     stopped = time.monotonic()
     wait_for(lambda: exact_but_cursor(canvas_rgb(page), x_screen(server)), 10, "an exact canvas")
