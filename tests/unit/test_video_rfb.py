@@ -101,6 +101,44 @@ def test_raw_pixels_arrive_in_pieces_and_land_in_the_screen():
     assert not reader.screen[0].any()
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_raw_rectangles_land_as_their_bytes_come_in_any_pieces(seed):
+    """Two Raw rectangles, a bell and a second update, cut at random places (mid-row,
+    many rows, a header split): every pixel lands once, in order, and the events follow."""
+    rng = np.random.default_rng(seed)
+    reader = XvncReader()
+    reader.feed(xvnc_greeting())  # 8x4
+    first = rng.integers(0, 256, 3 * 7 * 4, np.uint8).tobytes()  # 7x3 at 1,1
+    second = rng.integers(0, 256, 2 * 2 * 4, np.uint8).tobytes()  # 2x2 at 6,0
+    third = rng.integers(0, 256, 8 * 4 * 4, np.uint8).tobytes()  # the whole screen
+    message = (
+        b"\0\0" + struct.pack(">H", 2) + rect(1, 1, 7, 3, 0, first) + rect(6, 0, 2, 2, 0, second)
+    )
+    first_end = len(message)
+    message += b"\x02"  # a bell between the updates
+    message += b"\0\0" + struct.pack(">H", 1) + rect(0, 0, 8, 4, 0, third)
+    # Random cuts, and one after the first update (to look at the screen there).
+    cuts = sorted({first_end, *rng.integers(1, len(message), 12).tolist()})
+    events, screens = [], []
+    for start, end in zip([0, *cuts], [*cuts, len(message)]):
+        events += reader.feed(memoryview(bytearray(message[start:end])))[1]
+        if end == first_end:
+            screens.append(reader.screen.copy())
+    assert events == [
+        Pixels(1, 1, 7, 3),
+        Pixels(6, 0, 2, 2),
+        UpdateEnd(),
+        Message(b"\x02"),
+        Pixels(0, 0, 8, 4),
+        UpdateEnd(),
+    ]
+    expected = np.zeros((4, 8, 4), np.uint8)
+    expected[1:4, 1:8] = np.frombuffer(first, np.uint8).reshape(3, 7, 4)
+    expected[0:2, 6:8] = np.frombuffer(second, np.uint8).reshape(2, 2, 4)
+    assert (screens[0] == expected).all()
+    assert reader.screen.tobytes() == third
+
+
 def test_pseudo_rectangles_and_messages_pass_on_and_a_resize_keeps_the_picture():
     reader = XvncReader()
     reader.feed(xvnc_greeting())
