@@ -104,8 +104,7 @@ class XReader:
         x11, xext, libc = self.x11, self.xext, self.libc
         x11.XOpenDisplay.restype = ctypes.c_void_p
         x11.XOpenDisplay.argtypes = [ctypes.c_char_p]
-        for name in ("XDefaultRootWindow", "XDefaultVisual"):
-            getattr(x11, name).restype = ctypes.c_void_p if name == "XDefaultVisual" else None
+        x11.XDefaultVisual.restype = ctypes.c_void_p
         x11.XDefaultRootWindow.restype = ctypes.c_ulong
         x11.XDefaultRootWindow.argtypes = [ctypes.c_void_p]
         x11.XDefaultScreen.argtypes = [ctypes.c_void_p]
@@ -245,12 +244,14 @@ def start_xvnc(folder: Path) -> tuple[subprocess.Popen[bytes], str, str]:
     if xvnc is None:
         raise SystemExit("Xvnc not found: apt-get install tigervnc-standalone-server")
     sock = str(folder / "vnc.sock")
-    for number in range(180, 260):
-        if (
-            not Path(f"/tmp/.X11-unix/X{number}").exists()
-            and not Path(f"/tmp/.X{number}-lock").exists()
-        ):
-            break
+    free = [
+        n
+        for n in range(180, 260)
+        if not Path(f"/tmp/.X11-unix/X{n}").exists() and not Path(f"/tmp/.X{n}-lock").exists()
+    ]
+    if not free:
+        raise SystemExit("no free X display number between :180 and :259")
+    number = free[0]
     with (folder / "xvnc.log").open("wb") as log:  # the child keeps its own copy
         proc = subprocess.Popen(
             [
@@ -283,8 +284,8 @@ def start_xvnc(folder: Path) -> tuple[subprocess.Popen[bytes], str, str]:
 
 
 def paint(display: str) -> None:
-    """Something other than black on the screen: a gradient through X (xsetroot bitmap would
-    do too; the copies cost the same whatever the pixels are)."""
+    """Something other than black on the screen (the copies cost the same whatever the
+    pixels are; the check that both ways read the same pixels needs some)."""
     xsetroot = shutil.which("xsetroot")
     if xsetroot:
         subprocess.run(
