@@ -750,7 +750,10 @@ class DesktopSocketHandler(DesktopMixin, RawSocketHandler):
             self.video = VideoBridge(self, self.rfb_input, config.video_crf, config.video_encoder)
             self.manager.video_bridges.add(self.video)
             self.log.info("%s websocket of %s: video path (H.264)", PREFIX, self.user)
-            await self.video.open(str(self.unix_socket))
+            try:
+                await self.video.open(str(self.unix_socket))
+            except OSError as err:  # Xvnc went away since the upgrade: the page reconnects
+                self.video.close(f"the desktop's VNC socket: {err}", 1011)
             return
         await self.proxy_open("localhost", 0, "")
 
