@@ -68,6 +68,7 @@ from ..procs import (
 )
 from .activity import InputWatcher
 from .windows import maximize_when_managed
+from .xfce_scale import XfceScaler, can_scale
 from .xsettings import XSettingsManager, config_dirs, session_settings, start_manager
 
 PR_SET_PDEATHSIG = 1
@@ -121,6 +122,7 @@ class Supervisor:
         self.input_error = ""
         self.session_due: Optional[float] = None  # monotonic deadline of a deferred session
         self.xsettings: Optional[XSettingsManager] = None
+        self.xfce: Optional[XfceScaler] = None  # XFCE's panel and frames at the scale
 
     # -- helpers ---------------------------------------------------------------------
     def note(self, text: str) -> None:
@@ -324,10 +326,25 @@ class Supervisor:
             return
         self.note(f"screen scale {scale} ({dpi_of(scale)} dpi)")
         self.write_state("ready", screen_scale=scale)
+        if self.xfce is not None:
+            self.xfce.want(scale)
 
     def start_session(self) -> None:
         self.session_due = None
         self.session = self.spawn(self.spec.session_argv, self.env)
+        self.scale_xfce()
+
+    def scale_xfce(self) -> None:
+        """XFCE's panel and window frames follow the screen's scale (xfce_scale.py), as its
+        text and napari do through XSETTINGS."""
+        if self.spec.session_kind != "xfce" or self.xsettings is None or self.session is None:
+            return
+        problem = can_scale(self.env)
+        if problem:
+            self.note(problem)
+            return
+        self.xfce = XfceScaler(self.session.pid, self.env, self.note, unblock_signals)
+        self.xfce.want(self.xsettings.scale)
 
     def start_deferred_session(self) -> None:
         """Start the session napari went ahead of, once napari listens (or gave up)."""
@@ -449,6 +466,8 @@ class Supervisor:
         self.write_state("stopping", reason=self.reason)  # the server need not wait for us
         if self.input is not None:
             self.input.stop()
+        if self.xfce is not None:
+            self.xfce.close()
         if self.xsettings is not None:
             self.xsettings.close()
         left = self.kill_tree()

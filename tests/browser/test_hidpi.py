@@ -19,6 +19,7 @@ from tests.support.pages import (
     open_desktop,
     wait_for_pattern,
     x_screen_size,
+    xfce_sizes,
 )
 from tests.support.pattern import png_colour_shares
 from tests.support.waiting import wait_for
@@ -78,36 +79,62 @@ def napari_scale(desktop) -> float:
     return status["napari"]["scale"]
 
 
-def panel_width_at(browser, desktop, dpr: int, artifacts: Path) -> float:
-    """Open the page at ``dpr``; napari's layer panel width in CSS pixels once drawn."""
+def xfce_at(desktop, dpr: int) -> tuple[int, int]:
+    """XFCE's panel height and napari's title bar height (X pixels) once the panel has about
+    the height of the package's default panel (26, and its 1-pixel border) times ``dpr``."""
+    want = 26 * dpr
+
+    def sized():
+        sizes = xfce_sizes(desktop)
+        return sizes if want <= sizes[0] <= want + 2 and sizes[1] else None
+
+    try:
+        return wait_for(sized, 60, f"XFCE's panel {want} pixels high")
+    except AssertionError:
+        found = xfce_sizes(desktop)
+        raise AssertionError(f"XFCE's panel and napari's title bar: {found}") from None
+
+
+def panel_width_at(browser, desktop, dpr: int, artifacts: Path) -> tuple[float, tuple]:
+    """Open the page at ``dpr``; napari's layer panel width in CSS pixels once drawn, and
+    XFCE's panel and title bar heights (xfce_at)."""
     context = browser.new_context(viewport=WINDOW, device_scale_factor=dpr)
     try:
         page = open_desktop(context, desktop)
         sizes = wait_screen(page, desktop, dpr)
         assert sizes["shown"] == sizes["css"], sizes  # shown at the window's size
         wait_for(lambda: napari_scale(desktop) == dpr, 30, f"napari at scale {dpr}")
+        xfce = xfce_at(desktop, dpr)
         wait_for(lambda: napari_fills_the_screen(desktop), 30, "napari's window to follow")
         wait_for(lambda: drawn_everywhere(page), 30, "the whole canvas drawn", 0.25)
         wait_for_pattern(page, 60)
+        page.screenshot(path=str(artifacts / f"hidpi-page-ratio-{dpr}.png"))
         canvas = page.locator(CANVAS).first
         png = canvas.screenshot()
         (artifacts / f"hidpi-ratio-{dpr}.png").write_bytes(png)
         # Drawn in device pixels: the screenshot has dpr x the CSS size.
         assert Image.open(io.BytesIO(png)).size == tuple(int(n * dpr) for n in sizes["css"])
-        return wait_for(
+        width = wait_for(
             lambda: layer_panel_width(canvas.screenshot(), dpr),
             30,
             "napari's drawing area beside its layer panel",
         )
+        return width, xfce
     finally:
         context.close()
 
 
 def test_napari_keeps_its_size_and_is_sharp_at_ratio_2(browser, desktop, artifacts):
-    widths = {dpr: panel_width_at(browser, desktop, dpr, artifacts) for dpr in (1, 2)}
+    """napari, and XFCE's panel and window frames (xfce_scale.py), keep their CSS size."""
+    found = {dpr: panel_width_at(browser, desktop, dpr, artifacts) for dpr in (1, 2)}
+    widths = {dpr: width for dpr, (width, _) in found.items()}
+    bars = {dpr: xfce for dpr, (_, xfce) in found.items()}
     print(f"napari's layer panel: {widths[1]:.0f} CSS px at ratio 1, {widths[2]:.0f} at 2")
+    print(f"XFCE's panel, napari's title bar: {bars[1]} X pixels at ratio 1, {bars[2]} at 2")
     assert widths[1] > 150, widths  # a real panel, not a stray black pixel run
     assert abs(widths[2] - widths[1]) <= 0.1 * widths[1], widths
+    # xfwm4's Default theme at ratio 1, Default-xhdpi (twice the size) at 2.
+    assert 1.8 * bars[1][1] <= bars[2][1] <= 2.2 * bars[1][1], bars
 
 
 def test_light_and_crisp_switch_without_losing_a_layer(browser, desktop, artifacts):

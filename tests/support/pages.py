@@ -296,6 +296,21 @@ def napari_fills_the_screen(desktop) -> bool:
     return 0.9 * screen[0] <= size[0] <= screen[0] and 0.8 * screen[1] <= size[1] <= screen[1]
 
 
+def xfce_sizes(desktop) -> tuple[int, int]:
+    """(the XFCE panel's height, napari's title bar's height) in the desktop's X pixels, as
+    xwininfo and xprop read them; 0 for what is not there (yet)."""
+    env = desktop.x_env()
+    panel = subprocess.run(
+        ["xwininfo", "-name", "xfce4-panel"], env=env, capture_output=True, text=True
+    ).stdout
+    height = re.search(r"Height: (\d+)", panel)
+    frame = subprocess.run(
+        ["xprop", "-name", "napari", "_NET_FRAME_EXTENTS"], env=env, capture_output=True, text=True
+    ).stdout
+    extents = re.search(r"= (\d+), (\d+), (\d+), (\d+)", frame)
+    return (int(height.group(1)) if height else 0, int(extents.group(3)) if extents else 0)
+
+
 # [width, height] of the desktop page's screen element (CSS pixels), for any engine.
 SCREEN_SIZE = (
     "(() => { const s = document.querySelector('.jp-NapariDesktop-screen');"
