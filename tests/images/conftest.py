@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.images.containers import build_images
+from tests.images.containers import build_images, terminal_env
 from tests.support.paths import ARTIFACTS
 from tests.support.playwright import jp_asyncio_loop, jp_server_cleanup  # noqa: F401
 
@@ -47,3 +47,9 @@ def built(container_engine, images_dir, figures):
     figures["build"] = report
     print(f"images built: {report}")
     return build
+
+
+@pytest.fixture(scope="session")
+def terminal(container_engine, tmp_path_factory):
+    """The environment of a terminal where `docker` works (containers.terminal_env)."""
+    return terminal_env(container_engine, tmp_path_factory.mktemp("docker-shim"))

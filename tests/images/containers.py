@@ -79,6 +79,103 @@ def ca_bundle() -> Optional[str]:
     return None
 
 
+# Where build-images.sh --ca-bundle mounts the bundle, and the variables it points at it.
+CA_INSIDE = "/run/build-ca-bundle.pem"
+CA_VARIABLES = ("PIP_CERT", "NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
+
+
+def terminal_env(tool: str, folder: Path) -> dict[str, str]:
+    """The environment of a terminal where `docker` works as on a machine with Docker: where
+    there is no docker, PATH has a `docker` that is podman (as Debian's podman-docker), and
+    this sandbox's settings come from outside the command line: CONTAINERS_CONF for runs;
+    for builds what Docker does by itself (its image format: podman's OCI format drops
+    SHELL) and what this machine needs, as build-images.sh gets them here (the host network,
+    runc, rlimits, the registries' CA bundle), so a build finds build-images.sh's layers."""
+    env = dict(os.environ)
+    env.pop("CONTAINER_BUILD_FLAGS", None)  # build-images.sh would add them a second time
+    if tool != "podman":
+        return env
+    flags = os.environ.get("CONTAINER_BUILD_FLAGS", SANDBOX_BUILD_FLAGS)
+    build = ["--format", "docker", *shlex.split(flags)]
+    bundle = ca_bundle()
+    if bundle:
+        build += ["--volume", f"{os.path.realpath(bundle)}:{CA_INSIDE}:ro"]
+        for var in CA_VARIABLES:
+            build += ["--build-arg", f"{var}={CA_INSIDE}"]
+    shim = folder / "docker"
+    shim.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = build ]; then\n'
+        "    shift\n"
+        f'    exec podman build {shlex.join(build)} "$@"\n'
+        "fi\n"
+        'exec podman "$@"\n'
+    )
+    shim.chmod(0o755)
+    env["PATH"] = f"{folder}:{env['PATH']}"
+    conf = folder / "containers.conf"
+    conf.write_text(containers_conf(os.environ.get("CONTAINER_RUN_FLAGS", SANDBOX_RUN_FLAGS)))
+    env["CONTAINERS_CONF"] = str(conf)
+    return env
+
+
+def containers_conf(flags: str) -> str:
+    """The sandbox's run flags (runtime, rlimits, network) as containers.conf settings."""
+    runtime = re.search(r"--runtime (\S+)", flags)
+    limits = re.findall(r"--ulimit (\S+)", flags)
+    network = re.search(r"--network (\S+)", flags)
+    lines = ["[containers]"]
+    if limits:
+        lines.append("default_ulimits = [" + ", ".join(f'"{x}"' for x in limits) + "]")
+    if network:
+        lines.append(f'netns = "{network.group(1)}"')
+    lines.append("[engine]")
+    if runtime:
+        lines.append(f'runtime = "{runtime.group(1)}"')
+    return "\n".join(lines) + "\n"
+
+
+def doc_commands(doc: str, starts: tuple[str, ...]) -> list[str]:
+    """The commands of ``doc``'s shell blocks that start with one of ``starts``, as written
+    (lines ending in a backslash joined; a comment after the command stays: bash skips it),
+    each once."""
+    text = (REPO / doc).read_text()
+    blocks = re.findall(r"```(?:sh|bash)\n(.*?)```", text, re.S)
+    lines = "\n".join(blocks).replace("\\\n", " ").splitlines()
+    found: list[str] = []
+    for line in lines:
+        command = re.sub(r"\s+", " ", line.strip())
+        if command.startswith(starts) and command not in found:
+            found.append(command)
+    return found
+
+
+def doc_builds() -> tuple[list[str], list[str]]:
+    """docs/docker.md's build commands: (those of desktop and napari and --help, those that
+    build napari-gpu: test_images.py's napari-gpu test runs them)."""
+    commands = doc_commands("docs/docker.md", ("docker build", "scripts/build-images.sh"))
+    gpu = [c for c in commands if "napari-gpu" in c or re.search(r"build-images\.sh all\b", c)]
+    return [c for c in commands if c not in gpu], gpu
+
+
+def run_as_typed(command: str, env: dict[str, str], log: Path, timeout: float) -> str:
+    """``command`` in bash in the repository root (where docs/docker.md says to run it),
+    its output kept in ``log``; AssertionError with the output's end if it fails."""
+    with log.open("w") as out:
+        done = subprocess.run(
+            ["bash", "-c", command],
+            cwd=REPO,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            timeout=timeout,
+        )
+    text = log.read_text(errors="replace")
+    assert done.returncode == 0, f"{command} failed ({done.returncode}):\n{text[-4000:]}"
+    return text
+
+
 def tag(image: str) -> str:
     return f"{NAME}:{image}"
 
@@ -88,6 +185,15 @@ class Build:
     seconds: dict[str, int] = field(default_factory=dict)
     gigabytes: dict[str, float] = field(default_factory=dict)
     output: str = ""
+
+
+def build_report(text: str) -> Build:
+    """Each image's build time and size, from build-images.sh's report at its end."""
+    result = Build(output=text)
+    for image, seconds, size in re.findall(r"^\s+(\S+)\s+(\d+) s\s+([\d.]+) GB$", text, re.M):
+        result.seconds[image] = int(seconds)
+        result.gigabytes[image] = float(size)
+    return result
 
 
 def build_images(tool: str, images: list[str], log: Path, timeout: float) -> Build:
@@ -104,11 +210,7 @@ def build_images(tool: str, images: list[str], log: Path, timeout: float) -> Bui
         )
     text = log.read_text(errors="replace")
     assert done.returncode == 0, f"build-images.sh failed ({done.returncode}):\n{text[-6000:]}"
-    result = Build(output=text)
-    for image, seconds, size in re.findall(r"^\s+(\S+)\s+(\d+) s\s+([\d.]+) GB$", text, re.M):
-        result.seconds[image] = int(seconds)
-        result.gigabytes[image] = float(size)
-    return result
+    return build_report(text)
 
 
 def request_json(method: str, url: str, token: str, body: Any = None, timeout: float = 60):

@@ -22,7 +22,17 @@ from typing import Optional
 
 import pytest
 
-from tests.images.containers import REPO, SANDBOX_RUN_FLAGS, engine_run, own_volume
+from tests.images.containers import (
+    NAME,
+    REPO,
+    build_report,
+    doc_builds,
+    doc_commands,
+    engine_run,
+    own_volume,
+    run_as_typed,
+    tag,
+)
 from tests.images.test_images import CYAN, MAGENTA
 from tests.support.pages import click_card, desktop_canvas, wait_for_colours
 from tests.support.pattern import write_tiff
@@ -41,17 +51,13 @@ STOP_S = 30
 
 
 def doc_run_commands() -> list[tuple[str, str]]:
-    """(doc, command) for each `docker run` of the shell blocks of docs/docker.md (lines
-    joined where they end in a backslash) and each one in backquotes in the README, each
-    command once."""
+    """(doc, command) for each `docker run` of the shell blocks of docs/docker.md and each
+    one in backquotes in the README, each command once."""
     found = []
     for doc in DOCS:
-        text = (REPO / doc).read_text()
-        blocks = re.findall(r"```(?:sh|bash)\n(.*?)```", text, re.S)
-        lines = "\n".join(blocks).replace("\\\n", " ").splitlines()
-        commands = [line.strip() for line in lines if line.strip().startswith("docker run")]
+        commands = doc_commands(doc, ("docker run",))
         if doc == "README.md":
-            commands += re.findall(r"`(docker run [^`]+)`", text)
+            commands += re.findall(r"`(docker run [^`]+)`", (REPO / doc).read_text())
         for command in commands:
             command = re.sub(r"\s+", " ", command)
             if command not in [seen for _, seen in found]:
@@ -63,6 +69,7 @@ def needs_gpu(command: str) -> bool:
     return "--gpus" in command or "/dev/dri" in command
 
 
+BUILDS, GPU_BUILDS = doc_builds()
 ALL_COMMANDS = doc_run_commands()
 COMMANDS = [(doc, command) for doc, command in ALL_COMMANDS if not needs_gpu(command)]
 GPU_COMMANDS = [(doc, command) for doc, command in ALL_COMMANDS if needs_gpu(command)]
@@ -93,40 +100,6 @@ def test_the_docs_show_the_run_commands():
     assert len(commands) >= 4 and not any(map(one_off, commands)), commands
     gpu = [command for _, command in GPU_COMMANDS]
     assert len(gpu) >= 3 and sum(map(one_off, gpu)) == 2, gpu
-
-
-@pytest.fixture(scope="module")
-def terminal(container_engine, tmp_path_factory):
-    """The environment of a terminal where `docker` works: PATH with a `docker` that is
-    podman (where there is no docker), CONTAINERS_CONF with the sandbox's settings."""
-    env = dict(os.environ)
-    if container_engine == "podman":
-        folder = tmp_path_factory.mktemp("docker-shim")
-        shim = folder / "docker"
-        shim.write_text('#!/bin/sh\nexec podman "$@"\n')
-        shim.chmod(0o755)
-        env["PATH"] = f"{folder}:{env['PATH']}"
-        flags = os.environ.get("CONTAINER_RUN_FLAGS", SANDBOX_RUN_FLAGS)
-        conf = folder / "containers.conf"
-        conf.write_text(containers_conf(flags))
-        env["CONTAINERS_CONF"] = str(conf)
-    return env
-
-
-def containers_conf(flags: str) -> str:
-    """The sandbox's run flags (runtime, rlimits, network) as containers.conf settings."""
-    runtime = re.search(r"--runtime (\S+)", flags)
-    limits = re.findall(r"--ulimit (\S+)", flags)
-    network = re.search(r"--network (\S+)", flags)
-    lines = ["[containers]"]
-    if limits:
-        lines.append("default_ulimits = [" + ", ".join(f'"{x}"' for x in limits) + "]")
-    if network:
-        lines.append(f'netns = "{network.group(1)}"')
-    lines.append("[engine]")
-    if runtime:
-        lines.append(f'runtime = "{runtime.group(1)}"')
-    return "\n".join(lines) + "\n"
 
 
 def port_is_free(port: int) -> bool:
@@ -262,3 +235,36 @@ def run_as_written(
         shell.close()
         for left in containers(container_engine) - before:
             engine_run(container_engine, "rm", "--force", left, check=False)
+
+
+def test_the_docs_show_the_build_commands():
+    assert "scripts/build-images.sh --help # every option" in BUILDS, BUILDS
+    assert "scripts/build-images.sh # desktop and napari" in BUILDS, BUILDS
+    assert sum(c.startswith("docker build") for c in BUILDS) == 2, BUILDS
+    assert len(GPU_BUILDS) == 3, GPU_BUILDS
+
+
+@pytest.mark.parametrize("command", BUILDS, ids=[f"build-{n}" for n in range(len(BUILDS))])
+def test_a_build_command_as_written(
+    command, built, container_engine, terminal, images_dir, figures
+):
+    """docs/docker.md's build commands typed in the repository root: each ends well and
+    leaves its images (built on build-images.sh's layers of this run: no step runs again
+    unless the sources changed)."""
+    if NAME != "jupyter-napari-desktop":
+        pytest.skip(f"IMAGE_NAME={NAME}: the doc's commands name jupyter-napari-desktop")
+    log = images_dir / f"doc-build-{BUILDS.index(command)}.log"
+    started = time.monotonic()
+    text = run_as_typed(command, terminal, log, 45 * 60)
+    figures[f"docs/docker.md: {command} (s)"] = round(time.monotonic() - started)
+    if "--help" in command:
+        assert "Usage: scripts/build-images.sh" in text, text[-2000:]
+        return
+    named = re.search(r" -t (\S+)", command)
+    if named:
+        images = [named.group(1)]
+    else:
+        images = [tag(image) for image in build_report(text).seconds]
+        assert sorted(images) == [tag("desktop"), tag("napari")], text[-3000:]
+    for image in images:
+        assert engine_run(container_engine, "image", "exists", image, check=False).returncode == 0

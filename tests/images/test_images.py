@@ -23,13 +23,17 @@ from tests.images.containers import (
     GPU,
     NAME,
     REPO,
+    Build,
     Container,
     build_images,
+    build_report,
+    doc_builds,
     elapsed,
     engine_run,
     listening_ports,
     own_volume,
     prune_images,
+    run_as_typed,
     run_flags,
     storage_free_gb,
     tag,
@@ -272,11 +276,14 @@ def test_memory_of_an_idle_desktop_container(built, container_engine, tmp_path, 
 
 
 @pytest.mark.skipif(not GPU, reason="IMAGES_GPU=0: the napari-gpu image is not built")
-def test_gpu_image_builds_and_napari_lists_cellpose(built, container_engine, images_dir, figures):
-    """napari-gpu (CUDA PyTorch, Cellpose, its napari plugin) builds on the napari image; its
-    build checks the imports and napari's plugin list, and so does a container of it. The
-    image (the largest by far) is removed after the test, and one an earlier run left
-    before it is built again."""
+def test_gpu_image_builds_and_napari_lists_cellpose(
+    built, container_engine, terminal, images_dir, figures
+):
+    """napari-gpu (CUDA PyTorch, Cellpose, its napari plugin) builds on the napari image, by
+    docs/docker.md's commands typed as written (build_gpu_image); its build checks the
+    imports and napari's plugin list, and so does a container of it. The image (the largest
+    by far) is removed after the test, and one an earlier run left before it is built
+    again."""
     engine_run(container_engine, "rmi", "--force", tag("napari-gpu"), check=False, timeout=600)
     free = storage_free_gb(container_engine)
     figures["free GB before the napari-gpu build"] = free
@@ -286,7 +293,7 @@ def test_gpu_image_builds_and_napari_lists_cellpose(built, container_engine, ima
         "prune, old images), or leave this image out with IMAGES_GPU=0"
     )
     try:
-        build = build_images(container_engine, ["napari-gpu"], images_dir / "build-gpu.log", 3600)
+        build = build_gpu_image(container_engine, terminal, images_dir, figures)
         figures["build"]["seconds"]["napari-gpu"] = build.seconds["napari-gpu"]
         figures["build"]["gigabytes"]["napari-gpu"] = build.gigabytes["napari-gpu"]
         # The build's own check prints only when its layer is built, not when it comes from
@@ -309,6 +316,25 @@ def test_gpu_image_builds_and_napari_lists_cellpose(built, container_engine, ima
     finally:
         engine_run(container_engine, "rmi", "--force", tag("napari-gpu"), check=False, timeout=600)
         prune_images(container_engine)
+
+
+def build_gpu_image(tool: str, terminal: dict, images_dir, figures) -> Build:
+    """docs/docker.md's napari-gpu commands as a person types them in the repository root:
+    `scripts/build-images.sh napari-gpu` builds it, then its `docker build` line and
+    `scripts/build-images.sh all` (every step from the layers just built). With another
+    IMAGE_NAME than the doc's, build-images.sh as the other image tests run it."""
+    if NAME != "jupyter-napari-desktop":
+        return build_images(tool, ["napari-gpu"], images_dir / "build-gpu.log", 3600)
+    gpu = doc_builds()[1]
+    first = next(c for c in gpu if c.startswith("scripts/build-images.sh napari-gpu"))
+    text = run_as_typed(first, terminal, images_dir / "build-gpu.log", 3600)
+    build = build_report(text)
+    assert list(build.seconds) == ["napari-gpu"], text[-3000:]
+    for n, command in enumerate([c for c in gpu if c != first], 1):
+        started = time.monotonic()
+        run_as_typed(command, terminal, images_dir / f"build-gpu-{n}.log", 3600)
+        figures[f"docs/docker.md: {command} (s)"] = round(time.monotonic() - started)
+    return build
 
 
 def test_a_failed_build_step_names_the_image(built, container_engine, tmp_path):
