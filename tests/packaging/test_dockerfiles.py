@@ -444,13 +444,14 @@ def test_install_script_does_nothing_when_all_are_installed():
 @pytest.fixture(scope="module")
 def rendered_dockerfile(tmp_path_factory) -> Path:
     tool = need_tool("jupyter-repo2docker", "pip install jupyter-repo2docker")
+    # docs/binder.md's command as written, in the repository root.
     result = subprocess.run(
-        [tool, "--no-build", "--debug", str(REPO)],
+        [tool, "--no-build", "--debug", "."],
         capture_output=True,
         text=True,
         timeout=180,
         check=False,
-        cwd=tmp_path_factory.mktemp("r2d"),
+        cwd=REPO,
     )
     assert result.returncode == 0, f"repo2docker failed:\n{result.stderr[-3000:]}"
     assert result.stdout.lstrip().startswith("FROM"), result.stdout[:500]
