@@ -26,7 +26,8 @@ def test_the_sizes_at_scale_1_are_the_default_panels():
 
 
 @pytest.mark.parametrize(
-    ("scale", "size", "icons"), [(1, "26", "16"), (1.5, "39", "24"), (2, "52", "32"), (3, "78", "48")]
+    ("scale", "size", "icons"),
+    [(1, "26", "16"), (1.5, "39", "24"), (2, "52", "32"), (3, "78", "48")],
 )
 def test_the_panel_grows_with_the_scale(scale, size, icons):
     assert (SIZE.at(scale), ICONS.at(scale)) == (size, icons)
