@@ -1,22 +1,23 @@
-"""XFCE's own sizes at the page's screen scale: the panel, and xfwm4's window frames.
+"""XFCE's own sizes at the page's screen scale: the panel, window frames, desktop icons.
 
-XSETTINGS (xsettings.py) scales what GTK and Qt draw, text and napari, but two parts of an
-XFCE desktop take their size from xfconf instead: the panel's height and icon size (the
-``xfce4-panel`` channel; 26 and 16 pixels in the package's default panel) and xfwm4's
-theme, whose title bars and buttons are pictures of one size (Debian's xfwm4 has
-``Default`` for 96 dpi and ``Default-hdpi`` / ``Default-xhdpi`` at 1.5 and 2 times). At
-devicePixelRatio 2 the panel stayed 26 device pixels, 13 on the laptop's screen with its
-clock cut, and the title bars' buttons half their size.
+XSETTINGS (xsettings.py) scales what GTK and Qt draw, text and napari, but parts of an XFCE
+desktop take their size from xfconf instead: the panel's height and icon size (the
+``xfce4-panel`` channel; 26 and 16 pixels in the package's default panel), the desktop's
+icons (``xfce4-desktop``, 48 pixels) and xfwm4's theme, whose title bars and buttons are
+pictures of one size (Debian's xfwm4 has ``Default`` for 96 dpi and ``Default-hdpi`` /
+``Default-xhdpi`` at 1.5 and 2 times). At devicePixelRatio 2 the panel stayed 26 device
+pixels, 13 on the laptop's screen with its clock cut, and the title bars' buttons half
+their size.
 
 The supervisor sets them with ``xfconf-query`` on the session's D-Bus (``dbus-launch``
 execs into ``xfce4-session``, so the bus address is in that process's environment), from a
 thread: xfconf-query waits on the bus, and the panel puts its settings into xfconf only once
 it has started, so the first try waits for it. Only what is still the package's changes:
-the theme while it is one of xfwm4's Default family, the panel's sizes while they are what
-this module set last (kept in the xfconf channel ``jupyter-napari-desktop``, saved with the
-user's settings) or, before that, the default panel's. A theme or a panel size the user
-chose stays. Like any xfconf setting they outlive the session: the next desktop starts with
-the last scale's sizes and sets its own as soon as its panel is up.
+the theme while it is one of xfwm4's Default family, a size while it is what this module
+set last (kept in the xfconf channel ``jupyter-napari-desktop``, saved with the user's
+settings) or, before that, the package's default. A theme or a size the user chose stays.
+Like any xfconf setting they outlive the session: the next desktop starts with the last
+scale's sizes and sets its own as soon as its panel is up.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ OWN_CHANNEL = "jupyter-napari-desktop"
 THEMES = ((1.0, "Default"), (1.5, "Default-hdpi"), (2.0, "Default-xhdpi"))
 PANEL = "/panels/panel-1"  # the package's default panel (session/xdg-config/xfce4/panel)
 PANEL_SIZE, PANEL_ICONS = 26, 16  # its height and icon size at scale 1
+DESKTOP_ICONS = 48  # xfdesktop's icon size while none is set
 QUERY_TIMEOUT = 10.0
 # How long to wait for the session's bus and its panel's settings, trying every RETRY s.
 WAIT_SECONDS, RETRY = 90.0, 1.0
@@ -54,6 +56,7 @@ class Setting:
     at: Callable[[float], str]  # its value at a scale
     default: str  # the package's value at scale 1
     family: tuple[str, ...] = ()  # values that are the package's whoever set them
+    unset_is_default: bool = False  # the program draws ``default`` while it is not set
 
     @property
     def record(self) -> str:
@@ -80,9 +83,25 @@ def pixels(base: int) -> Callable[[float], str]:
 
 
 SETTINGS = (
-    Setting("xfwm4", "/general/theme", "string", theme_at, "Default", tuple(n for _, n in THEMES)),
+    Setting(
+        "xfwm4",
+        "/general/theme",
+        "string",
+        theme_at,
+        "Default",
+        family=tuple(name for _, name in THEMES),
+        unset_is_default=True,
+    ),
     Setting("xfce4-panel", f"{PANEL}/size", "uint", pixels(PANEL_SIZE), str(PANEL_SIZE)),
     Setting("xfce4-panel", f"{PANEL}/icon-size", "uint", pixels(PANEL_ICONS), str(PANEL_ICONS)),
+    Setting(
+        "xfce4-desktop",
+        "/desktop-icons/icon-size",
+        "uint",
+        pixels(DESKTOP_ICONS),
+        str(DESKTOP_ICONS),
+        unset_is_default=True,
+    ),
 )
 
 
@@ -147,8 +166,8 @@ def apply(query: XfconfQuery, scale: float) -> tuple[Optional[list[str]], int]:
     changed, missing = [], 0
     for setting in SETTINGS:
         current = query.get(setting.channel, setting.prop)
-        if setting.channel == "xfwm4" and current is None:
-            current = setting.default  # xfwm4 without the property draws its default theme
+        if current is None and setting.unset_is_default:
+            current = setting.default
         missing += current is None
         value = wanted(setting, scale, current, query.get(OWN_CHANNEL, setting.record))
         if value is not None:

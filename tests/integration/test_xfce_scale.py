@@ -31,7 +31,7 @@ pytestmark = [
         reason="dbus-daemon and xfconf-query missing: run scripts/install-system-deps.sh",
     ),
 ]
-THEME, SIZE, ICONS = SETTINGS
+THEME, SIZE, ICONS, DESKTOP = SETTINGS
 
 
 @pytest.fixture
@@ -71,6 +71,7 @@ def panel_starts(query: XfconfQuery, size: str = "26", icons: str = "16") -> Non
 
 
 def values(query: XfconfQuery) -> tuple:
+    """The theme, the panel's height and icon size, the desktop's icon size (None: unset)."""
     return tuple(query.get(s.channel, s.prop) for s in SETTINGS)
 
 
@@ -81,21 +82,23 @@ def test_the_panel_and_frames_follow_the_scale(session):
     try:
         scaler.want(2)  # before the panel is up: it waits for the panel's settings
         panel_starts(query)
-        big = (theme_at(2), "52", "32")
+        big = (theme_at(2), "52", "32", "96")
         wait_for(lambda: values(query) == big, 30, f"{big}, not {values(query)}", 0.2)
         assert any("xfce4-panel /panels/panel-1/size 26 -> 52" in note for note in notes), notes
         assert query.get(OWN_CHANNEL, SIZE.record) == "52"
 
         scaler.want(1)
-        small = ("Default", "26", "16")
+        small = ("Default", "26", "16", "48")
         wait_for(lambda: values(query) == small, 30, f"{small}, not {values(query)}", 0.2)
 
         # The user makes the panel 40 pixels high: it stays at every scale, the rest follows.
         query.set("xfce4-panel", f"{PANEL}/size", "uint", "40")
         scaler.want(2)
-        wait_for(lambda: values(query) == (theme_at(2), "40", "32"), 30, "icons at scale 2", 0.2)
+        at_2 = (theme_at(2), "40", "32", "96")
+        wait_for(lambda: values(query) == at_2, 30, f"{at_2}, not {values(query)}", 0.2)
         scaler.want(1.5)
-        wait_for(lambda: values(query) == (theme_at(1.5), "40", "24"), 30, "at scale 1.5", 0.2)
+        at_15 = (theme_at(1.5), "40", "24", "72")
+        wait_for(lambda: values(query) == at_15, 30, f"{at_15}, not {values(query)}", 0.2)
     finally:
         scaler.close()
 
@@ -105,12 +108,14 @@ def test_the_next_desktop_sets_its_own_scale(session):
     env, pid, query = session
     panel_starts(query, "52", "32")
     query.set("xfwm4", THEME.prop, "string", theme_at(2))
-    for setting, value in zip(SETTINGS, (theme_at(2), "52", "32")):
+    query.set("xfce4-desktop", DESKTOP.prop, "uint", "96")
+    for setting, value in zip(SETTINGS, (theme_at(2), "52", "32", "96")):
         query.set(OWN_CHANNEL, setting.record, setting.kind, value)
     scaler = XfceScaler(pid, env, lambda text: None)
     try:
         scaler.want(1)
-        wait_for(lambda: values(query) == ("Default", "26", "16"), 30, "scale 1's sizes", 0.2)
+        small = ("Default", "26", "16", "48")
+        wait_for(lambda: values(query) == small, 30, f"{small}, not {values(query)}", 0.2)
     finally:
         scaler.close()
 
@@ -120,6 +125,7 @@ def test_a_users_own_panel_and_theme_stay(session):
     query.run("-c", "xfce4-panel", "-p", "/panels", "-n", "-a", "-t", "int", "-s", "7")
     query.set("xfce4-panel", "/panels/panel-7/size", "uint", "30")
     query.set("xfwm4", THEME.prop, "string", "Greybird")
+    query.set("xfce4-desktop", DESKTOP.prop, "uint", "64")
     notes: list[str] = []
     scaler = XfceScaler(pid, env, notes.append)
     try:
@@ -127,6 +133,6 @@ def test_a_users_own_panel_and_theme_stay(session):
         wait_for(lambda: scaler.applied == 2, 30, "the scaler to finish", 0.2)
     finally:
         scaler.close()
-    assert values(query) == ("Greybird", None, None)
+    assert values(query) == ("Greybird", None, None, "64")
     assert query.get("xfce4-panel", "/panels/panel-7/size") == "30"
     assert not notes, notes

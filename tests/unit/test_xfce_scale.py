@@ -14,7 +14,7 @@ from tests.unit.test_panel_config import PANEL
 
 pytestmark = pytest.mark.unit
 
-THEME, SIZE, ICONS = SETTINGS
+THEME, SIZE, ICONS, DESKTOP = SETTINGS
 
 
 def test_the_sizes_at_scale_1_are_the_default_panels():
@@ -66,6 +66,13 @@ def test_a_size_the_user_chose_stays():
 
 def test_a_property_not_there_is_left_alone():
     assert wanted(SIZE, 2, current=None, last=None) is None
+
+
+def test_the_desktops_icons_grow_from_xfdesktops_default():
+    assert DESKTOP.unset_is_default and DESKTOP.default == "48"  # xfdesktop's own default
+    assert wanted(DESKTOP, 2, current="48", last=None) == "96"
+    assert wanted(DESKTOP, 1, current="96", last="96") == "48"
+    assert wanted(DESKTOP, 2, current="64", last=None) is None  # the user's 64
 
 
 def test_the_default_themes_are_the_packages_whoever_set_them(monkeypatch):
