@@ -8,9 +8,11 @@ home directories in named volumes. Use it with the base config, as
     pip install jupyterhub dockerspawner jupyterhub-idle-culler
     jupyterhub -f deploy/jupyterhub/jupyterhub_config_docker.py
 
-podman works too: ``podman system service --time=0 unix:///run/podman/podman.sock`` and
-``c.DockerSpawner.client_kwargs = {"base_url": "unix:///run/podman/podman.sock"}``.
-tests/images/test_dockerspawner.py runs these settings with podman. See docs/jupyterhub.md.
+podman works too: ``podman system service --time=0 unix:///run/podman/podman.sock``, the
+hub started with ``DOCKER_HOST=unix:///run/podman/podman.sock`` and
+``NAPARI_DESKTOP_HUB_CONNECT_IP`` set to the gateway of podman's network (docs/jupyterhub.md:
+podman makes that bridge with its first container). tests/images/test_dockerspawner_doc.py
+runs the two lines above with podman; tests/images/test_dockerspawner.py these settings.
 """
 
 import os

@@ -27,7 +27,7 @@ NAME = os.environ.get("IMAGE_NAME", "jupyter-napari-desktop")
 GPU = os.environ.get("IMAGES_GPU", "1") != "0"
 # What this sandbox needs: runc (crun fails on its cgroups), rlimits no higher than the
 # sandbox allows, the host network for builds (package registries) and slirp4netns for
-# published ports (no bridge driver). On an ordinary machine set them to "" if you like.
+# published ports. On an ordinary machine set them to "" if you like.
 SANDBOX_BUILD_FLAGS = (
     "--network host --runtime runc --ulimit nofile=1024:1024 --ulimit nproc=4096:4096"
 )
