@@ -169,6 +169,8 @@ def apply(query: XfconfQuery, scale: float) -> tuple[Optional[list[str]], int]:
         if current is None and setting.unset_is_default:
             current = setting.default
         missing += current is None
+        if current is None or current == setting.at(scale):
+            continue  # nothing to write: no need to read what was set last
         value = wanted(setting, scale, current, query.get(OWN_CHANNEL, setting.record))
         if value is not None:
             query.set(setting.channel, setting.prop, setting.kind, value)

@@ -82,3 +82,38 @@ def test_the_default_themes_are_the_packages_whoever_set_them(monkeypatch):
     assert wanted(THEME, 2, current="Default-hdpi", last="Default") == "Default-xhdpi"
     assert wanted(THEME, 2, current="Greybird", last=None) is None
     assert wanted(THEME, 2, current="Greybird", last="Default") is None
+
+
+class MemoryXfconf(xfce_scale.XfconfQuery):
+    """xfconf in a dict; the reads it was asked for, in order."""
+
+    def __init__(self, values: dict[tuple[str, str], str]) -> None:
+        super().__init__({})
+        self.values, self.reads = dict(values), []
+
+    def get(self, channel: str, prop: str):
+        self.reads.append((channel, prop))
+        return self.values.get((channel, prop))
+
+    def set(self, channel: str, prop: str, kind: str, value: str) -> None:
+        self.values[(channel, prop)] = value
+
+
+def test_apply_writes_the_scale_and_reads_the_record_only_where_it_writes(monkeypatch):
+    monkeypatch.setattr(xfce_scale, "theme_installed", lambda name: True)
+    xfconf = MemoryXfconf(
+        {
+            ("xfce4-panel", "/panels"): "1",
+            (THEME.channel, THEME.prop): "Default",
+            (SIZE.channel, SIZE.prop): "26",
+            (ICONS.channel, ICONS.prop): "16",
+        }
+    )
+    changed, missing = xfce_scale.apply(xfconf, 2)
+    assert missing == 0 and len(changed) == 4, changed
+    assert xfconf.values[(SIZE.channel, SIZE.prop)] == "52"
+    assert xfconf.values[(xfce_scale.OWN_CHANNEL, SIZE.record)] == "52"
+
+    xfconf.reads.clear()
+    assert xfce_scale.apply(xfconf, 2) == ([], 0)  # all at scale 2 already
+    assert all(channel != xfce_scale.OWN_CHANNEL for channel, _ in xfconf.reads), xfconf.reads
