@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Optional
 
 from tests.images.containers import REPO, SANDBOX_BUILD_FLAGS, ca_bundle, engine_run
+from tests.support.docs import commands_under
 from tests.support.pages import wait_for_colours
 from tests.support.waiting import wait_for
 
@@ -47,25 +48,8 @@ NAPARI_CARD = ".jp-LauncherCard[title*='napari in a browser desktop']"
 
 
 def readme_lines(marker: str, doc: str = "README.md") -> list[str]:
-    """The commands under the comment that starts with ``marker`` in one of the shell
-    blocks of ``doc`` (README.md, or a path in the checkout such as docs/jupyterhub.md), as
-    written (the comment may go on over several lines; the commands end at the next comment
-    or blank line)."""
-    text = (REPO / doc).read_text()
-    for block in re.findall(r"```(?:bash|sh)\n(.*?)```", text, re.S):
-        lines = block.splitlines()
-        for index, line in enumerate(lines):
-            if line.startswith(marker):
-                commands = []
-                for command in lines[index + 1 :]:
-                    if command.startswith("#") and not commands:
-                        continue
-                    if not command.strip() or command.startswith("#"):
-                        break
-                    commands.append(command.strip())
-                assert commands, f"{doc}: no command after {marker!r}"
-                return commands
-    raise AssertionError(f"{doc} has no shell block with a comment {marker!r}")
+    """The commands under the comment that starts with ``marker`` in ``doc``'s shell blocks."""
+    return commands_under(marker, doc)
 
 
 def readme_command(number: int) -> str:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from tests.support.docs import shell_commands
 from tests.support.procs import descendants, free_port, pss_kib
 from tests.support.waiting import wait_for
 
@@ -137,17 +138,8 @@ def containers_conf(flags: str) -> str:
 
 def doc_commands(doc: str, starts: tuple[str, ...]) -> list[str]:
     """The commands of ``doc``'s shell blocks that start with one of ``starts``, as written
-    (lines ending in a backslash joined; a comment after the command stays: bash skips it),
-    each once."""
-    text = (REPO / doc).read_text()
-    blocks = re.findall(r"```(?:sh|bash)\n(.*?)```", text, re.S)
-    lines = "\n".join(blocks).replace("\\\n", " ").splitlines()
-    found: list[str] = []
-    for line in lines:
-        command = re.sub(r"\s+", " ", line.strip())
-        if command.startswith(starts) and command not in found:
-            found.append(command)
-    return found
+    (tests/support/docs.py: lines ending in a backslash joined, each once)."""
+    return [command for command in shell_commands(doc) if command.startswith(starts)]
 
 
 def doc_builds() -> tuple[list[str], list[str]]:

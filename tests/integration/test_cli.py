@@ -5,7 +5,6 @@ in the server's root directory, against a real server, desktop and napari."""
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.conftest import needs_xvnc
+from tests.support.docs import shell_commands
 from tests.support.jupyter import JupyterServer, run_cli
 from tests.support.paths import ROOT
 from tests.support.pattern import write_pattern
@@ -107,15 +107,8 @@ def test_sessions_listed_and_started_empty(server):
 
 
 def doc_commands(doc: str) -> list[str]:
-    """The jupyter-napari-desktop lines of ``doc``'s bash blocks, as written."""
-    text = (ROOT / doc).read_text()
-    blocks = re.findall(r"```bash\n(.*?)```", text, re.S)
-    return [
-        line.strip()
-        for block in blocks
-        for line in block.splitlines()
-        if "jupyter-napari-desktop " in line
-    ]
+    """The jupyter-napari-desktop lines of ``doc``'s shell blocks, as written."""
+    return [line for line in shell_commands(doc) if "jupyter-napari-desktop " in line]
 
 
 @pytest.mark.parametrize("doc", ["docs/napari-api.md", "docs/sessions.md", "docs/video.md"])

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.docs import shell_commands
+
 REPO = Path(__file__).resolve().parents[2]
 APT_LIST = REPO / "binder" / "apt.txt"
 INSTALL_SCRIPT = REPO / "scripts" / "install-system-deps.sh"
@@ -443,17 +445,29 @@ def test_install_script_does_nothing_when_all_are_installed():
 
 @pytest.fixture(scope="module")
 def rendered_dockerfile(tmp_path_factory) -> Path:
-    tool = need_tool("jupyter-repo2docker", "pip install jupyter-repo2docker")
-    # docs/binder.md's command as written, in the repository root.
-    result = subprocess.run(
-        [tool, "--no-build", "--debug", "."],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-        cwd=REPO,
+    """docs/binder.md's two lines as written ("Check it without Docker"), in the repository
+    root, with this environment's pip and repo2docker first on PATH."""
+    install, render = (
+        [c for c in shell_commands("docs/binder.md") if c.startswith(start)]
+        for start in ("pip install jupyter-repo2docker", "jupyter-repo2docker --no-build")
     )
-    assert result.returncode == 0, f"repo2docker failed:\n{result.stderr[-3000:]}"
+    assert install == ["pip install jupyter-repo2docker"] and len(render) == 1, (install, render)
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    results = [
+        subprocess.run(
+            ["bash", "-c", line],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+            cwd=REPO,
+            env=env,
+        )
+        for line in (install[0], render[0])
+    ]
+    for line, result in zip((install[0], render[0]), results):
+        assert result.returncode == 0, f"{line} failed:\n{result.stderr[-3000:]}"
+    result = results[1]
     assert result.stdout.lstrip().startswith("FROM"), result.stdout[:500]
     path = tmp_path_factory.mktemp("rendered") / "Dockerfile"
     path.write_text(result.stdout)
