@@ -118,6 +118,10 @@ def test_the_docs_commands_as_written(server, doc):
     assert commands, f"{doc} shows no jupyter-napari-desktop command"
     if not (ROOT / ".venv" / "bin" / "jupyter-napari-desktop").exists():
         pytest.skip("the checkout has no .venv: run bash scripts/setup.sh --test")
+    # The pages' commands are about a running napari (sessions.md: "Start empty"); alone
+    # (pytest -k) this test starts it as a person would, with a file.
+    opened = cli(server, "open", "pattern.png")
+    assert opened.returncode == 0, opened.stderr
     for command in commands:
         done = subprocess.run(
             ["bash", "-c", command],
