@@ -27,7 +27,7 @@ RUN: list[tuple[str, str, str]] = [
     ("README.md", r"bash scripts/setup\.sh --test && bash scripts/test\.sh$", ".ci/run"),
     (
         "README.md",
-        r"sudo bash scripts/install-system-deps\.sh$",
+        r"bash scripts/install-system-deps\.sh$",
         "tests/fresh/test_existing_env.py",
     ),
     ("README.md", r'pip install "\.\[napari\]"$', "tests/fresh/test_existing_env.py"),
