@@ -1,8 +1,9 @@
-"""The README's lines for an existing Jupyter environment, on a fresh Debian 12 machine that
-has one: Python with a venv that holds only JupyterLab, its pip first on PATH, a user with
-sudo. The lines are read from README.md and run as written; then `jupyter lab` (restarted,
-as the README says) has the server extension and the labextension, and the napari card
-draws the test pattern in the host's Chromium.
+"""The README's lines for an existing Jupyter environment, on a fresh Debian machine that
+has one: Python with a venv that holds only JupyterLab, its pip first on PATH, and a user
+with sudo (Debian 12) or root with no sudo (Debian 13). The lines are read from README.md
+and run as written; then `jupyter lab` (restarted, as the README says) has the server
+extension and the labextension, and the napari card draws the test pattern in the host's
+Chromium.
 
 Then docs/video.md in the same environment, as a person turns the video path on: the server
 names the command that adds PyAV (the one the README's table shows), the doc's install line
@@ -20,30 +21,37 @@ from tests.fresh.machines import REPO, URL, Machine, napari_card_draws, readme_l
 
 pytestmark = pytest.mark.timeout(40 * 60)
 MARKER = "# Into an existing Jupyter environment"
-SUITE = "bookworm"
+# A user with sudo on Debian 12 (then docs/video.md's lines too); root with no sudo on
+# Debian 13, as in a container's root shell.
+CASES = [("bookworm", "sudo-user"), ("trixie", "root")]
 ENV = "~/jupyter"
 VIDEO_DOC = "docs/video.md"
 WHY_NOT = "from jupyter_napari_desktop.server.video_codec import available; print(available())"
 
 
+@pytest.mark.parametrize(("suite", "user"), CASES)
 def test_readme_lines_into_an_existing_jupyter_environment(
-    container_engine, base, checkout, pattern_config, browser, fresh_dir, figures
+    suite, user, container_engine, base, checkout, pattern_config, browser, fresh_dir, figures
 ):
     lines = readme_lines(MARKER)
     assert any("install-system-deps.sh" in line for line in lines), lines
     assert any(line.startswith("pip install") for line in lines), lines
-    base(SUITE)
-    label = f"{SUITE}-existing-env"
-    machine = Machine(container_engine, SUITE, "sudo-user", checkout, fresh_dir / f"{label}.log")
+    base(suite)
+    label = f"{suite}-{user}-existing-env"
+    machine = Machine(container_engine, suite, user, checkout, fresh_dir / f"{label}.log")
     activate = f". {ENV}/bin/activate"
     try:
         machine.start(pattern_config, packages=("python3-venv",))
+        if user == "root":  # a container's root shell: no sudo to ask
+            assert machine.exec("command -v sudo || true").strip() == ""
         machine.exec(f"python3 -m venv {ENV} && {ENV}/bin/pip install -q jupyterlab", timeout=600)
         before = machine.exec(f"{activate} && jupyter labextension list 2>&1; pip list")
         assert "napari" not in before, f"the environment must hold only JupyterLab: {before}"
 
         script = " && ".join([activate, *lines])
-        machine.run(f"{script} && echo README-LINES-DONE && exec jupyter lab --no-browser")
+        # The environment's own Jupyter, started as its owner starts it (root: --allow-root).
+        lab = "jupyter lab --no-browser" + (" --allow-root" if user == "root" else "")
+        machine.run(f"{script} && echo README-LINES-DONE && exec {lab}")
         install_s = machine.wait_output("README-LINES-DONE", 30 * 60, "the README's lines")
         machine.wait_output(URL, 180, "the token URL of jupyter lab")
         port, token = machine.url()
@@ -61,7 +69,8 @@ def test_readme_lines_into_an_existing_jupyter_environment(
             "click on napari -> pattern drawn (s)": round(drawn_s, 1),
         }
         print(f"{label}: {figures[label]}")
-        figures[f"{label}-video"] = turn_video_on(machine, activate, browser, fresh_dir, label)
+        if user != "root":  # once is enough: the video path is the same for both
+            figures[f"{label}-video"] = turn_video_on(machine, activate, browser, fresh_dir, label)
     finally:
         machine.remove()
 
