@@ -94,6 +94,7 @@ def test_the_docker_spawner_lines_as_written(
     flags = os.environ.get("CONTAINER_RUN_FLAGS", SANDBOX_RUN_FLAGS)
     conf.write_text(containers_conf(re.sub(r"--network \S+", "", flags)))
     remove_leftovers()
+    subprocess.run(["userdel", USER], capture_output=True, check=False)  # an interrupted run's
     (tmp_path / "homes").mkdir()
     user = UnixUser.create(USER, tmp_path / "homes")
     password = secrets.token_hex(8)
