@@ -14,8 +14,6 @@ import re
 import secrets
 import shlex
 import time
-import urllib.error
-import urllib.request
 
 import pytest
 
@@ -27,6 +25,7 @@ from tests.fresh.machines import (
     readme_lines,
 )
 from tests.images.containers import engine_run, run_flags
+from tests.support.hub import login_page_answers
 from tests.support.pages import wait_for_colours
 from tests.support.procs import free_port
 from tests.support.waiting import wait_for
@@ -39,14 +38,6 @@ START = "# Start the hub"
 SUITE = "bookworm"
 INSTALL_TIMEOUT = 30 * 60
 DONE = "DOC-LINES-DONE"
-
-
-def hub_answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/hub/login", timeout=5) as response:
-            return response.status == 200
-    except (OSError, urllib.error.URLError):
-        return False
 
 
 def test_the_local_users_section_on_a_bare_machine(
@@ -103,7 +94,7 @@ def test_the_local_users_section_on_a_bare_machine(
             " && ".join(start),
         )
         started = time.monotonic()
-        wait_for(lambda: hub_answers(url), 180, "the hub's login page", step=1)
+        wait_for(lambda: login_page_answers(url), 180, "the hub's login page", step=1)
         hub_s = time.monotonic() - started
 
         context = browser.new_context(viewport={"width": 1280, "height": 800})

@@ -28,8 +28,9 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
+
+from tests.support.waiting import wait_for
 
 RELAY_TO = ("127.0.0.1", 8000)
 
@@ -64,14 +65,6 @@ def relay(listener: socket.socket) -> None:
             threading.Thread(target=pump, args=ends, daemon=True).start()
 
 
-def wait_for_path(path: Path, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"{path} did not appear within {timeout:g} s")
-        time.sleep(0.1)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", type=Path, required=True)
@@ -94,7 +87,7 @@ def main() -> int:
         )
     command = None
     try:
-        wait_for_path(api_socket, 30)
+        wait_for(api_socket.exists, 30, "podman's API socket", step=0.1)
         gateway = subprocess.run(
             ["podman", "network", "inspect", "podman"],
             capture_output=True,

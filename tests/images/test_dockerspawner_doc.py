@@ -35,7 +35,7 @@ from tests.images.containers import (
     run_as_typed,
     tag,
 )
-from tests.support.hub import UnixUser, chp_command, node_bin_dir
+from tests.support.hub import UnixUser, chp_command, login_page_answers, node_bin_dir
 from tests.support.pages import desktop_canvas, drop, wait_for_colours, wait_state, wait_uploads
 from tests.support.pattern import write_tiff
 from tests.support.waiting import wait_for
@@ -53,16 +53,6 @@ MAGENTA, CYAN = (255, 0, 255), (0, 255, 255)
 def remove_leftovers() -> None:
     engine_run("podman", "rm", "--force", "--time=0", CONTAINER, check=False)
     engine_run("podman", "volume", "rm", "--force", VOLUME, check=False)
-
-
-def login_page_answers(url: str) -> bool:
-    import urllib.request
-
-    try:
-        with urllib.request.urlopen(f"{url}/hub/login", timeout=5) as response:
-            return response.status == 200
-    except OSError:
-        return False
 
 
 def test_the_docker_spawner_lines_as_written(

@@ -595,6 +595,15 @@ c.Spawner.http_timeout = 120
         return []
 
 
+def login_page_answers(url: str) -> bool:
+    """True when the hub at ``url`` (its public address) serves its login page."""
+    try:
+        with urllib.request.urlopen(f"{url}/hub/login", timeout=5) as response:
+            return response.status == 200
+    except (OSError, urllib.error.URLError):
+        return False
+
+
 def http(method: str, url: str, token: Optional[str], body: object = None, timeout: float = 60):
     """(status, JSON or text) of one request with ``Authorization: token``; no redirects."""
     status, answer, _ = http_full(method, url, token, body, timeout)
