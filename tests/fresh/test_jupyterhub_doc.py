@@ -25,7 +25,7 @@ from tests.fresh.machines import (
     readme_lines,
 )
 from tests.images.containers import engine_run, run_flags
-from tests.support.hub import login_page_answers
+from tests.support.hub import fill_login_form, login_page_answers
 from tests.support.pages import wait_for_colours
 from tests.support.procs import free_port
 from tests.support.waiting import wait_for
@@ -100,9 +100,7 @@ def test_the_local_users_section_on_a_bare_machine(
         context = browser.new_context(viewport={"width": 1280, "height": 800})
         try:
             page = context.new_page()
-            page.goto(f"{url}/hub/login")
-            page.fill("#username_input", user)
-            page.fill("#password_input", password)
+            fill_login_form(page, url, user, password)
             page.screenshot(path=str(fresh_dir / f"{label}-login.png"))
             clicked = time.monotonic()
             page.click("#login_submit")

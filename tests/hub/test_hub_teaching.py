@@ -13,13 +13,13 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import urllib.parse
 
 import pytest
 
 from tests.support.hub import (
     HubProcess,
     UnixUser,
+    fill_login_form,
     hub_base,
     hub_marks,
     hub_venvs,
@@ -94,9 +94,7 @@ def log_in_to(browser, hub, user: str, next_path: str):
     """A browser of ``user``: the hub's login form, then ``next_path``."""
     context = browser.new_context(viewport={"width": 1200, "height": 760})
     page = context.new_page()
-    page.goto(f"{hub.url}/hub/login?next={urllib.parse.quote(next_path)}")
-    page.fill("#username_input", user)
-    page.fill("#password_input", hub.password)
+    fill_login_form(page, hub.url, user, hub.password, next_path)
     page.click("#login_submit")
     page.wait_for_load_state()
     confirm = page.locator("form [type=submit]")

@@ -35,7 +35,13 @@ from tests.images.containers import (
     run_as_typed,
     tag,
 )
-from tests.support.hub import UnixUser, chp_command, login_page_answers, node_bin_dir
+from tests.support.hub import (
+    UnixUser,
+    chp_command,
+    fill_login_form,
+    login_page_answers,
+    node_bin_dir,
+)
 from tests.support.pages import desktop_canvas, drop, wait_for_colours, wait_state, wait_uploads
 from tests.support.pattern import write_tiff
 from tests.support.waiting import wait_for
@@ -120,9 +126,7 @@ def test_the_docker_spawner_lines_as_written(
         context = browser.new_context(viewport={"width": 1280, "height": 800})
         try:
             page = context.new_page()
-            page.goto(f"{url}/hub/login")
-            page.fill("#username_input", USER)
-            page.fill("#password_input", password)
+            fill_login_form(page, url, USER, password)
             page.click("#login_submit")
             page.wait_for_url(
                 re.compile(rf".*/user/{USER}/napari-desktop/\?app=napari"), timeout=300_000

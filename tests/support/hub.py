@@ -32,6 +32,7 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -467,9 +468,7 @@ c.Spawner.http_timeout = 120
         """What a person does in the browser ``page`` (Playwright): the hub's login form with
         her name and the password; then wait until the hub has spawned her server and sent
         her to its default URL, the napari page (the example config's)."""
-        page.goto(f"{self.url}/hub/login")
-        page.fill("#username_input", user)
-        page.fill("#password_input", self.password)
+        fill_login_form(page, self.url, user, self.password)
         page.click("#login_submit")
         # JupyterHub 6 appends "&" to the default URL's query.
         napari_page = re.compile(r".*/napari-desktop/\?app=napari&?$")
@@ -593,6 +592,16 @@ c.Spawner.http_timeout = 120
         except AssertionError:
             return [f"configurable-http-proxy still runs: {self.proxy_processes()}"]
         return []
+
+
+def fill_login_form(page: Any, url: str, user: str, password: str, next_path: str = "") -> None:
+    """The hub's login form at ``url`` (its public address) in the browser ``page``
+    (Playwright), filled in with a name and password as a person types them; not sent.
+    ``next_path``: where the hub sends her after it."""
+    query = f"?next={urllib.parse.quote(next_path)}" if next_path else ""
+    page.goto(f"{url}/hub/login{query}")
+    page.fill("#username_input", user)
+    page.fill("#password_input", password)
 
 
 def login_page_answers(url: str) -> bool:
