@@ -35,11 +35,17 @@ def top_windows(dpy: Any, root: Any) -> list[Any]:
 
 
 def maximize_when_managed(
-    display: str, xauthority: str, pid: int, timeout: float = 30.0, poll: float = 0.2
+    display: str,
+    xauthority: str,
+    pid: int,
+    timeout: float = 30.0,
+    poll: float = 0.2,
+    wm_timeout: float = 300.0,
 ) -> Optional[str]:
     """Ask the window manager to maximize the viewable windows of process ``pid`` once it
-    runs, and to focus the last; wait until it did or ``timeout``. None when done, else why
-    not."""
+    runs (waiting up to ``wm_timeout`` for it: a session starts slowly on a busy machine),
+    and to focus the last; wait until it did or ``timeout`` after the window manager came.
+    None when done, else why not."""
     from Xlib import X
     from Xlib import display as xdisplay
     from Xlib.protocol import event
@@ -55,9 +61,13 @@ def maximize_when_managed(
         vert = dpy.intern_atom("_NET_WM_STATE_MAXIMIZED_VERT")
         active = dpy.intern_atom("_NET_ACTIVE_WINDOW")
         mask = X.SubstructureRedirectMask | X.SubstructureNotifyMask
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + wm_timeout
+        managed = False
         while time.monotonic() < deadline:
             if root.get_full_property(wm_check, X.AnyPropertyType) is not None:
+                if not managed:
+                    managed = True
+                    deadline = time.monotonic() + timeout
                 windows = []
                 for window in top_windows(dpy, root):
                     with contextlib.suppress(Exception):
@@ -94,6 +104,8 @@ def maximize_when_managed(
                     root.send_event(focus, event_mask=mask)
                     dpy.flush()
             time.sleep(poll)
+        if not managed:
+            return f"no window manager came within {wm_timeout:g} s"
         return f"napari's window was not maximized and focused within {timeout:g} s"
     finally:
         with contextlib.suppress(Exception):

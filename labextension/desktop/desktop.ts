@@ -15,6 +15,7 @@ import { ConnectionState, DesktopConnection } from './connection';
 import {
   applyHidpi,
   IHidpiControl,
+  IResizeState,
   remoteScale,
   watchPixelRatio
 } from './hidpi';
@@ -60,6 +61,8 @@ export interface INapariDesktopHandle {
   remoteScale: number;
   /** The server's last answer about the desktop's scale (screen.ts). */
   screen?: IScreenAnswer;
+  /** How the page's resizes of the remote screen went (hidpi.ts). */
+  resize?: () => IResizeState;
   /** The stats overlay's figures now (overlay.ts). */
   stats?: () => IStatsFigures;
   /** Whether the connection asked for H.264 (video.ts), and why it was dropped. */
@@ -303,7 +306,7 @@ class DesktopPage {
     // On HiDPI screens, "crisp" asks for device pixels (scaleViewport on).
     // The desktop's programs draw at the same scale (screen.ts), so napari keeps its size.
     this._screenScale.reset();
-    this._hidpiControl = applyHidpi(rfb, () => {
+    const control = applyHidpi(rfb, () => {
       if (this._role === 'viewer') {
         return 1; // a viewer sees the owner's screen as it is
       }
@@ -313,6 +316,8 @@ class DesktopPage {
       this._screenScale.report(scale);
       return scale;
     });
+    this._hidpiControl = control;
+    this._handle.resize = () => control.state();
     rfb.clipViewport = false;
     rfb.focusOnClick = true;
     rfb.qualityLevel = this._quality;

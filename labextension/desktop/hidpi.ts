@@ -46,6 +46,8 @@ interface IRfbResize {
   _requestRemoteResize(): void;
   _fbWidth: number;
   _fbHeight: number;
+  /** noVNC's "a request is out": it sends no other until the server answers it. */
+  _pendingRemoteResize: boolean;
 }
 
 /**
@@ -53,15 +55,29 @@ interface IRfbResize {
  * asked for, and how often it asks again. noVNC sends one request at a time and asks
  * again only after the server accepted one: a request the server refused (a resize
  * racing another), or one made while another was pending, left the screen at the old
- * size (seen in Firefox and WebKit, about one window resize in five).
+ * size (seen in Firefox and WebKit, about one window resize in five). A request still
+ * unanswered at the check is given up (noVNC would wait for its answer forever, and send
+ * no other), and asked again.
  */
 export const RESIZE_RECHECK_MS = 1000;
 export const RESIZE_RETRIES = 5;
+
+/** How the page's resizes went (window.napariDesktop.resize(), for tests and people). */
+export interface IResizeState {
+  /** The remote size the page wants now ("WxH"), and the remote screen's size. */
+  wanted: string;
+  screen: string;
+  /** Requests asked again at a check, and unanswered requests given up. */
+  retries: number;
+  unanswered: number;
+}
 
 /** Control over one RFB's use of the pixel ratio. */
 export interface IHidpiControl {
   /** Apply the current mode and ratio now (after either changed). */
   update(): void;
+  /** How the resizes went so far. */
+  state(): IResizeState;
 }
 
 /**
@@ -80,6 +96,8 @@ export function applyHidpi(rfb: RFB, scale: () => number): IHidpiControl {
   let recheck: ReturnType<typeof setTimeout> | undefined;
   let retries = 0;
   let wanted = '';
+  let retried = 0;
+  let unanswered = 0;
   const wantedSize = () => {
     const size = screenSize();
     return remoteSize(size.w, size.h, scale());
@@ -105,7 +123,12 @@ export function applyHidpi(rfb: RFB, scale: () => number): IHidpiControl {
       const inSync =
         now.w === internals._fbWidth && now.h === internals._fbHeight;
       if (!inSync && retries < RESIZE_RETRIES && rfb.resizeSession) {
+        if (internals._pendingRemoteResize) {
+          internals._pendingRemoteResize = false;
+          unanswered += 1;
+        }
         retries += 1;
+        retried += 1;
         internals._requestRemoteResize();
       }
     }, RESIZE_RECHECK_MS);
@@ -117,8 +140,17 @@ export function applyHidpi(rfb: RFB, scale: () => number): IHidpiControl {
     }
     internals._requestRemoteResize();
   };
+  const state = (): IResizeState => {
+    const want = wantedSize();
+    return {
+      wanted: `${want.w}x${want.h}`,
+      screen: `${internals._fbWidth}x${internals._fbHeight}`,
+      retries: retried,
+      unanswered
+    };
+  };
   rfb.scaleViewport = scale() !== 1;
-  return { update };
+  return { update, state };
 }
 
 /**

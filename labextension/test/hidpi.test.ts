@@ -97,3 +97,43 @@ describe('applyHidpi resize recheck', () => {
     assert.equal(fake.requested.length, sent);
   });
 });
+
+describe('applyHidpi unanswered request', () => {
+  it('gives up a request the server never answered and asks again', t => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    // As noVNC: nothing is sent while a request is out.
+    class PendingRfb extends FakeRfb {
+      _fbWidth = 1000;
+      _fbHeight = 600;
+      _pendingRemoteResize = false;
+      resizeSession = true;
+      _requestRemoteResize() {
+        if (this._pendingRemoteResize) {
+          return;
+        }
+        this._pendingRemoteResize = true;
+        super._requestRemoteResize();
+      }
+    }
+    const fake = new PendingRfb();
+    const control = applyHidpi(fake as unknown as RFB, () => 1);
+    control.update();
+    assert.equal(fake.requested.length, 1);
+    // No answer comes: the check sends the request again.
+    t.mock.timers.tick(RESIZE_RECHECK_MS);
+    assert.equal(fake.requested.length, 2, 'asked again, not left pending');
+    assert.deepEqual(control.state(), {
+      wanted: '1400x868',
+      screen: '1000x600',
+      retries: 1,
+      unanswered: 1
+    });
+    // The answer to the second comes: in sync, nothing more.
+    fake._pendingRemoteResize = false;
+    fake._fbWidth = 1400;
+    fake._fbHeight = 868;
+    t.mock.timers.tick(RESIZE_RECHECK_MS * 3);
+    assert.equal(fake.requested.length, 2);
+    assert.equal(control.state().screen, '1400x868');
+  });
+});

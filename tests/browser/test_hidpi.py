@@ -15,9 +15,9 @@ from PIL import Image
 from tests.support.desktops import pattern_desktop
 from tests.support.pages import (
     layer_panel_width,
-    napari_fills_the_screen,
     open_desktop,
     wait_for_pattern,
+    wait_napari_fills,
     x_screen_size,
     xfce_sizes,
 )
@@ -69,7 +69,10 @@ def wait_screen(page, desktop, scale: float) -> dict:
     try:
         return wait_for(matches, 30, f"a remote screen of CSS size x {scale}", 0.25)
     except AssertionError:
-        sizes = f"{screen_and_canvas(page)}, X screen {x_screen_size(desktop)}"
+        sizes = (
+            f"{screen_and_canvas(page)}, X screen {x_screen_size(desktop)}, "
+            f"the page's resizes: {page.evaluate('() => window.napariDesktop.resize()')}"
+        )
         raise AssertionError(f"no remote screen of CSS size x {scale}: {sizes}") from None
 
 
@@ -105,7 +108,7 @@ def panel_width_at(browser, desktop, dpr: int, artifacts: Path) -> tuple[float, 
         assert sizes["shown"] == sizes["css"], sizes  # shown at the window's size
         wait_for(lambda: napari_scale(desktop) == dpr, 30, f"napari at scale {dpr}")
         xfce = xfce_at(desktop, dpr)
-        wait_for(lambda: napari_fills_the_screen(desktop), 30, "napari's window to follow")
+        wait_napari_fills(desktop, 30, "napari's window to follow")
         wait_for(lambda: drawn_everywhere(page), 30, "the whole canvas drawn", 0.25)
         wait_for_pattern(page, 60)
         page.screenshot(path=str(artifacts / f"hidpi-page-ratio-{dpr}.png"))
@@ -154,14 +157,14 @@ def test_light_and_crisp_switch_without_losing_a_layer(browser, desktop, artifac
         light = wait_screen(page, desktop, 1)
         assert light["shown"] == light["css"], light
         wait_for(lambda: napari_scale(desktop) == 1, 30, "napari at scale 1")
-        wait_for(lambda: napari_fills_the_screen(desktop), 30, "napari's window to follow")
+        wait_napari_fills(desktop, 30, "napari's window to follow")
         wait_for(lambda: drawn_everywhere(page), 30, "the whole canvas drawn", 0.25)
         wait_for_pattern(page, 60)
         page.screenshot(path=str(artifacts / "hidpi-light.png"))
         page.select_option("#jp-NapariDesktop-hidpi", "crisp")
         wait_screen(page, desktop, 2)
         wait_for(lambda: napari_scale(desktop) == 2, 30, "napari at scale 2 again")
-        wait_for(lambda: napari_fills_the_screen(desktop), 30, "napari's window to follow")
+        wait_napari_fills(desktop, 30, "napari's window to follow")
         wait_for(lambda: drawn_everywhere(page), 30, "the whole canvas drawn", 0.25)
         wait_for_pattern(page, 60)
         page.screenshot(path=str(artifacts / "hidpi-crisp.png"))

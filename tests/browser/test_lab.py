@@ -15,9 +15,10 @@ import pytest
 from tests.support.pages import (
     click_card,
     desktop_x_env,
-    napari_fills_the_screen,
+    napari_window,
     open_lab,
     wait_for_pattern,
+    wait_napari_fills,
     wait_state,
     x_screen_size,
 )
@@ -50,8 +51,11 @@ class NapariWindowSizes(threading.Thread):
                 env = self.lab.x_env()
             except AssertionError:  # the desktop is not up yet
                 continue
+            window = napari_window(env)
+            if window is None:
+                continue
             out = subprocess.run(
-                ["xwininfo", "-name", "napari"], env=env, capture_output=True, text=True
+                ["xwininfo", "-id", hex(window[0])], env=env, capture_output=True, text=True
             ).stdout
             size = re.search(r"Width: (\d+)\s+Height: (\d+)", out)
             if "IsViewable" in out and size:
@@ -83,7 +87,7 @@ def test_napari_card_draws_the_test_image(context, lab, artifacts):
     screen = x_screen_size(lab)
     width, height = sizes.first_shown(0.5)
     assert width >= 0.9 * screen[0] and height >= 0.8 * screen[1], (width, height, screen)
-    wait_for(lambda: napari_fills_the_screen(lab), 30, "napari to fill the screen")
+    wait_napari_fills(lab, 30)
     (artifacts / "napari-card.png").write_bytes(png)
     tab.screenshot(path=str(artifacts / "napari-page.png"))
     print(f"click on napari -> test image drawn: {elapsed:.1f} s")

@@ -160,7 +160,8 @@ def test_the_remote_screen_follows_the_window(napari_tab, lab, engine_artifacts)
                 0.25,
             )
         except AssertionError as error:
-            raise AssertionError(f"{error}: {sizes()}") from None
+            resize = napari_tab.evaluate("window.napariDesktop.resize()")
+            raise AssertionError(f"{error}: {sizes()}, the page's resizes: {resize}") from None
         print(f"{napari_tab.name}: {now}")
     (engine_artifacts / f"{napari_tab.name}-resized.png").write_bytes(napari_tab.screenshot())
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from tests.engines.conftest import running_engine
-from tests.support.pages import napari_fills_the_screen, x_screen_size
+from tests.support.pages import wait_napari_fills, x_screen_size
 from tests.support.pattern import png_colour_shares
 from tests.support.waiting import wait_for
 
@@ -50,7 +50,7 @@ def test_napari_draws_at_the_retina_screens_scale(retina, lab, engine_artifacts)
     assert retina.evaluate("window.napariDesktop.remoteScale") == 2
     # As a person sees it: napari fills the ratio-2 screen and its canvas shows the pattern
     # (the window manager maximizes napari some seconds after it starts).
-    wait_for(lambda: napari_fills_the_screen(lab), 60, "napari filling the screen", 0.5)
+    wait_napari_fills(lab, 60)
 
     def drawn():
         png = retina.screenshot(CANVAS)

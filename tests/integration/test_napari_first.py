@@ -12,24 +12,11 @@ import psutil
 import pytest
 
 from tests.integration.conftest import needs_xvnc
+from tests.support.pages import napari_window
 from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, needs_xvnc, pytest.mark.timeout(200)]
 pytest.importorskip("napari", reason="napari is installed by scripts/setup.sh")
-
-WINDOW = re.compile(r'^\s*(0x[0-9a-f]+) "napari": \("napari_helper.py" "napari"\)\s+(\d+)x(\d+)')
-
-
-def napari_window(env: dict[str, str]) -> tuple[int, int, int] | None:
-    """(id, width, height) of napari's main window on the X server, or None."""
-    done = subprocess.run(
-        ["xwininfo", "-root", "-tree"], env=env, capture_output=True, text=True, timeout=10
-    )
-    for line in done.stdout.splitlines():
-        found = WINDOW.match(line)
-        if found:
-            return int(found[1], 16), int(found[2]), int(found[3])
-    return None
 
 
 def active_window(env: dict[str, str]) -> int | None:

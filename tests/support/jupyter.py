@@ -169,6 +169,16 @@ class JupyterServer:
         pid = self.xvnc()
         return procs.option_value(procs.cmdline(pid), "-rfbunixpath") if pid else None
 
+    def desktop_log(self, chars: int = 4000) -> str:
+        """The end of the desktop's own log (Xvnc, the supervisor, napari), while it runs."""
+        socket = self.vnc_socket()
+        if not socket:
+            return "(no desktop running)"
+        try:
+            return (Path(socket).parent / "desktop.log").read_text(errors="replace")[-chars:]
+        except OSError as err:
+            return f"(desktop log not readable: {err})"
+
     def x_env(self) -> dict[str, str]:
         """Environment to start a program in this desktop (DISPLAY, XAUTHORITY, HOME)."""
         pid = self.xvnc()

@@ -281,19 +281,73 @@ def x_screen_size(lab) -> tuple[int, int]:
     return int(width.group(1)), int(height.group(1))
 
 
+# napari's main window in `xwininfo -root -tree`: its WM_CLASS is napari_helper.py's. Qt
+# also makes a 1x1 window named "napari" (no class), which `xwininfo -name napari` finds
+# instead where it is higher in the stacking order.
+NAPARI_WINDOW = re.compile(
+    r'^\s*(0x[0-9a-f]+) "napari": \("napari_helper.py" "napari"\)\s+(\d+)x(\d+)'
+)
+
+
+def napari_window(env: dict[str, str]) -> tuple[int, int, int] | None:
+    """(id, width, height) of napari's main window on the X server of ``env``, or None."""
+    done = subprocess.run(
+        ["xwininfo", "-root", "-tree"], env=env, capture_output=True, text=True, timeout=10
+    )
+    for line in done.stdout.splitlines():
+        found = NAPARI_WINDOW.match(line)
+        if found:
+            return int(found[1], 16), int(found[2]), int(found[3])
+    return None
+
+
 def napari_fills_the_screen(desktop) -> bool:
     """napari's (maximized) window follows the X screen's new size: it fills the screen
     and is not bigger than it (after a scale change a window manager kept napari at the
     old screen's size, napari_helper.size_hints_again)."""
-    env = desktop.x_env()
-    done = subprocess.run(["xwininfo", "-name", "napari"], env=env, capture_output=True, text=True)
-    width = re.search(r"Width: (\d+)", done.stdout)
-    height = re.search(r"Height: (\d+)", done.stdout)
-    if not (width and height):
+    window = napari_window(desktop.x_env())
+    if window is None:
         return False
     screen = x_screen_size(desktop)
-    size = int(width.group(1)), int(height.group(1))
-    return 0.9 * screen[0] <= size[0] <= screen[0] and 0.8 * screen[1] <= size[1] <= screen[1]
+    _, width, height = window
+    return 0.9 * screen[0] <= width <= screen[0] and 0.8 * screen[1] <= height <= screen[1]
+
+
+def napari_window_report(desktop) -> str:
+    """What a failed wait for napari's window shows: the X screen, napari's top-level
+    windows with their geometry and window-manager state, and the supervisor's notes."""
+    env = desktop.x_env()
+
+    def run(*argv: str) -> str:
+        done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=10)
+        return done.stdout + done.stderr
+
+    tree = [line.strip() for line in run("xwininfo", "-root", "-tree").splitlines()]
+    windows = [line for line in tree if '"napari' in line]
+    window = napari_window(env)
+    state = (
+        run("xprop", "-id", hex(window[0]), "_NET_WM_STATE", "WM_STATE", "_NET_FRAME_EXTENTS")
+        if window
+        else "no main window"
+    )
+    notes = [
+        line
+        for line in desktop.desktop_log(20000).splitlines()
+        if "supervisor" in line or "[napari-desktop]" in line
+    ]
+    return (
+        f"X screen {x_screen_size(desktop)}; napari's windows: {windows}; "
+        f"its state: {state.strip()}; desktop notes: {notes[-15:]}"
+    )
+
+
+def wait_napari_fills(desktop, timeout: float, what: str = "napari to fill the screen") -> None:
+    """Until napari_fills_the_screen; at the deadline an AssertionError that says what
+    napari's window was (napari_window_report)."""
+    try:
+        wait_for(lambda: napari_fills_the_screen(desktop), timeout, what, 0.25)
+    except AssertionError as error:
+        raise AssertionError(f"{error}: {napari_window_report(desktop)}") from None
 
 
 def xfce_sizes(desktop) -> tuple[int, int]:
@@ -304,9 +358,17 @@ def xfce_sizes(desktop) -> tuple[int, int]:
         ["xwininfo", "-name", "xfce4-panel"], env=env, capture_output=True, text=True
     ).stdout
     height = re.search(r"Height: (\d+)", panel)
-    frame = subprocess.run(
-        ["xprop", "-name", "napari", "_NET_FRAME_EXTENTS"], env=env, capture_output=True, text=True
-    ).stdout
+    window = napari_window(env)
+    frame = (
+        subprocess.run(
+            ["xprop", "-id", hex(window[0]), "_NET_FRAME_EXTENTS"],
+            env=env,
+            capture_output=True,
+            text=True,
+        ).stdout
+        if window
+        else ""
+    )
     extents = re.search(r"= (\d+), (\d+), (\d+), (\d+)", frame)
     return (int(height.group(1)) if height else 0, int(extents.group(3)) if extents else 0)
 
@@ -326,7 +388,11 @@ def wait_napari_settled(lab, screen_size, timeout: float = 60) -> None:
     def settled() -> bool:
         return list(x_screen_size(lab)) == list(screen_size()) and napari_fills_the_screen(lab)
 
-    wait_for(settled, timeout, "napari's window filling a screen of the page's size", 0.25)
+    try:
+        wait_for(settled, timeout, "napari's window filling a screen of the page's size", 0.25)
+    except AssertionError as error:
+        sizes = f"page's screen {list(screen_size())}"
+        raise AssertionError(f"{error}: {sizes}; {napari_window_report(lab)}") from None
 
 
 # napari's dark theme draws the selected row of its layer list in this blue (a little
