@@ -48,6 +48,7 @@ interface IRfbResize {
   _fbHeight: number;
   /** noVNC's "a request is out": it sends no other until the server answers it. */
   _pendingRemoteResize: boolean;
+  _rfbConnectionState: string;
 }
 
 /**
@@ -140,6 +141,21 @@ export function applyHidpi(rfb: RFB, scale: () => number): IHidpiControl {
     }
     internals._requestRemoteResize();
   };
+  // noVNC asks for a size when its screen element's ResizeObserver fires. The window's
+  // own resize event asks too (noVNC sends nothing when the size is the screen's): a
+  // window resize that reached the layout but not the observer left the remote screen
+  // at the old size for good.
+  const listening = new AbortController();
+  window.addEventListener(
+    'resize',
+    () => {
+      if (internals._rfbConnectionState === 'connected') {
+        internals._requestRemoteResize();
+      }
+    },
+    { signal: listening.signal }
+  );
+  rfb.addEventListener('disconnect', () => listening.abort());
   const state = (): IResizeState => {
     const want = wantedSize();
     return {

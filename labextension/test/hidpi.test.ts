@@ -11,9 +11,14 @@ import {
   RESIZE_RETRIES
 } from '../desktop/hidpi';
 
+// The page's window, as far as applyHidpi uses it (its resize event).
+const fakeWindow = new EventTarget();
+(globalThis as unknown as { window: EventTarget }).window = fakeWindow;
+
 /** The part of noVNC's RFB applyHidpi touches, recording the sizes it requests. */
-class FakeRfb {
+class FakeRfb extends EventTarget {
   scaleViewport = false;
+  _rfbConnectionState = 'connected';
   requested: { w: number; h: number }[] = [];
   _screenSize() {
     return { w: 1400, h: 868 };
@@ -135,5 +140,21 @@ describe('applyHidpi unanswered request', () => {
     t.mock.timers.tick(RESIZE_RECHECK_MS * 3);
     assert.equal(fake.requested.length, 2);
     assert.equal(control.state().screen, '1400x868');
+  });
+});
+
+describe('applyHidpi window resize', () => {
+  it('asks for the size when the window resizes, until disconnected', () => {
+    const fake = new FakeRfb();
+    applyHidpi(fake as unknown as RFB, () => 1);
+    fakeWindow.dispatchEvent(new Event('resize'));
+    assert.equal(fake.requested.length, 1);
+    fake._rfbConnectionState = 'connecting';
+    fakeWindow.dispatchEvent(new Event('resize'));
+    assert.equal(fake.requested.length, 1, 'not while not connected');
+    fake._rfbConnectionState = 'connected';
+    fake.dispatchEvent(new Event('disconnect'));
+    fakeWindow.dispatchEvent(new Event('resize'));
+    assert.equal(fake.requested.length, 1, 'and no more once disconnected');
   });
 });
