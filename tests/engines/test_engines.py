@@ -8,6 +8,7 @@ read back through the package's REST API; screenshots go to artifacts/engines/."
 
 from __future__ import annotations
 
+import re
 import subprocess
 import urllib.parse
 
@@ -161,7 +162,14 @@ def test_the_remote_screen_follows_the_window(napari_tab, lab, engine_artifacts)
             )
         except AssertionError as error:
             resize = napari_tab.evaluate("window.napariDesktop.resize()")
-            raise AssertionError(f"{error}: {sizes()}, the page's resizes: {resize}") from None
+            xvnc = [
+                line
+                for line in lab.desktop_log(20000).splitlines()
+                if re.search(r"resize|layout|fail", line, re.IGNORECASE)
+            ]
+            raise AssertionError(
+                f"{error}: {sizes()}, the page's resizes: {resize}, the desktop log: {xvnc[-10:]}"
+            ) from None
         print(f"{napari_tab.name}: {now}")
     (engine_artifacts / f"{napari_tab.name}-resized.png").write_bytes(napari_tab.screenshot())
 
