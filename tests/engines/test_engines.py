@@ -21,6 +21,7 @@ from tests.support.pages import (
     drop_expression,
     name_editor_open,
     selected_layer_row,
+    wait_napari_fills,
     x_screen_size,
 )
 from tests.support.pattern import png_colour_shares, write_tiff
@@ -171,6 +172,8 @@ def test_the_remote_screen_follows_the_window(napari_tab, lab, engine_artifacts)
                 f"{error}: {sizes()}, the page's resizes: {resize}, the desktop log: {xvnc[-10:]}"
             ) from None
         print(f"{napari_tab.name}: {now}")
+    # The window manager maximizes napari again a moment after the X screen changed.
+    wait_napari_fills(lab, 30, "napari's window to follow")
     (engine_artifacts / f"{napari_tab.name}-resized.png").write_bytes(napari_tab.screenshot())
 
 
