@@ -314,6 +314,15 @@ async def page_value(desk: Desktop, expr: str) -> Any:
     return await desk.page.evaluate(expr)
 
 
+# A key is pressed once no visible change came for this long: after both paths' exact
+# picture of the key before (the page's refresh of the Tight path comes up to 700 ms after
+# the last picture, the video path's up to 600 ms). With 400 ms the Tight path's refresh
+# often arrived just after the next key went down; its change of the box (JPEG to exact)
+# was then timed as that key's picture: 0-7 of 20 keys per window at 14-75 ms, which napari
+# cannot draw (its fastest key here takes about 95 ms), the video path never.
+KEY_QUIET_MS = 1000
+
+
 async def wait_still(desk: Desktop, still_ms: float, timeout: float) -> float:
     """Wait until the canvas box has not changed for ``still_ms``; seconds waited."""
     start = time.monotonic()
@@ -434,7 +443,7 @@ async def measure_window(
     # Keys: Right/Left step the slider (or turn the volume); page time key -> changed box.
     await page_value(desk, "window.__bw.keys = [], window.__bw.keyAt = null")
     for index in range(keys):
-        await wait_still(desk, 400, 3)
+        await wait_still(desk, KEY_QUIET_MS, 3)
         seen = len(await page_value(desk, "window.__bw.keys"))
         await desk.page.keyboard.press("ArrowRight" if index % 2 == 0 else "ArrowLeft")
         # The next key only once this one's change came (or 3 s): a key pressed before

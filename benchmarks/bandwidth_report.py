@@ -282,32 +282,33 @@ def _variant(name: str, options: dict[str, Any], data: dict[str, Any]) -> str:
 
 
 METHOD = """\
-How the bandwidth part measures (`benchmarks/bandwidth.py`): one Jupyter server per variant,
-all running side by side, each with its page open in Chromium at 1920x1080; napari
+How the bandwidth part measures (`benchmarks/bandwidth.py`): one Jupyter server per
+variant, all running side by side, each with its page open in Chromium at 1920x1080; napari
 (`napari_scene.py`) shows each content in turn and plays it in one variant at a time (the
 others idle). A script in the page counts the bytes of every websocket message received (on
 the page, and in workers started from blob scripts: Selkies reads its socket in one) and
 watches the middle quarter of the remote screen on every animation frame (the largest
 canvas or video on show: noVNC's canvas, Selkies' video, whose current frame is drawn into
 a canvas to be read). "canvas changes/s" counts visible changes of that box: a mean
-difference from the frame before of at least 0.5 levels per channel (Selkies keeps
-refining a still picture by a level here and there, ~45 times a second; a napari frame
-changes the box by 2 and more). An update that arrives in parts can count more than once,
-so it can exceed napari's draws. Key → pixels is keydown (page clock) to the first frame
-whose box differs visibly from the one shown at keydown; the next key waits for it. PSNR
-compares the box with the X screen read losslessly at the same moment (a Raw RFB client on
-the VNC socket; Selkies' video has the X screen's size, 1:1, so the boxes are the same
-pixels): "moving" on the frame of one key press once it is all there (encoded as while
-playing), and 1 s after napari stops playing (∞ = identical). CPU: user + system seconds of
-each process (psutil) over the playing window, and over 2 s with napari still before it
-("idle"); "server" is our Jupyter server (its websocket proxy) or Selkies' process tree
-(capture, x264 encode, websocket). The slow link is a loopback proxy (`throttle.py`) in
-front of the Jupyter server (or Selkies): a rate limit each way, half the RTT as delay each
-way, a 50 ms buffer. Selkies (`selkies.py`, from `benchmarks/.venv-selkies`) shows a
-desktop of the package (its Xvnc and session), with Selkies' defaults for the video:
-websockets, x264 at 60 frames/s, CBR 8000 kbit/s with its congestion control, a still
-screen cleaned up at CRF 18, 4:2:0; the desktop's size is kept, and audio, webcam,
-gamepads, printing and the login are off. Contents: `noise` the stack measured so far
-(cells under strong noise, grey), `fluorescence` smooth 3D cells with a little noise
-(magma), `labels` the same with their masks painted over (labels layer, opacity 0.5),
-`volume` a 64x256x256 volume rendered in 3D while the camera turns (green)."""
+difference from the frame before of at least 0.5 levels per channel (Selkies keeps refining
+a still picture by a level here and there, ~45 times a second; a napari frame changes the
+box by 2 and more). An update that arrives in parts can count more than once, so it can
+exceed napari's draws. Key → pixels is keydown (page clock) to the first frame whose box
+differs visibly from the one shown at keydown; the next key waits for it and goes down once
+the box has shown no visible change for 1 s (the exact picture of the key before is there
+on every path). PSNR compares the box with the X screen read losslessly at the same moment
+(a Raw RFB client on the VNC socket; Selkies' video has the X screen's size, 1:1, so the
+boxes are the same pixels): "moving" on the frame of one key press once it is all there
+(encoded as while playing), and 1 s after napari stops playing (∞ = identical). CPU: user +
+system seconds of each process (psutil) over the playing window, and over 2 s with napari
+still before it ("idle"); "server" is our Jupyter server (its websocket proxy) or Selkies'
+process tree (capture, x264 encode, websocket). The slow link is a loopback proxy
+(`throttle.py`) in front of the Jupyter server (or Selkies): a rate limit each way, half
+the RTT as delay each way, a 50 ms buffer. Selkies (`selkies.py`, from
+`benchmarks/.venv-selkies`) shows a desktop of the package (its Xvnc and session), with
+Selkies' defaults for the video: websockets, x264 at 60 frames/s, CBR 8000 kbit/s with its
+congestion control, a still screen cleaned up at CRF 18, 4:2:0; the desktop's size is kept,
+and audio, webcam, gamepads, printing and the login are off. Contents: `noise` the stack
+measured so far (cells under strong noise, grey), `fluorescence` smooth 3D cells with a
+little noise (magma), `labels` the same with their masks painted over (labels layer,
+opacity 0.5), `volume` a 64x256x256 volume rendered in 3D while the camera turns (green)."""
