@@ -56,8 +56,10 @@ the Qt thread, so a slow or never-ending read leaves the window and ``state`` re
 from __future__ import annotations
 
 import argparse
+import contextlib
 import faulthandler
 import json
+import math
 import os
 import shutil
 import signal
@@ -84,6 +86,8 @@ PROPERTIES: dict[str, tuple[str, ...]] = {
 ADD_ONLY = ("rgb",)
 SHAPE_TYPES = ("rectangle", "ellipse", "line", "path", "polygon")
 MAX_LEVELS = 16  # of a multiscale layer sent as a list of arrays
+# The range of a layer's scale and translate, and of the camera's center and zoom.
+LARGEST, SMALLEST = 1e12, 1e-12
 # What each type's data must be: numpy dtype kinds, and a rule on the shape.
 DATA_KINDS = {"image": "biuf", "labels": "biu", "points": "iuf", "shapes": "iuf"}
 DATA_RULES = {
@@ -195,12 +199,29 @@ def save_png(path: str, array: Any) -> None:
         handle.write(iio.imwrite("<bytes>", array, extension=".png"))
 
 
-def numbers(value: Any, count: Optional[int] = None) -> bool:
+def numbers(value: Any, count: Optional[int] = None, largest: float = LARGEST) -> bool:
+    """A list (of ``count``) finite numbers, none larger than ``largest`` in size (napari's
+    transforms overflow on 1e308 and then every view of the canvas fails)."""
     return (
         isinstance(value, list)
         and (count is None or len(value) == count)
-        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+        and all(
+            isinstance(v, (int, float))
+            and not isinstance(v, bool)
+            and math.isfinite(v)
+            and abs(v) <= largest
+            for v in value
+        )
     )
+
+
+def transform_problem(key: str, value: Any) -> Optional[str]:
+    """Why ``value`` cannot be a layer's ``scale`` or ``translate`` (one number per axis)."""
+    if not numbers(value) or not value:
+        return f"{key} must be a list of numbers, one per axis (at most {LARGEST:g} in size)"
+    if key == "scale" and any(abs(v) < SMALLEST for v in value):
+        return f"scale must not be 0 or smaller than {SMALLEST:g} in size"
+    return None
 
 
 def not_readable(path: str) -> Optional[str]:
@@ -228,6 +249,10 @@ def check_props(kind: str, props: Any, adding: bool) -> Optional[str]:
     name = props.get("name")
     if "name" in props and (not isinstance(name, str) or not name.strip()):
         return "name must be a non-empty string"
+    for key in ("scale", "translate"):
+        problem = transform_problem(key, props[key]) if key in props else None
+        if problem:
+            return problem
     return None
 
 
@@ -255,8 +280,8 @@ def check_viewer(dims: Any, camera: Any, ndim: int) -> Optional[str]:
     if "center" in camera and not (numbers(center, 2) or numbers(center, 3)):
         return f"camera.center must be 2 or 3 numbers, not {center!r}"
     zoom: Any = camera.get("zoom")
-    if "zoom" in camera and not (numbers([zoom]) and zoom > 0):
-        return f"camera.zoom must be a number > 0, not {zoom!r}"
+    if "zoom" in camera and not (numbers([zoom]) and zoom >= SMALLEST):
+        return f"camera.zoom must be a number from {SMALLEST:g} to {LARGEST:g}, not {zoom!r}"
     if "angles" in camera and not numbers(camera["angles"], 3):
         return f"camera.angles must be 3 numbers (degrees), not {camera['angles']!r}"
     return None
@@ -550,14 +575,22 @@ class Service:
 
         def done(array: Any) -> None:
             started = time.perf_counter()
-            if multiscale:
-                layer = getattr(self.viewer, f"add_{kind}")(array, multiscale=True, **props)
-            elif kind == "shapes":
-                starts = [sum(lengths[:i]) for i in range(len(lengths))]
-                parts = [array[start : start + n] for start, n in zip(starts, lengths)]
-                layer = self.viewer.add_shapes(parts, shape_type=types, **props)
-            else:
-                layer = getattr(self.viewer, f"add_{kind}")(array, **props)
+            before = list(self.viewer.layers)
+            try:
+                if multiscale:
+                    layer = getattr(self.viewer, f"add_{kind}")(array, multiscale=True, **props)
+                elif kind == "shapes":
+                    starts = [sum(lengths[:i]) for i in range(len(lengths))]
+                    parts = [array[start : start + n] for start, n in zip(starts, lengths)]
+                    layer = self.viewer.add_shapes(parts, shape_type=types, **props)
+                else:
+                    layer = getattr(self.viewer, f"add_{kind}")(array, **props)
+            except Exception:
+                # napari may have added the layer before a setting failed: an answer that
+                # says "refused" leaves nothing behind.
+                for added in [each for each in self.viewer.layers if each not in before]:
+                    self.viewer.layers.remove(added)
+                raise
             timing["add_s"] = round(time.perf_counter() - started, 3)
             reply({"ok": True, "layer": layer_details(layer), "timing": timing})
 
@@ -593,10 +626,17 @@ class Service:
                 self.find(name, reply)  # removed in napari while the file was read
                 return
             target = self.viewer.layers[name]
-            for key, value in props.items():
-                setattr(target, key, value)
-            if array is not None:
-                target.data = array
+            old = {key: getattr(target, key) for key in props}
+            try:
+                for key, value in props.items():
+                    setattr(target, key, value)
+                if array is not None:
+                    target.data = array
+            except Exception:
+                for key, value in old.items():  # refused: the layer as it was
+                    with contextlib.suppress(Exception):
+                        setattr(target, key, value)
+                raise
             reply({"ok": True, "layer": layer_details(target)})
 
         if path is None:
@@ -661,6 +701,8 @@ class Service:
         camera = request.get("camera") or {}
         selected = request.get("selected")
         problem = check_viewer(dims, camera, self.viewer.dims.ndim)
+        if "reset_view" in request and not isinstance(request["reset_view"], bool):
+            problem = "reset_view must be true or false"
         if problem:
             reply({"ok": False, "error": problem})
             return
@@ -683,7 +725,7 @@ class Service:
         for key in ("center", "zoom", "angles"):
             if key in camera:
                 setattr(self.camera(), key, camera[key])
-        if request.get("reset_view"):
+        if request.get("reset_view") is True:
             self.viewer.reset_view()
         if selected is not None:
             # napari's active layer is the one selected alone (None when several are).

@@ -26,6 +26,7 @@ leaves the previous ``session.json`` with every file it names.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import secrets
@@ -383,6 +384,19 @@ def make_layer(kind: str, name: str, arrays: dict[str, Any], props: dict[str, An
         surface = tuple(arrays[k] for k in ("vertices", "faces", "values") if k in arrays)
         return cls(surface, name=name)
     return cls(arrays["data"], name=name)
+
+
+def sane_view(value: Any) -> bool:
+    """Whether a kept camera center or zoom can be shown: finite numbers, from 1e-12 (the
+    zoom) to 1e12 in size (napari_helper's LARGEST and SMALLEST)."""
+    values = value if isinstance(value, list) else [value]
+    return all(
+        isinstance(v, (int, float))
+        and not isinstance(v, bool)
+        and math.isfinite(v)
+        and abs(v) <= 1e12
+        for v in values
+    ) and (isinstance(value, list) or abs(value) >= 1e-12)
 
 
 def apply_props(layer: Any, props: dict[str, Any], arrays: dict[str, Any]) -> list[str]:
@@ -843,6 +857,10 @@ class Keeper:
         ]
         for target, attr, value in steps:
             if value is None:
+                continue
+            if attr in ("center", "zoom") and not sane_view(value):
+                # A view broken before it was kept (a layer at 1e308) stays behind.
+                skipped.append(f"viewer {attr}: {value!r} is out of range")
                 continue
             try:
                 setattr(target, attr, tuple(value) if isinstance(value, list) else value)

@@ -8,13 +8,24 @@ from __future__ import annotations
 
 from ..launch import DesktopError
 
+# What a refusal says at most: its message and fix echo what a client sent (a path, a name),
+# which must not fill the answer and the server's log.
+MAX_SAYING = 1000
+
+
+def shorten(text: str, limit: int = MAX_SAYING) -> str:
+    """``text``, cut to ``limit`` characters (the cut said) if longer."""
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 40]}... ({len(text):,} characters in all)"
+
 
 class Refused(DesktopError):
     """A request refused with the HTTP status to answer: what the desktop's state refuses
     (409, 504), a path that is not served (400, 403, 404, 422), a limit (413, 507)."""
 
     def __init__(self, status: int, message: str, fix: str, detail: str = "") -> None:
-        super().__init__(message, fix, detail)
+        super().__init__(shorten(message), shorten(fix), shorten(detail))
         self.status = status
 
 

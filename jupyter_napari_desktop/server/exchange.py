@@ -15,6 +15,7 @@ The manager owns the desktop's state; this module only asks it for napari's sock
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -31,6 +32,10 @@ from .manager import DesktopManager
 TRANSFER_DIR = "transfers"
 TRANSFER_RE = re.compile(r"^[0-9a-f]{32}\.(npy|png)$")
 TRANSFER_TTL = 600.0
+# The transfer files not yet collected hold at most this many times transfer_limit_mb (an
+# array each way): a fetch makes a copy of a layer, and repeated fetches nobody collects
+# must not fill the desktop's directory (often a tmpfs, i.e. memory).
+HELD_LIMITS = 2
 NPY_HEADER_SLACK = 1 << 16  # a .npy file's header, on top of its data
 LIST_FIX = "see the layers there are with v.layers (GET napari-desktop/api/layers)"
 
@@ -97,11 +102,29 @@ class Exchange:
         os.chmod(folder, 0o700)
         return folder
 
+    def held(self) -> int:
+        """Bytes in the transfer files made and not yet collected."""
+        total = 0
+        for transfer in self.transfers.values():
+            with contextlib.suppress(OSError):
+                total += os.lstat(transfer.path).st_size
+        return total
+
     def make(self, nbytes: int = 0, suffix: str = ".npy") -> Transfer:
-        """A fresh empty file (0600) for one array of ``nbytes``; 413 above the limit."""
+        """A fresh empty file (0600) for one array of ``nbytes``; 413 above the limit, 507
+        while the files not yet collected hold HELD_LIMITS times the limit."""
         if nbytes > self.limit:
             raise self.too_large("The array", nbytes)
         self.sweep()
+        held = self.held()
+        if held + nbytes > HELD_LIMITS * self.limit:
+            raise Refused(
+                507,
+                f"{len(self.transfers)} transfer files not yet collected hold {mb(held)}, "
+                f"more than the {mb(HELD_LIMITS * self.limit)} this server keeps at once",
+                "fetch or delete them (DELETE napari-desktop/api/transfers/<name>); files "
+                f"nobody collects go after {TRANSFER_TTL / 60:g} minutes",
+            )
         folder = self.directory()
         free = shutil.disk_usage(folder).free
         if nbytes + NPY_HEADER_SLACK > free:

@@ -14,6 +14,7 @@ import functools
 import json
 import re
 import time
+import urllib.parse
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Optional
@@ -23,14 +24,14 @@ from jupyter_server.base.handlers import APIHandler, AuthenticatedFileHandler, J
 from jupyter_server.utils import url_path_join
 from jupyter_server_proxy.rawsocket import RawSocketHandler
 from tornado import web
-from tornado.log import app_log
+from tornado.log import app_log, gen_log
 from tornado.websocket import WebSocketHandler
 
 from .._version import __version__
 from ..config import NapariDesktop
 from ..launch import DesktopError
 from .access import MAX_LINK_SECONDS, OWNER, ViewLink, user_name
-from .errors import Refused, http_status
+from .errors import Refused, http_status, shorten
 from .exchange import Exchange
 from .manager import PREFIX, DesktopManager, connect_unix, preflight
 from .napari_link import DATA_TYPES, LAYER_TYPES
@@ -54,6 +55,13 @@ TEMPLATES = jinja2.Environment(
 PAGE_SCRIPT = STATIC_DIR / "build" / "desktop.js"
 APPS = ("napari", "desktop")
 MAX_PATHS = 100
+# Query arguments never written to the log: Jupyter's token and a view-only link's.
+SECRET_ARGUMENTS = ("token", "_xsrf")
+# A JSON body nested deeper than this is refused (napari's settings need a few levels).
+MAX_JSON_DEPTH = 32
+# Whom the owner hands control at once, and a user name's length (JupyterHub's are short).
+MAX_CONTROL_USERS = 100
+MAX_USER_NAME = 256
 COEXISTING_TOOLS = ("jupyter-remote-desktop-proxy",)
 LAYER_FIELDS = (
     "name",
@@ -111,6 +119,25 @@ class DesktopMixin:
     def user(self) -> str:
         """The name of who sent this request (under JupyterHub: the visitor, not the owner)."""
         return user_name(getattr(self, "current_user", None))
+
+    def _request_summary(self) -> str:
+        """The request as tornado logs it (an HTTPError's warning, a slow request), its
+        secrets scrubbed: a view-only link's or Jupyter's ``token``."""
+        request = self.request  # type: ignore[attr-defined]
+        return f"{request.method} {scrub_uri(request.uri)} ({request.remote_ip})"
+
+
+def scrub_uri(uri: str) -> str:
+    """``uri`` with the value of every ``token`` (any case) in its query replaced."""
+    path, mark, query = uri.partition("?")
+    if not mark:
+        return uri
+    parts = []
+    for part in query.split("&"):
+        key, equals, _ = part.partition("=")
+        secret = equals and urllib.parse.unquote_plus(key).lower() in SECRET_ARGUMENTS
+        parts.append(f"{key}=[secret]" if secret else part)
+    return f"{path}?{'&'.join(parts)}"
 
 
 def video_offered(config: NapariDesktop) -> bool:
@@ -234,16 +261,28 @@ class DesktopAPIHandler(DesktopMixin, APIHandler):
             return {}
         try:
             body = json.loads(self.request.body)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deep to parse
             raise web.HTTPError(
                 400, 'the request body must be JSON, e.g. {"app": "napari"}'
             ) from None
         if not isinstance(body, dict):
             raise web.HTTPError(400, "the request body must be a JSON object")
+        if json_depth(body) > MAX_JSON_DEPTH:
+            raise web.HTTPError(
+                400, f"the request body is nested more than {MAX_JSON_DEPTH} levels deep"
+            )
         return body
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         """A DesktopError is an answer, not a crash: one line, no traceback."""
+        if isinstance(value, web.HTTPError):
+            # As tornado logs it, shortened: the message may echo what a client sent.
+            message = value.get_message()
+            if message:
+                gen_log.warning(
+                    "%d %s: %s", value.status_code, self._request_summary(), shorten(message)
+                )
+            return
         if not isinstance(value, DesktopError):
             super().log_exception(typ, value, tb)
             return
@@ -259,11 +298,11 @@ class DesktopAPIHandler(DesktopMixin, APIHandler):
             self.set_status(http_status(exc))
             self.finish({"error": exc.as_json()})
             return
-        message = exc.log_message if isinstance(exc, web.HTTPError) and exc.log_message else ""
+        message = (exc.get_message() or "") if isinstance(exc, web.HTTPError) else ""
         self.finish(
             {
                 "error": {
-                    "message": message or self._reason,
+                    "message": shorten(message) or self._reason,
                     "fix": "see the API description in the README",
                 }
             }
@@ -333,8 +372,8 @@ class OpenHandler(DesktopAPIHandler):
         root = Path(self.settings.get("server_root_dir") or ".").expanduser()
         allow_hidden = bool(getattr(self.contents_manager, "allow_hidden", False))
         resolved = []
-        for requested in paths:
-            resolved.append(resolve_in_root(root, requested, allow_hidden))
+        for requested in paths:  # a folder's links are checked too: off the event loop
+            resolved.append(await asyncio.to_thread(resolve_in_root, root, requested, allow_hidden))
         answer = await self.manager.open(resolved, plugin, layer_type)
         if not answer.get("ok"):
             raise Refused(
@@ -387,8 +426,16 @@ class AccessHandler(DesktopAPIHandler):
         self.require_owner("hands control")
         access = self.manager.access
         users = self.json_body().get("control")
-        if not isinstance(users, list) or not all(isinstance(u, str) for u in users):
-            raise web.HTTPError(400, '"control" must be a list of user names, e.g. ["bob"]')
+        if (
+            not isinstance(users, list)
+            or len(users) > MAX_CONTROL_USERS
+            or not all(isinstance(u, str) and 0 < len(u) <= MAX_USER_NAME for u in users)
+        ):
+            raise web.HTTPError(
+                400,
+                f'"control" must be a list of at most {MAX_CONTROL_USERS} user names (each '
+                f'1 to {MAX_USER_NAME} characters), e.g. ["bob"]',
+            )
         access.hand(users)
         room = self.manager.video_room
         if room is not None:  # who now has control leaves the room: their page reconnects
@@ -572,7 +619,7 @@ class LayerHandler(ExchangeHandler):
     @web.authenticated
     async def get(self, name: str) -> None:
         level = self.get_argument("level", "0")
-        if not level.isdigit():
+        if not re.fullmatch(r"[0-9]{1,3}", level):
             raise web.HTTPError(400, "'level' must be a whole number (0 = highest resolution)")
         answer = await self.exchange.get(name, int(level))
         fields = ("dtype", "shape", "nbytes", "level", "transfer", "path")
@@ -639,6 +686,17 @@ class ViewerHandler(ExchangeHandler):
                 "active": state.get("active"),
             }
         )
+
+
+def json_depth(value: Any) -> int:
+    """How deep lists and objects nest in ``value`` (a scalar: 0), without recursion."""
+    deepest, todo = 0, [(value, 1)] if isinstance(value, (dict, list)) else []
+    while todo:
+        item, depth = todo.pop()
+        deepest = max(deepest, depth)
+        children = item.values() if isinstance(item, dict) else item
+        todo.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return deepest
 
 
 def message_bytes(message: Any) -> bytes:
@@ -712,7 +770,8 @@ class DesktopSocketHandler(DesktopMixin, RawSocketHandler):
             # Checked before anything starts: a foreign page must not even start a desktop.
             raise web.HTTPError(403, "Cross-origin websocket refused")
         try:
-            self.unix_socket = str(await self.manager.connect())
+            may_start = self.manager.access.may_control(self.user)
+            self.unix_socket = str(await self.manager.connect(may_start))
         except Refused as err:
             raise web.HTTPError(err.status, err.message) from None
         except DesktopError as err:

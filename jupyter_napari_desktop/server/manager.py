@@ -47,6 +47,7 @@ from ..procs import (
 from .access import Access
 from .errors import Refused
 from .napari_link import NapariLink
+from .paths import still_in_root
 
 PREFIX = "[napari-desktop]"
 STOP_TIMEOUT = 4.0
@@ -310,11 +311,15 @@ class DesktopManager:
             if app == "napari":
                 self.napari.start()
 
-    async def connect(self) -> Path:
-        """The VNC socket for a new websocket, starting a fresh desktop if Xvnc died."""
+    async def connect(self, may_start: bool = True) -> Path:
+        """The VNC socket for a new websocket, starting a fresh desktop if Xvnc died; one who
+        may only watch (not ``may_start``) joins a running desktop, never starts one."""
         async with self._lock:
             if self.stopped_on_purpose:
                 raise Refused(409, STOPPED_MESSAGE, "click 'Try again' to start it again")
+            if not may_start and not self.running():
+                owner = self.access.owner
+                raise Refused(409, f"{owner}'s desktop is not running", f"ask {owner} to open it")
             await self._ensure_running()
             assert self.paths is not None
             return self.paths.vnc_socket
@@ -329,7 +334,7 @@ class DesktopManager:
         """Stop and start again in one step; then reopen what was opened through the API."""
         async with self._lock:
             self.stopped_on_purpose = False
-            reopen = [p for p in self.opened if p.exists()]
+            reopen = self._to_reopen()
             await self._stop("restarted (Restart desktop)")
             await self._ensure_running()
             if not reopen and self.config.autostart_napari:
@@ -388,10 +393,26 @@ class DesktopManager:
         if problems:
             raise problems[0]
         await self._start(napari)
-        reopen = [p for p in self.opened if p.exists()]
+        reopen = self._to_reopen()
         if died and reopen:
             # Xvnc or the session died: the fresh desktop gets back what the API opened.
             self._reopen = asyncio.ensure_future(self._reopen_files(reopen))
+
+    def _to_reopen(self) -> list[Path]:
+        """What the API opened that is still there and still inside the Jupyter root: a
+        folder on its way replaced by a link to elsewhere since is not opened again."""
+        root = self.root_dir or Path.cwd()
+        kept = []
+        for path in self.opened:
+            if not os.path.lexists(path):
+                continue
+            if still_in_root(root, path):
+                kept.append(path)
+            else:
+                self.log.warning(
+                    "%s not reopened: %s now leads outside the Jupyter root", PREFIX, path
+                )
+        return kept
 
     async def _reopen_files(self, paths: list[Path]) -> None:
         """Open again what the API opened in the previous desktop; failures are logged.
@@ -559,7 +580,11 @@ class DesktopManager:
         else:
             path = Path(which).expanduser() if "/" in which else self.session_root() / which
             named_out = "/" not in which and which.startswith(".")  # "..": not a session
-            if named_out or not path.is_absolute() or not (path / "session.json").is_file():
+            try:  # a name too long for the filesystem, a NUL byte: no such session either
+                found = path.is_absolute() and (path / "session.json").is_file()
+            except (OSError, ValueError):
+                found = False
+            if named_out or not found:
                 raise Refused(
                     404,
                     f"no saved napari session at {path} (a folder with a session.json)",

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from .manager import DesktopManager
 
 MAX_ANSWER = 8 << 20
+# The longest request napari's helper reads (its MAX_REQUEST): names and settings, never data.
+MAX_REQUEST = 1 << 20
 START_TIMEOUT = 120.0  # seconds napari may take to answer after it was started
 STATE_TIMEOUT = 2.0
 # The helper's own lists (napari_side/napari_helper.py, which imports nothing of this package):
@@ -189,7 +191,16 @@ class NapariLink:
     ) -> dict[str, Any]:
         """napari's answer to ``request``, its failures as refusals: 504 when it does not
         answer within ``timeout`` (``slow``: the message and fix that say what is slow),
-        409 when napari is gone, 503 when it runs but stopped answering."""
+        409 when napari is gone, 503 when it runs but stopped answering; 413 for a request
+        longer than napari reads."""
+        size = len(json.dumps(request).encode()) + 1
+        if size > MAX_REQUEST:
+            raise Refused(
+                413,
+                f"the request to napari is {size / 1e6:.1f} MB, more than napari takes "
+                f"({MAX_REQUEST / 1e6:.1f} MB)",
+                "give shorter names and settings; send data as an array (desktop_viewer())",
+            )
         socket_path = await self.socket(start)
         try:
             return await ask(socket_path, request, timeout)

@@ -8,6 +8,8 @@ from pathlib import Path, PurePosixPath
 
 from .errors import Refused
 
+# Entries of a folder that is opened checked at most (links to outside the root).
+MAX_FOLDER_ENTRIES = 200_000
 KINDS = {
     stat.S_IFIFO: "a named pipe",
     stat.S_IFCHR: "a character device",
@@ -50,8 +52,11 @@ def resolve_in_root(root: Path, requested: str, allow_hidden: bool = True) -> Pa
     candidate = root.joinpath(*pure.parts)
     if not os.path.lexists(candidate):
         raise Refused(404, f"{requested!r} does not exist", "check the file name")
-    real = candidate.resolve()
-    if real != root and root not in real.parents:
+    try:
+        real = candidate.resolve()
+    except (OSError, RuntimeError):  # RuntimeError: a loop of symlinks
+        raise Refused(404, f"{requested!r} is a loop of links", "check the link's target") from None
+    if not inside(root, real):
         raise Refused(
             403,
             f"{requested!r} points outside the Jupyter root directory",
@@ -68,4 +73,64 @@ def resolve_in_root(root: Path, requested: str, allow_hidden: bool = True) -> Pa
             f"{requested!r} is {kind}, not a file or folder napari can read",
             "copy the data into a regular file and open that",
         )
+    if stat.S_ISDIR(mode):
+        check_folder(root, real, requested)
     return real
+
+
+def inside(root: Path, real: Path) -> bool:
+    """Whether the resolved ``real`` is ``root`` (resolved) or under it."""
+    return real == root or root in real.parents
+
+
+def check_folder(root: Path, folder: Path, requested: str) -> None:
+    """A folder napari reads (a stack of files, a zarr store) must hold nothing that leads
+    outside the root: napari's readers follow links. Refused 403 if a link in it (at any
+    depth, through links to folders elsewhere in the root) points outside; 422 beyond
+    MAX_FOLDER_ENTRIES entries."""
+    seen: set[Path] = set()
+    todo, count = [folder], 0
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        try:
+            entries = list(os.scandir(current))
+        except OSError:
+            continue  # unreadable: napari cannot read it either
+        for entry in entries:
+            count += 1
+            if count > MAX_FOLDER_ENTRIES:
+                raise Refused(
+                    422,
+                    f"{requested!r} holds more than {MAX_FOLDER_ENTRIES:,} files and folders",
+                    "open the files you need, or a folder with fewer of them",
+                )
+            try:
+                if entry.is_symlink():
+                    target = Path(entry.path).resolve()
+                    if not inside(root, target):
+                        raise Refused(
+                            403,
+                            f"{requested!r} holds a link to outside the Jupyter root "
+                            f"directory: {Path(entry.path).relative_to(root)}",
+                            "copy what it links to into the folder, or remove the link",
+                        )
+                    if target.is_dir():
+                        todo.append(target)
+                elif entry.is_dir(follow_symlinks=False):
+                    todo.append(Path(entry.path))
+            except (OSError, RuntimeError):
+                continue  # a broken link or a loop: nothing a reader can open
+
+
+def still_in_root(root: Path, path: Path) -> bool:
+    """Whether ``path`` (once resolved by resolve_in_root) still is what that root-relative
+    path resolves to: nothing on its way was replaced by a link to elsewhere since."""
+    root = root.resolve()
+    try:
+        relative = path.relative_to(root)
+        return resolve_in_root(root, relative.as_posix() or ".") == path
+    except (ValueError, Refused):
+        return False

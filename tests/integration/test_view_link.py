@@ -5,13 +5,16 @@ API); their input is dropped; revoking it closes their connection within a secon
 from __future__ import annotations
 
 import asyncio
+import io
 import json
+import logging
 import re
 import subprocess
 import urllib.parse
 
 import pytest
-from tornado.httpclient import AsyncHTTPClient
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError
+from tornado.websocket import websocket_connect
 
 from tests.integration.conftest import needs_xvnc
 from tests.support.rfb import RFBClient
@@ -117,3 +120,25 @@ async def test_bad_expiry_gets_400(jp_fetch, body):
     with pytest.raises(HTTPClientError) as info:
         await jp_fetch("napari-desktop/api/links", method="POST", body=json.dumps(body))
     assert info.value.code == 400
+
+
+async def test_a_link_refused_while_the_desktop_is_stopped_keeps_its_token_out_of_the_log(
+    jp_fetch, jp_http_port, jp_base_url
+):
+    await jp_fetch("napari-desktop/api/start", method="POST", body="{}")
+    made = json.loads((await jp_fetch("napari-desktop/api/links", method="POST", body="{}")).body)
+    token = urllib.parse.parse_qs(urllib.parse.urlparse(made["path"]).query)["token"][0]
+    await jp_fetch("napari-desktop/api/stop", method="POST", body="{}")
+    url = f"ws://localhost:{jp_http_port}{jp_base_url}napari-desktop/watch/websockify"
+    logged = io.StringIO()
+    handler = logging.StreamHandler(logged)
+    tornado_log = logging.getLogger("tornado")  # tornado.general: an HTTPError's warning
+    tornado_log.addHandler(handler)
+    try:
+        with pytest.raises(HTTPClientError) as info:
+            await websocket_connect(f"{url}?video=h264&token={token}")
+    finally:
+        tornado_log.removeHandler(handler)
+    assert info.value.code == 409
+    assert "websockify?video=h264&token=[secret]" in logged.getvalue()
+    assert token not in logged.getvalue()

@@ -19,6 +19,7 @@ import subprocess
 import pytest
 from tornado.httpclient import AsyncHTTPClient
 from traitlets.config import Config
+from websockets.exceptions import InvalidStatus
 
 from tests.integration.conftest import needs_xvnc
 from tests.support.identities import TOKEN_OF
@@ -122,6 +123,17 @@ async def until(condition, timeout: float = 10) -> bool:
             return True
         await asyncio.sleep(0.05)
     return False
+
+
+async def test_a_viewer_never_starts_the_desktop(api, connect, manager):
+    """Opening the desktop's websocket starts it for its owner; one who may only watch is
+    refused while it is not running, as POST api/start refuses them."""
+    with pytest.raises(InvalidStatus) as info:
+        await connect("bob")
+    assert info.value.response.status_code == 409
+    assert not manager.running() and manager.proc is None
+    code, answer = await api("bob", "POST", "start", {})
+    assert code == 409 and "alice's desktop is not running" in answer["error"]["message"]
 
 
 async def test_a_viewer_sees_the_desktop_and_changes_nothing(api, connect, manager):

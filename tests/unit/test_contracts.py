@@ -12,6 +12,7 @@ from jupyter_napari_desktop.server import napari_link
 def test_server_and_helper_agree_on_layer_types():
     assert napari_link.LAYER_TYPES == napari_helper.LAYER_TYPES
     assert napari_link.DATA_TYPES == napari_helper.DATA_TYPES
+    assert napari_link.MAX_REQUEST == napari_helper.MAX_REQUEST
 
 
 def test_the_helper_runs_from_a_folder_with_nothing_else_of_the_package():

@@ -58,8 +58,11 @@ def test_check_props_names_the_unknown_and_the_known():
         ({"current_step": [0, 1]}, {}, "3 whole numbers >= 0"),
         ({"current_step": [0, -1, 0]}, {}, "3 whole numbers >= 0"),
         ({"ndisplay": 4}, {}, "ndisplay must be 2 or 3"),
-        ({}, {"zoom": 0}, "zoom must be a number > 0"),
-        ({}, {"zoom": True}, "zoom must be a number > 0"),
+        ({}, {"zoom": 0}, "zoom must be a number from 1e-12 to 1e+12"),
+        ({}, {"zoom": True}, "zoom must be a number from"),
+        ({}, {"zoom": 9.3e-306}, "zoom must be a number from"),
+        ({}, {"zoom": 1e300}, "zoom must be a number from"),
+        ({}, {"center": [5e307, 0]}, "center must be 2 or 3 numbers"),
         ({}, {"center": [1]}, "center must be 2 or 3 numbers"),
         ({}, {"angles": [1, 2]}, "angles must be 3 numbers"),
         ({"order": [0, 1, 2]}, {}, "cannot set order"),
@@ -78,6 +81,33 @@ def test_numbers_refuses_booleans_and_strings():
     assert numbers([1, 2.5]) and numbers([1, 2], count=2)
     assert not numbers([True, 1]) and not numbers(["1"]) and not numbers((1, 2))
     assert not numbers([1, 2], count=3)
+
+
+def test_numbers_refuses_what_napari_cannot_transform():
+    """A layer translated by 1e308 overflowed napari's transforms: the layer stayed, and
+    every view of the canvas (reset_view, screenshots, the kept session) broke."""
+    assert not numbers([float("nan")]) and not numbers([float("inf")])
+    assert not numbers([1e308]) and numbers([1e12]) and not numbers([1.1e12])
+
+
+@pytest.mark.parametrize(
+    ("props", "problem"),
+    [
+        ({"translate": [10, -20.5], "scale": [0.5, 2]}, None),
+        ({"translate": [1e308, 1e308]}, "translate must be a list of numbers"),
+        ({"translate": []}, "translate must be a list of numbers"),
+        ({"translate": "x"}, "translate must be a list of numbers"),
+        ({"scale": [1, 0]}, "scale must not be 0"),
+        ({"scale": [1e-300, 1]}, "scale must not be 0 or smaller than 1e-12"),
+        ({"scale": [float("nan"), 1]}, "scale must be a list of numbers"),
+    ],
+)
+def test_check_props_keeps_transforms_in_range(props, problem):
+    answer = check_props("image", props, adding=True)
+    if problem is None:
+        assert answer is None
+    else:
+        assert answer is not None and problem in answer
 
 
 def test_not_readable_refuses_what_would_block_a_reader(tmp_path):

@@ -116,3 +116,66 @@ def test_pipes_sockets_and_devices_are_refused_before_napari_sees_them(root):
             assert kind in err.message and name in err.message
     finally:
         listener.close()
+
+
+def test_a_loop_of_links_is_refused_not_a_crash(root):
+    os.symlink("loop.npy", root / "loop.npy")
+    os.symlink("b", root / "a")
+    os.symlink("a", root / "b")
+    assert refused(root, "loop.npy").status == 404
+    assert refused(root, "a").status == 404
+
+
+def test_a_folder_with_a_link_to_outside_is_refused(root, tmp_path):
+    """napari reads a folder's files (a stack, a zarr store) and follows their links."""
+    os.symlink(tmp_path / "secret.tif", root / "data" / "my images" / "a.tif")
+    for path in ("data", "data/my images"):
+        err = refused(root, path)
+        assert err.status == 403
+        assert "a.tif" in err.message and "outside the Jupyter root" in err.message
+
+
+def test_a_folder_linking_to_a_folder_with_an_outside_link_is_refused(root, tmp_path):
+    elsewhere = root / "elsewhere"
+    elsewhere.mkdir()
+    os.symlink(tmp_path / "secret.tif", elsewhere / "b.tif")
+    os.symlink(elsewhere, root / "plate.zarr" / "0")
+    assert refused(root, "plate.zarr").status == 403
+
+
+def test_a_folder_with_links_inside_the_root_loops_and_broken_links_opens(root):
+    os.symlink(root / "data" / "cells.tif", root / "plate.zarr" / "alias.tif")
+    os.symlink(root / "plate.zarr", root / "plate.zarr" / "self")  # a loop of folders
+    os.symlink(root / "gone.tif", root / "plate.zarr" / "broken.tif")
+    assert resolve_in_root(root, "plate.zarr") == (root / "plate.zarr").resolve()
+
+
+def test_a_folder_too_large_to_check_is_refused(root, monkeypatch):
+    from jupyter_napari_desktop.server import paths
+
+    monkeypatch.setattr(paths, "MAX_FOLDER_ENTRIES", 3)
+    for index in range(4):
+        (root / "plate.zarr" / f"{index}.tif").write_bytes(b"x")
+    err = refused(root, "plate.zarr")
+    assert err.status == 422 and "more than 3 files" in err.message
+
+
+def test_still_in_root_sees_a_folder_swapped_for_a_link(root, tmp_path):
+    """What the API opened is opened again after a restart only if the same path still
+    leads to it: a folder on the way replaced by a link to outside is not followed."""
+    from jupyter_napari_desktop.server.paths import still_in_root
+
+    opened = resolve_in_root(root, "data/cells.tif")
+    assert still_in_root(root, opened)
+    (root / "data").rename(root / "old")
+    evil = tmp_path / "evil"
+    evil.mkdir()
+    (evil / "cells.tif").write_bytes(b"y")
+    os.symlink(evil, root / "data")
+    assert not still_in_root(root, opened)
+    assert not still_in_root(root, tmp_path / "secret.tif")
+
+
+def test_a_long_path_is_echoed_shortened(root):
+    err = refused(root, "x" * 100_000)
+    assert err.status == 404 and len(err.message) <= 1000
