@@ -334,7 +334,7 @@ class DesktopManager:
         """Stop and start again in one step; then reopen what was opened through the API."""
         async with self._lock:
             self.stopped_on_purpose = False
-            reopen = self._to_reopen()
+            reopen = await asyncio.to_thread(self._to_reopen)
             await self._stop("restarted (Restart desktop)")
             await self._ensure_running()
             if not reopen and self.config.autostart_napari:
@@ -393,14 +393,15 @@ class DesktopManager:
         if problems:
             raise problems[0]
         await self._start(napari)
-        reopen = self._to_reopen()
+        reopen = await asyncio.to_thread(self._to_reopen)
         if died and reopen:
             # Xvnc or the session died: the fresh desktop gets back what the API opened.
             self._reopen = asyncio.ensure_future(self._reopen_files(reopen))
 
     def _to_reopen(self) -> list[Path]:
         """What the API opened that is still there and still inside the Jupyter root: a
-        folder on its way replaced by a link to elsewhere since is not opened again."""
+        folder on its way replaced by a link to elsewhere since is not opened again (a
+        thread's work: a folder's links are checked)."""
         root = self.root_dir or Path.cwd()
         kept = []
         for path in self.opened:
