@@ -199,8 +199,8 @@ def save_png(path: str, array: Any) -> None:
         handle.write(iio.imwrite("<bytes>", array, extension=".png"))
 
 
-def numbers(value: Any, count: Optional[int] = None, largest: float = LARGEST) -> bool:
-    """A list (of ``count``) finite numbers, none larger than ``largest`` in size (napari's
+def numbers(value: Any, count: Optional[int] = None) -> bool:
+    """A list (of ``count``) finite numbers, none larger than LARGEST in size (napari's
     transforms overflow on 1e308 and then every view of the canvas fails)."""
     return (
         isinstance(value, list)
@@ -209,7 +209,7 @@ def numbers(value: Any, count: Optional[int] = None, largest: float = LARGEST) -
             isinstance(v, (int, float))
             and not isinstance(v, bool)
             and math.isfinite(v)
-            and abs(v) <= largest
+            and abs(v) <= LARGEST
             for v in value
         )
     )

@@ -128,7 +128,8 @@ class DesktopMixin:
 
 
 def scrub_uri(uri: str) -> str:
-    """``uri`` with the value of every ``token`` (any case) in its query replaced."""
+    """``uri`` with the value of every SECRET_ARGUMENTS argument (``token``, ``_xsrf``, in
+    any case) in its query replaced."""
     path, mark, query = uri.partition("?")
     if not mark:
         return uri
