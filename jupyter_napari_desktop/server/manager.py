@@ -315,11 +315,11 @@ class DesktopManager:
         """The VNC socket for a new websocket, starting a fresh desktop if Xvnc died; one who
         may only watch (not ``may_start``) joins a running desktop, never starts one."""
         async with self._lock:
-            if self.stopped_on_purpose:
-                raise Refused(409, STOPPED_MESSAGE, "click 'Try again' to start it again")
             if not may_start and not self.running():
                 owner = self.access.owner
                 raise Refused(409, f"{owner}'s desktop is not running", f"ask {owner} to open it")
+            if self.stopped_on_purpose:
+                raise Refused(409, STOPPED_MESSAGE, "click 'Try again' to start it again")
             await self._ensure_running()
             assert self.paths is not None
             return self.paths.vnc_socket
