@@ -117,13 +117,27 @@ class ServerCommand(JupyterApp):
         raise NotImplementedError
 
     def start(self) -> None:
+        if self.timeout < 1:
+            print(
+                f"jupyter-napari-desktop: --timeout must be 1 or more seconds, not {self.timeout}",
+                file=sys.stderr,
+            )
+            self.exit(2)
         try:
             server = self.server()
             found, lines = self.answer(server)
         except NapariDesktopError as err:
-            print(f"jupyter-napari-desktop: {err}", file=sys.stderr)
+            print(f"jupyter-napari-desktop: {printable(str(err))}", file=sys.stderr)
             self.exit(1)
-        print(json.dumps(found, indent=1) if self.as_json else "\n".join(lines))
+        print(json.dumps(found, indent=1) if self.as_json else "\n".join(map(printable, lines)))
+
+
+def printable(text: str) -> str:
+    """``text`` for a terminal: control characters (a newline or an escape sequence in a
+    layer's name, from a file's name) written as Python escapes, never acted on."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class StatusApp(ServerCommand):
@@ -201,6 +215,8 @@ class SessionApp(ServerCommand):
     }
 
     def answer(self, server: dict[str, Any]) -> tuple[Any, list[str]]:
+        if self.empty and self.open_session:
+            raise NapariDesktopError("give --empty or --open, not both")
         if self.empty:
             found = self.request(server, "session", {"action": "empty"})
             return found, ["napari starts a new, empty session; earlier ones stay on disk"]

@@ -88,6 +88,11 @@ SHAPE_TYPES = ("rectangle", "ellipse", "line", "path", "polygon")
 MAX_LEVELS = 16  # of a multiscale layer sent as a list of arrays
 # The range of a layer's scale and translate, and of the camera's center and zoom.
 LARGEST, SMALLEST = 1e12, 1e-12
+# A layer's dimensions at most: napari 0.9 took 20 GB and a minute for a 4-pixel image of
+# 24 (each axis a slider, each slider a set of widgets); 20 were fine.
+MAX_DIMS = 16
+# A layer's name at most (characters): the API reaches a layer by its name in a URL.
+MAX_NAME = 1000
 # What each type's data must be: numpy dtype kinds, and a rule on the shape.
 DATA_KINDS = {"image": "biuf", "labels": "biu", "points": "iuf", "shapes": "iuf"}
 DATA_RULES = {
@@ -157,8 +162,14 @@ def check_data(kind: str, array: Any, lengths: Any = None) -> Optional[str]:
         return f"{kind} data must be {rule} of {kinds_text(DATA_KINDS[kind])}, not {array.dtype}"
     if kind in ("image", "labels") and array.ndim < 2:
         return f"{kind} data must be {rule}, not of shape {tuple(array.shape)}"
+    if kind in ("image", "labels", "points") and array.ndim > MAX_DIMS:
+        return f"{kind} data may have at most {MAX_DIMS} dimensions, not {array.ndim}"
+    if kind in ("image", "labels") and 0 in array.shape:
+        return f"{kind} data must not be empty, not of shape {tuple(array.shape)}"
     if kind in ("points", "shapes") and (array.ndim != 2 or array.shape[1] < 2):
         return f"{kind} data must be {rule}, not of shape {tuple(array.shape)}"
+    if kind in ("points", "shapes") and array.shape[1] > MAX_DIMS:
+        return f"{kind} may have at most {MAX_DIMS} coordinates, not {array.shape[1]}"
     if kind == "shapes":
         if not isinstance(lengths, list) or not all(isinstance(n, int) and n >= 1 for n in lengths):
             return "shapes need 'lengths': the number of vertices of each shape (1 or more)"
@@ -235,6 +246,16 @@ def not_readable(path: str) -> Optional[str]:
     return f"{Path(path).name} is not a regular file or folder"
 
 
+def encodable(text: str) -> bool:
+    """Whether ``text`` is UTF-8 text without control characters (a lone surrogate, a NUL,
+    an escape sequence): what can travel in a URL and be shown in a terminal."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return not any(ord(c) < 32 or 127 <= ord(c) < 160 for c in text)
+
+
 def check_props(kind: str, props: Any, adding: bool) -> Optional[str]:
     """Why ``props`` cannot be set on a ``kind`` layer (None when they can); ``adding``: the
     layer is being made (ADD_ONLY settings allowed)."""
@@ -249,6 +270,8 @@ def check_props(kind: str, props: Any, adding: bool) -> Optional[str]:
     name = props.get("name")
     if "name" in props and (not isinstance(name, str) or not name.strip()):
         return "name must be a non-empty string"
+    if isinstance(name, str) and (len(name) > MAX_NAME or not encodable(name)):
+        return f"name must be at most {MAX_NAME} characters of text (no control characters)"
     for key in ("scale", "translate"):
         problem = transform_problem(key, props[key]) if key in props else None
         if problem:

@@ -31,6 +31,7 @@ import os
 import re
 import secrets
 import shutil
+import stat
 import sys
 import threading
 import time
@@ -265,6 +266,8 @@ def load_arrays(folder: Path, files: dict[str, str]) -> dict[str, Any]:
         try:
             with open(folder / name, "rb") as handle:
                 arrays[key] = np.load(handle, allow_pickle=False)
+        except MemoryError as err:  # a header that claims more than the machine holds
+            raise ValueError(f"{name}: too large to load here ({err})") from err
         except (OSError, ValueError, EOFError) as err:
             raise ValueError(f"{name}: {err}") from err
     return arrays
@@ -766,20 +769,25 @@ class Keeper:
 
         def work() -> None:
             loaded: list[Any] = []
-            for index, entry in enumerate(entries):
-                problem = check_entry(entry)
-                if index in opened:
-                    loaded.append(opened[index])  # the open layer: nothing to read
-                elif problem:
-                    loaded.append(ValueError(problem))
-                elif entry.get("files"):
-                    try:
-                        loaded.append(load_arrays(folder, entry["files"]))
-                    except ValueError as err:
-                        loaded.append(err)
-                else:
-                    loaded.append(read_source(entry["source"]))
-            self.bridge.call.emit(lambda: finish(loaded))
+            try:
+                for index, entry in enumerate(entries):
+                    problem = check_entry(entry)
+                    if index in opened:
+                        loaded.append(opened[index])  # the open layer: nothing to read
+                    elif problem:
+                        loaded.append(ValueError(problem))
+                    elif entry.get("files"):
+                        try:
+                            loaded.append(load_arrays(folder, entry["files"]))
+                        except Exception as err:  # noqa: BLE001 - skipped, with its reason
+                            loaded.append(err)
+                    else:
+                        loaded.append(read_source(entry["source"]))
+            finally:
+                # Whatever happened, the restore ends (a layer not read is skipped): a
+                # restore that never ends keeps napari's layers away for good.
+                loaded += [RuntimeError("not read")] * (len(entries) - len(loaded))
+                self.bridge.call.emit(lambda: finish(loaded))
 
         def finish(loaded: list[Any]) -> None:
             try:
@@ -830,7 +838,10 @@ class Keeper:
             if saved["source"]:
                 sources.append(saved["source"]["path"])
             skipped.extend(f"{layer.name}: {reason}" for reason in failed)
-        self._apply_viewer(state, skipped)
+        try:
+            self._apply_viewer(state, skipped)
+        except Exception as err:  # noqa: BLE001 - the layers are there; the view is not
+            skipped.append(f"viewer: {err}")
         self.restored = {
             "from": folder.name,
             "saved_at": state.get("saved_at"),
@@ -847,6 +858,11 @@ class Keeper:
 
     def _apply_viewer(self, state: dict[str, Any], skipped: list[str]) -> None:
         dims, camera = state.get("dims") or {}, state.get("camera") or {}
+        for part, value in (("dims", dims), ("camera", camera)):
+            if not isinstance(value, dict):
+                skipped.append(f"viewer {part}: {str(value)[:80]!r} is not a JSON object")
+        dims = dims if isinstance(dims, dict) else {}
+        camera = camera if isinstance(camera, dict) else {}
         steps: list[tuple[Any, str, Any]] = [
             (self.viewer.dims, "ndisplay", dims.get("ndisplay")),
             (self.viewer.dims, "order", dims.get("order")),
@@ -867,8 +883,12 @@ class Keeper:
             except Exception as err:  # noqa: BLE001 - the layers matter more than the view
                 skipped.append(f"viewer {attr}: {err}")
         layers = self.viewer.layers
-        selected = [layers[n] for n in state.get("selected") or [] if n in layers]
-        active = state.get("active")
+        names = state.get("selected") or []
+        if not isinstance(names, list):
+            skipped.append(f"viewer selected: {str(names)[:80]!r} is not a list of names")
+            names = []
+        selected = [layers[n] for n in names if isinstance(n, str) and n in layers]
+        active = state.get("active") if isinstance(state.get("active"), str) else None
         if selected or active:
             layers.selection.clear()
             layers.selection.update(selected)
@@ -908,8 +928,13 @@ def read_source(source: dict[str, Any]) -> Any:
     from napari.plugins.io import read_data_with_plugins
 
     path = source["path"]
-    if not os.path.exists(path):
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
         return FileNotFoundError(f"{path} is gone")
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        # A named pipe or a device would block the reader for good (as `open` refuses).
+        return ValueError(f"{path} is not a regular file or folder")
     try:
         data, _reader = read_data_with_plugins([path], plugin=source.get("plugin"), stack=False)
     except Exception as err:  # noqa: BLE001 - the reader's reason goes to the user

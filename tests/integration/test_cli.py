@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -77,6 +78,31 @@ def test_a_file_that_is_not_there(server):
 def test_open_with_no_file_says_what_to_give(server):
     done = cli(server, "open")
     assert done.returncode == 1 and "name the files to open" in done.stderr
+
+
+def test_names_with_control_characters_are_shown_escaped(server):
+    """A file's name becomes a layer's name: a newline must not forge a line of the
+    status, an escape sequence must not reach the terminal."""
+    for name in ("forged\nnapari 9.9: 0 layer(s): FAKE.png", "\x1b[31mred.png"):
+        write_pattern(server.root / name)
+        done = cli(server, "open", name)
+        assert done.returncode == 0, done.stderr
+        assert "\x1b" not in done.stdout and "\nnapari 9.9" not in done.stdout
+    status = cli(server, "status").stdout
+    assert "forged\\nnapari 9.9: 0 layer(s): FAKE" in status, status
+    assert "\\x1b[31mred" in status and "\x1b" not in status
+    assert not any(line.startswith("napari 9.9") for line in status.splitlines())
+    for layer in ("forged\nnapari 9.9: 0 layer(s): FAKE", "\x1b[31mred"):
+        code, _ = server.request("DELETE", f"napari-desktop/api/layers/{quote(layer, safe='')}")
+        assert code == 200
+
+
+def test_bad_options_get_one_line(server):
+    done = cli(server, "status", "--timeout=-1")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "--timeout must be 1 or more seconds, not -1" in done.stderr
+    done = cli(server, "session", "--empty", "--open=latest")
+    assert done.returncode == 1 and "give --empty or --open, not both" in done.stderr
 
 
 def test_a_port_with_no_server(server):

@@ -255,6 +255,17 @@ def test_a_damaged_session_is_named_and_napari_starts_with_the_rest(tmp_path, mo
     cut = folder / state["layers"][1]["files"]["data"]
     cut.write_bytes(cut.read_bytes()[:200])  # truncated, as by a full disk
     state["layers"].append({"name": "alien", "type": "hologram", "files": {"data": "x.npy"}})
+    # A header that claims 931 GiB (the read used to die and leave napari "restoring" for
+    # good), a named pipe as a layer's file (its read would block for good), and view
+    # settings of the wrong type (the report of what was restored used to be lost).
+    with open(folder / "huge.npy", "wb") as out:
+        header = {"descr": "|u1", "fortran_order": False, "shape": (1_000_000, 1_000_000)}
+        np.lib.format.write_array_header_1_0(out, header)
+    state["layers"].append({"name": "huge", "type": "image", "files": {"data": "huge.npy"}})
+    os.mkfifo(tmp_path / "pipe.npy")
+    pipe = {"name": "pipe", "type": "image", "source": {"path": str(tmp_path / "pipe.npy")}}
+    state["layers"].append(pipe)
+    state["dims"], state["selected"] = 5, 5
     (folder / "session.json").write_text(json.dumps(state))
     newer = root / "2999-01-01T00-00-00Z-1"
     newer.mkdir()
@@ -268,6 +279,10 @@ def test_a_damaged_session_is_named_and_napari_starts_with_the_rest(tmp_path, mo
         skipped = " | ".join(back["skipped"])
         assert "2999-01-01T00-00-00Z-1" in skipped, skipped
         assert "cut" in skipped and "alien" in skipped and "hologram" in skipped, skipped
+        assert "huge: huge.npy: too large to load here" in skipped, skipped
+        assert "pipe.npy is not a regular file or folder" in skipped, skipped
+        assert "viewer dims: '5' is not a JSON object" in skipped, skipped
+        assert "viewer selected: '5' is not a list of names" in skipped, skipped
         assert cut.exists() and newer.exists(), "nothing is deleted"
     finally:
         again.stop_all()

@@ -52,3 +52,12 @@ def test_shorten_says_it_cut():
 )
 def test_scrub_uri(uri, scrubbed):
     assert scrub_uri(uri) == scrubbed
+
+
+def test_the_cli_shows_control_characters_escaped():
+    from jupyter_napari_desktop.cli import printable
+
+    plain = "napari 0.9: 1 layer(s): Zellkern ß 🔬"
+    assert printable(plain) == plain
+    assert printable("a\nnapari 9.9: FAKE") == "a\\nnapari 9.9: FAKE"
+    assert printable("\x1b[31mred\x00") == "\\x1b[31mred\\x00"

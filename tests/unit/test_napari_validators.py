@@ -29,6 +29,11 @@ from jupyter_napari_desktop.napari_side.napari_helper import (
         ("shapes", np.zeros((4, 2)), None, "shapes need 'lengths'"),
         ("shapes", np.zeros((4, 2)), [0, 4], "shapes need 'lengths'"),
         ("shapes", np.zeros((4, 2)), [2, 3], "add up to 5, but 4 vertices came"),
+        # napari took 20 GB and a minute for a 4-pixel image of 24 dimensions.
+        ("image", np.zeros((1,) * 22 + (2, 2)), None, "at most 16 dimensions, not 24"),
+        ("image", np.zeros((1,) * 14 + (2, 2)), None, None),
+        ("points", np.zeros((3, 17)), None, "at most 16 coordinates, not 17"),
+        ("image", np.zeros((0, 10)), None, "must not be empty, not of shape (0, 10)"),
     ],
 )
 def test_check_data(kind, array, lengths, problem):
@@ -48,6 +53,11 @@ def test_check_props_names_the_unknown_and_the_known():
     assert answer is not None and "rgb" in answer
     assert check_props("image", [], adding=True) == "props must be a JSON object"
     assert check_props("image", {"name": "  "}, adding=True) == "name must be a non-empty string"
+    for name in ("L" * 1001, "s\udcff", "a\nb", "\x1b[31mred", "nul\x00"):
+        answer = check_props("image", {"name": name}, adding=True)
+        assert answer is not None and "at most 1000 characters of text" in answer, name
+    for name in ("L" * 1000, "Zellkern ß 細胞 🔬", "a b"):
+        assert check_props("image", {"name": name}, adding=True) is None, name
 
 
 @pytest.mark.parametrize(
