@@ -236,7 +236,7 @@ class DesktopManager:
             "uptime_s": round(time.time() - self.started_at, 1) if running else None,
             "memory_mb": self._memory_mb(proc.pid) if running and proc else None,
             "generation": self.generation,
-            "reason": self.reason,
+            "reason": (None if running else self._gone_reason()) or self.reason,
             "stopped_on_purpose": self.stopped_on_purpose,
             "screen": self._screen(state) if running else None,
             "napari": {
@@ -613,6 +613,23 @@ class DesktopManager:
     def _log_tail(self, lines: int = 20) -> str:
         return log_tail(self.paths.log, lines) if self.paths else ""
 
+    def _gone_reason(self) -> Optional[str]:
+        """Why the desktop this server holds is gone (Xvnc exited, the session ended), as
+        soon as it is known, before the next connection replaces it; None while there is
+        none, or it is starting."""
+        proc, paths = self.proc, self.paths
+        if proc is None and paths is None:
+            return None
+        state = self._read_state(paths)
+        supervisor_gone = proc is None or proc.poll() is not None
+        if not supervisor_gone and state.get("phase") != "ready":
+            return None  # starting
+        return state.get("reason") or (
+            "the desktop's supervisor exited"
+            if supervisor_gone
+            else "the VNC server stopped answering"
+        )
+
     async def _cleanup_dead(self) -> bool:
         """Forget a desktop whose supervisor has exited (Xvnc died, user logged out)."""
         if self.proc is None and self.paths is None:
@@ -624,12 +641,7 @@ class DesktopManager:
                 await asyncio.sleep(0.25)
                 if self.running():
                     return False
-        state = self.read_state()
-        reason = state.get("reason") or (
-            "the desktop's supervisor exited"
-            if self.proc is None or self.proc.poll() is not None
-            else "the VNC server stopped answering"
-        )
+        reason = self._gone_reason() or "the VNC server stopped answering"
         self.log.info("%s previous desktop is gone (%s); starting a new one", PREFIX, reason)
         await self._stop(str(reason))
         return True

@@ -44,6 +44,10 @@ async def test_xvnc_death_reopens_the_files_and_says_why(jp_fetch, jp_root_dir, 
     while supervisor.poll() is None and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
     assert supervisor.poll() is not None, "the supervisor ends its desktop when Xvnc dies"
+    gone = await api(jp_fetch, "GET", "status")
+    assert gone["running"] is False and "Xvnc exited" in gone["reason"], (
+        "status says why at once, before the next connection starts a new desktop"
+    )
 
     # The page reconnects by itself (POST start with reconnect, then the websocket).
     started = time.monotonic()
