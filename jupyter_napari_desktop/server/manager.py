@@ -558,10 +558,21 @@ class DesktopManager:
             item: dict[str, Any] = {"name": folder.name, "path": str(folder)}
             try:
                 state = json.loads((folder / "session.json").read_text())
-                item["saved_at"] = state["saved_at"]
-                item["layers"] = [str(e["name"]) for e in state["layers"]]
-            except (OSError, ValueError, KeyError, TypeError) as err:
+            except (OSError, ValueError) as err:
                 item["error"] = f"session.json cannot be read: {err}"
+                found.append(item)
+                continue
+            layers = state.get("layers") if isinstance(state, dict) else None
+            if not isinstance(layers, list):
+                item["error"] = "session.json is not a napari-desktop session (no list of layers)"
+            else:
+                # What napari would restore by name (an entry it cannot read, it skips).
+                item["saved_at"] = state.get("saved_at")
+                item["layers"] = [
+                    e["name"]
+                    for e in layers
+                    if isinstance(e, dict) and isinstance(e.get("name"), str)
+                ]
             found.append(item)
         return found
 

@@ -270,6 +270,9 @@ def test_a_damaged_session_is_named_and_napari_starts_with_the_rest(tmp_path, mo
     newer = root / "2999-01-01T00-00-00Z-1"
     newer.mkdir()
     (newer / "session.json").write_text('{"format": 1, "layers": [')  # truncated
+    odd = root / "2998-01-01T00-00-00Z-1"
+    odd.mkdir()
+    (odd / "session.json").write_text('{"format": 1, "layers": "abc"}')
 
     again = serve(tmp_path, monkeypatch)
     try:
@@ -283,6 +286,10 @@ def test_a_damaged_session_is_named_and_napari_starts_with_the_rest(tmp_path, mo
         assert "pipe.npy is not a regular file or folder" in skipped, skipped
         assert "viewer dims: '5' is not a JSON object" in skipped, skipped
         assert "viewer selected: '5' is not a list of names" in skipped, skipped
+        listed = {kept["name"]: kept for kept in session(again)["sessions"]}
+        assert "cannot be read" in listed[newer.name]["error"]
+        assert "not a napari-desktop session" in listed[odd.name]["error"]
+        assert listed[folder.name]["layers"] == ["good", "cut", "alien", "huge", "pipe"]
         assert cut.exists() and newer.exists(), "nothing is deleted"
     finally:
         again.stop_all()
