@@ -101,3 +101,45 @@ def test_nvenc_only_says_why_it_cannot_and_the_page_gets_tight(fresh_nvenc_state
 def test_an_unknown_encoder_is_refused():
     with pytest.raises(ValueError, match="auto, x264, nvenc"):
         H264Encoder(64, 48, encoder="vaapi")
+
+
+def test_every_nvenc_option_is_one_pyavs_ffmpeg_takes():
+    """NVENC cannot open without an NVIDIA GPU, so its options are never applied here: each
+    name and value is set on a real h264_nvenc context of PyAV's own FFmpeg instead (a name
+    FFmpeg does not know would be ignored where the GPU is; a bad value would fail there)."""
+    import ctypes
+    import glob
+    import os
+
+    import av
+
+    libs = os.path.join(os.path.dirname(av.__file__), os.pardir, "av.libs")
+    found = {
+        name: glob.glob(os.path.join(libs, f"lib{name}-*.so*")) for name in ("avutil", "avcodec")
+    }
+    if not all(found.values()):
+        pytest.skip(f"PyAV's FFmpeg libraries are not in {libs} (not a PyPI wheel)")
+    avutil = ctypes.CDLL(found["avutil"][0], mode=ctypes.RTLD_GLOBAL)
+    avcodec = ctypes.CDLL(found["avcodec"][0], mode=ctypes.RTLD_GLOBAL)
+    avcodec.avcodec_find_encoder_by_name.restype = ctypes.c_void_p
+    avcodec.avcodec_alloc_context3.restype = ctypes.c_void_p
+    avcodec.avcodec_alloc_context3.argtypes = [ctypes.c_void_p]
+    avcodec.avcodec_free_context.argtypes = [ctypes.POINTER(ctypes.c_void_p)]
+    avutil.av_opt_set.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int]
+    codec = avcodec.avcodec_find_encoder_by_name(video_codec.NVENC.encode())
+    assert codec, f"PyAV's FFmpeg has no {video_codec.NVENC}"
+    context = ctypes.c_void_p(avcodec.avcodec_alloc_context3(codec))
+    search_children = 1  # AV_OPT_SEARCH_CHILDREN: the codec's own options too
+    try:
+        options = {**video_codec.NVENC_OPTIONS, "qp": "20", "g": str(video_codec.NVENC_GOP)}
+        refused = {
+            name: value
+            for name, value in options.items()
+            if avutil.av_opt_set(context, name.encode(), value.encode(), search_children) < 0
+        }
+        assert not refused, f"h264_nvenc does not take {refused}"
+        # The check itself can fail: a made-up name and a bad value are refused.
+        assert avutil.av_opt_set(context, b"no-such-option", b"1", search_children) < 0
+        assert avutil.av_opt_set(context, b"tune", b"no-such-tune", search_children) < 0
+    finally:
+        avcodec.avcodec_free_context(ctypes.byref(context))
