@@ -85,6 +85,15 @@ PROPERTIES: dict[str, tuple[str, ...]] = {
 }
 ADD_ONLY = ("rgb",)
 SHAPE_TYPES = ("rectangle", "ellipse", "line", "path", "polygon")
+# napari's blending modes (multiplicative since napari 0.5: an older one refuses it itself).
+BLENDINGS = (
+    "translucent",
+    "translucent_no_depth",
+    "additive",
+    "minimum",
+    "opaque",
+    "multiplicative",
+)
 MAX_LEVELS = 16  # of a multiscale layer sent as a list of arrays
 # The range of a layer's scale and translate, and of the camera's center and zoom.
 LARGEST, SMALLEST = 1e12, 1e-12
@@ -235,6 +244,122 @@ def transform_problem(key: str, value: Any) -> Optional[str]:
     return None
 
 
+def number_in(value: Any, low: float, high: float = LARGEST, whole: bool = False) -> bool:
+    """A number (not a boolean) from ``low`` to ``high``; with ``whole`` a whole number."""
+    return (
+        numbers([value])
+        and low <= value <= high
+        and (not whole or isinstance(value, int) or float(value).is_integer())
+    )
+
+
+def is_color(value: Any) -> bool:
+    """A color as JSON: a name or hex string ("red", "#ff8800"), or 3 or 4 numbers from 0
+    to 1 (which names napari knows, napari says; a name may also be a feature's)."""
+    if isinstance(value, str):
+        return 0 < len(value) <= 100 and encodable(value)
+    return (numbers(value, 3) or numbers(value, 4)) and all(0 <= v <= 1 for v in value)
+
+
+# What each setting accepts, in words, for the refusals (setting_problem, refusal).
+COLOR_FORMS = (
+    "a color (a name such as 'red', a hex string such as '#ff8800', or [r, g, b] or "
+    "[r, g, b, a] from 0 to 1) or a list of colors, one per {each}"
+)
+FORMS = {
+    "visible": "true or false",
+    "opacity": "a number from 0 to 1",
+    "blending": "one of " + ", ".join(BLENDINGS),
+    "colormap": (
+        "a colormap's name (napari's, vispy's or matplotlib's: 'gray', 'viridis', 'magma', "
+        "...), a color ('red', '#ff8800', [r, g, b] from 0 to 1) or a list of 2 or more colors"
+    ),
+    "contrast_limits": "two numbers [low, high], low below high",
+    "gamma": f"a number above 0 (at most {LARGEST:g})",
+    "selected_label": f"a whole number (at most {LARGEST:g} in size)",
+    "brush_size": "a whole number of 1 or more",
+    "size": "a number above 0, or a list of them, one per point",
+    "face_color": COLOR_FORMS.format(each="point or shape"),
+    "border_color": COLOR_FORMS.format(each="point"),
+    "edge_color": COLOR_FORMS.format(each="shape"),
+    "edge_width": "a number of 0 or more, or a list of them, one per shape",
+    "symbol": "a symbol's name ('disc', 'square', 'cross', ...) or a list of them, one per point",
+    "mode": "a mode's name (e.g. 'pan_zoom', 'paint' for labels, 'select' for points)",
+    "rgb": "true or false",
+}
+
+
+def one_or_list(value: Any, test: Callable[[Any], bool]) -> bool:
+    """``value`` passes ``test``, or is a non-empty list of values that do."""
+    if isinstance(value, list) and value and not test(value):
+        return all(test(v) for v in value)
+    return test(value)
+
+
+def setting_problem(key: str, value: Any) -> Optional[str]:
+    """Why ``value`` cannot be the setting ``key`` (None when it can, or when napari
+    decides: a color's or colormap's name, a mode's): "<key> must be <forms>, not <value>".
+    napari itself would take many of these silently: an empty list as colormap or color
+    reverts to gray or white, a NaN contrast limit or a negative size is kept."""
+    ok = {
+        "visible": lambda v: isinstance(v, bool),
+        "rgb": lambda v: isinstance(v, bool),
+        "opacity": lambda v: number_in(v, 0, 1),
+        "blending": lambda v: v in BLENDINGS,
+        "colormap": lambda v: (
+            is_color(v) or (isinstance(v, list) and len(v) >= 2 and all(is_color(c) for c in v))
+        ),
+        "contrast_limits": lambda v: numbers(v, 2) and v[0] < v[1],
+        "gamma": lambda v: number_in(v, SMALLEST),
+        "selected_label": lambda v: number_in(v, -LARGEST, whole=True),
+        "brush_size": lambda v: number_in(v, 1, whole=True),
+        "size": lambda v: one_or_list(v, lambda n: number_in(n, SMALLEST)),
+        "face_color": lambda v: one_or_list(v, is_color),
+        "border_color": lambda v: one_or_list(v, is_color),
+        "edge_color": lambda v: one_or_list(v, is_color),
+        "edge_width": lambda v: one_or_list(v, lambda n: number_in(n, 0)),
+        "symbol": lambda v: one_or_list(v, lambda s: isinstance(s, str) and 0 < len(s) <= 100),
+        "mode": lambda v: isinstance(v, str) and 0 < len(v) <= 100,
+    }.get(key)
+    if ok is None or ok(value):
+        return None
+    return f"{key} must be {FORMS[key]}, not {shown(value)}"
+
+
+def shown(value: Any) -> str:
+    """A value in a message: its JSON, at most 200 characters."""
+    text = json.dumps(value)
+    return text if len(text) <= 200 else text[:200] + "..."
+
+
+COLOR_SETTINGS = ("colormap", "face_color", "border_color", "edge_color")
+
+
+def unreadable_color(key: str, value: Any, layer: Any = None) -> Optional[str]:
+    """Why napari cannot read a color of the setting ``key`` (Qt thread; None: it can):
+    napari warns and falls back to gray or white for a color name it does not know, so it
+    is asked here first (``transform_color`` raises instead). A color setting's name may
+    also be one of ``layer``'s features (napari colors by it); a colormap's own name napari
+    refuses itself (KeyError)."""
+    if key not in COLOR_SETTINGS or (key == "colormap" and not isinstance(value, list)):
+        return None
+    from napari.utils.colormaps.standardize_color import transform_color
+
+    features = set(getattr(getattr(layer, "features", None), "columns", ()))
+    items = value if isinstance(value, list) and value and not is_color(value) else [value]
+    for item in items:
+        if isinstance(item, str) and key != "colormap" and item in features:
+            continue
+        try:
+            transform_color(item)
+        except (ValueError, KeyError, TypeError) as err:
+            return (
+                f"{key} {shown(value)} refused: napari cannot read the color {shown(item)} "
+                f"({napari_reason(err)}); {key} must be {FORMS[key]}"
+            )
+    return None
+
+
 def not_readable(path: str) -> Optional[str]:
     """Why ``path`` must not be handed to a reader (a pipe or device would block it)."""
     try:
@@ -276,6 +401,10 @@ def check_props(kind: str, props: Any, adding: bool) -> Optional[str]:
         problem = transform_problem(key, props[key]) if key in props else None
         if problem:
             return problem
+    for key, value in props.items():
+        problem = setting_problem(key, value)
+        if problem:
+            return problem
     return None
 
 
@@ -312,6 +441,19 @@ def check_viewer(dims: Any, camera: Any, ndim: int) -> Optional[str]:
 
 def napari_reason(err: BaseException) -> str:
     return str(err).replace("Scroll up to see the full stack trace.", "").strip() or repr(err)
+
+
+def refusal(key: str, value: Any, err: BaseException) -> str:
+    """napari refused ``value`` as the setting ``key``: what, why (the first sentence of
+    napari's reason: for an unknown colormap it goes on to list every matplotlib name) and
+    what the setting takes."""
+    text = str(err.args[0]) if isinstance(err, KeyError) and err.args else napari_reason(err)
+    reason = text.split(". ", 1)[0].rstrip(".")
+    reason = reason[:200] + "..." if len(reason) > 200 else reason
+    forms = FORMS.get(key)
+    return f"{key} {shown(value)} refused by napari: {reason}" + (
+        f"; {key} must be {forms}" if forms else ""
+    )
 
 
 def read_paths(paths: list[str], plugin: Optional[str]) -> list[tuple[str, Any]]:
@@ -600,6 +742,10 @@ class Service:
             started = time.perf_counter()
             before = list(self.viewer.layers)
             try:
+                for key, value in props.items():
+                    problem = unreadable_color(key, value)
+                    if problem:
+                        raise ValueError(problem)
                 if multiscale:
                     layer = getattr(self.viewer, f"add_{kind}")(array, multiscale=True, **props)
                 elif kind == "shapes":
@@ -652,7 +798,13 @@ class Service:
             old = {key: getattr(target, key) for key in props}
             try:
                 for key, value in props.items():
-                    setattr(target, key, value)
+                    problem = unreadable_color(key, value, target)
+                    if problem:
+                        raise ValueError(problem)
+                    try:
+                        setattr(target, key, value)
+                    except Exception as err:
+                        raise ValueError(refusal(key, value, err)) from err
                 if array is not None:
                     target.data = array
             except Exception:

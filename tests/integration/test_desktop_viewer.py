@@ -390,6 +390,58 @@ def test_every_refusal_says_what_to_do(viewer, server):
     viewer.remove(opened[0])
 
 
+def test_settings_napari_would_take_silently_are_refused(viewer, server):
+    """An empty list or a number as colormap, an unknown color name: napari warns and
+    falls back to gray or white, and the API answered 200. Now 422 that names the setting,
+    the value and what it takes, and the layer stays as it was."""
+    image = np.arange(64, dtype=np.uint8).reshape(8, 8)
+    viewer.add_image(image, name="settings", colormap="magma", opacity=0.8)
+    viewer.add_points(np.zeros((2, 2)), name="dots", face_color="red")
+    for name, props, words in [
+        ("settings", {"colormap": []}, "colormap must be a colormap's name"),
+        ("settings", {"colormap": 3}, "colormap must be a colormap's name"),
+        ("settings", {"colormap": {"no": "sense"}}, 'not {"no": "sense"}'),
+        ("settings", {"colormap": "no such colormap"}, "not found in either vispy or matplotlib"),
+        ("settings", {"colormap": ["red", "no such color"]}, "napari cannot read the color"),
+        ("settings", {"opacity": 0.2, "colormap": []}, "colormap must be"),
+        ("settings", {"opacity": 0.2, "colormap": "no such colormap"}, "colormap must be"),
+        ("settings", {"contrast_limits": [0]}, "contrast_limits must be two numbers"),
+        ("settings", {"opacity": 1.5}, "opacity must be a number from 0 to 1, not 1.5"),
+        ("settings", {"blending": "teapot"}, "blending must be one of translucent"),
+        ("settings", {"gamma": 0}, "gamma must be a number above 0"),
+        ("settings", {"visible": "no"}, "visible must be true or false"),
+        ("dots", {"face_color": "no such color"}, "napari cannot read the color"),
+        ("dots", {"face_color": []}, "face_color must be a color"),
+        ("dots", {"size": -1}, "size must be a number above 0"),
+    ]:
+        status, body = server.request("PUT", f"napari-desktop/api/layers/{name}", {"props": props})
+        assert status == 422, (props, body)
+        assert words in body["error"]["message"], body
+    layer = viewer.layers["settings"]
+    assert (layer.colormap, layer.opacity, layer.visible) == ("magma", 0.8, True)
+    assert viewer.get("dots").shape == (2, 2)
+    err = refused(viewer.add_image, image, name="never", colormap=["red", "no such color"])
+    assert err.status == 422 and "never" not in viewer.layers
+    assert viewer.layers["settings"].update(colormap=["black", "#ff8800"]).colormap
+    viewer.remove("settings")
+    viewer.remove("dots")
+
+
+def test_a_layer_named_after_a_file_whose_name_is_not_utf8(viewer, server):
+    """napari names the layer of b"lone\\xffname.png" "lone\\udcffname": a lone surrogate,
+    which the kernel client could not put in a URL (UnicodeEncodeError). It reaches the
+    layer: its data, its settings, its removal."""
+    path = server.root / os.fsdecode(b"lone\xffname.png")
+    write_pattern(path)
+    (name,) = viewer.open(path)
+    assert name == "lone\udcffname"
+    assert viewer.layers[name].data.shape == (256, 256, 3)  # the pattern, as written
+    assert viewer.layers[name].update(opacity=0.5).opacity == 0.5
+    assert [layer for layer in viewer.layers if layer == name] == [name]
+    viewer.remove(name)
+    assert name not in viewer.layers
+
+
 def test_transfer_files_are_private_made_here_and_removed(viewer, server):
     folder = transfers_dir(server)
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700

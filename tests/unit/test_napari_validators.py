@@ -130,3 +130,55 @@ def test_not_readable_refuses_what_would_block_a_reader(tmp_path):
     assert not_readable(str(plain)) is None and not_readable(str(tmp_path)) is None
     assert not_readable(str(fifo)) == "pipe is not a regular file or folder"
     assert "No such file" in (not_readable(str(tmp_path / "gone")) or "")
+
+
+@pytest.mark.parametrize(
+    ("kind", "props", "problem"),
+    [
+        ("image", {"colormap": "magma"}, None),
+        ("image", {"colormap": "red"}, None),
+        ("image", {"colormap": [1, 0.5, 0]}, None),
+        ("image", {"colormap": ["black", "#ff8800", [1, 1, 1, 1]]}, None),
+        # napari took these silently: gray instead, or nothing changed, and the API said 200.
+        ("image", {"colormap": []}, "colormap must be a colormap's name"),
+        ("image", {"colormap": 3}, "colormap must be a colormap's name"),
+        ("image", {"colormap": {"a": 1}}, 'not {"a": 1}'),
+        ("image", {"colormap": [[1, 0]]}, "a list of 2 or more colors"),
+        ("image", {"colormap": [[2, 0, 0], [0, 1, 0]]}, "from 0 to 1"),
+        ("image", {"colormap": ""}, 'not ""'),
+        ("image", {"contrast_limits": [0, 255]}, None),
+        ("image", {"contrast_limits": [0]}, "contrast_limits must be two numbers [low, high]"),
+        ("image", {"contrast_limits": [0, 1, 2]}, "not [0, 1, 2]"),
+        ("image", {"contrast_limits": [0, float("nan")]}, "contrast_limits must be"),
+        ("image", {"contrast_limits": [5, 5]}, "low below high"),
+        ("image", {"gamma": 0}, "gamma must be a number above 0"),
+        ("image", {"gamma": float("nan")}, "gamma must be"),
+        ("image", {"opacity": 1.5}, "opacity must be a number from 0 to 1, not 1.5"),
+        ("image", {"opacity": True}, "opacity must be"),
+        ("image", {"opacity": 0}, None),
+        ("image", {"visible": "yes"}, 'visible must be true or false, not "yes"'),
+        ("image", {"blending": "teapot"}, "blending must be one of translucent"),
+        ("image", {"blending": "additive"}, None),
+        ("labels", {"brush_size": 0}, "brush_size must be a whole number of 1 or more"),
+        ("labels", {"brush_size": 1.5}, "brush_size must be"),
+        ("labels", {"selected_label": True}, "selected_label must be a whole number"),
+        ("labels", {"mode": "paint", "selected_label": 5, "brush_size": 12}, None),
+        ("points", {"size": -1}, "size must be a number above 0"),
+        ("points", {"size": [1, 2, 3]}, None),
+        ("points", {"face_color": []}, "face_color must be a color"),
+        ("points", {"face_color": ["red", [0, 0, 1]]}, None),
+        ("points", {"border_color": 3}, "border_color must be a color"),
+        ("points", {"symbol": None}, "symbol must be a symbol's name"),
+        ("shapes", {"edge_width": -1}, "edge_width must be a number of 0 or more"),
+        ("shapes", {"edge_color": [0.5, 0.5]}, "edge_color must be a color"),
+        ("shapes", {"mode": 3}, "mode must be a mode's name"),
+    ],
+)
+def test_check_props_refuses_what_napari_would_take_silently(kind, props, problem):
+    answer = check_props(kind, props, adding=False)
+    if problem is None:
+        assert answer is None
+    else:
+        assert answer is not None and problem in answer, answer
+        key = next(iter(props))
+        assert answer.startswith(f"{key} must be "), "the message names the setting first"
