@@ -40,10 +40,66 @@ CAMERA_SETTABLE = ("center", "zoom", "angles")
 
 
 def to_json(value: Any) -> Any:
-    """Numbers, tuples and arrays as plain JSON values."""
+    """Numbers, tuples and arrays as plain JSON values; a list stays a list item by item
+    (numpy would refuse a ragged one), for the server to say what it takes."""
     if isinstance(value, (str, bool)) or value is None:
         return value
+    if isinstance(value, (list, tuple)):
+        return [to_json(item) for item in value]
     return np.asarray(value).tolist()
+
+
+def as_array(data: Any, what: str, dtype: Any = None) -> np.ndarray:
+    """``data`` as a numpy array; nested lists of different lengths are a ValueError that
+    names ``what`` and the item that differs, not numpy's "inhomogeneous shape"."""
+    try:
+        return np.asarray(data, dtype=dtype)
+    except ValueError as err:
+        found = ragged(data)
+        if found is None:
+            raise ValueError(f"{what} cannot be an array of numbers: {err}") from None
+        path, size, first = found
+        raise ValueError(
+            f"{what} must be a rectangular array, every item of the same length: "
+            f"{where(path)} is {entries(size)}, {where((*path[:-1], 0))} is {entries(first)}"
+        ) from None
+
+
+Ragged = tuple[tuple[int, ...], Optional[int], Optional[int]]
+
+
+def ragged(data: Any, path: tuple[int, ...] = ()) -> Optional[Ragged]:
+    """(where, its length, the first sibling's length) of the first item of the nested
+    lists ``data`` whose length differs from its first sibling's (None: a single value);
+    None if none does."""
+    lengths = [length(item) for item in data] if length(data) else []
+    for index, size in enumerate(lengths):
+        if size != lengths[0]:
+            return (*path, index), size, lengths[0]
+    for index, item in enumerate(data if lengths and lengths[0] else []):
+        found = ragged(item, (*path, index))
+        if found is not None:
+            return found
+    return None
+
+
+def length(item: Any) -> Optional[int]:
+    """``len(item)`` of a list or array; None for a number or a string."""
+    if isinstance(item, (str, bytes)):
+        return None
+    try:
+        return len(item)
+    except TypeError:
+        return None
+
+
+def entries(size: Optional[int]) -> str:
+    return "a single value" if size is None else f"{size} long"
+
+
+def where(path: tuple[int, ...]) -> str:
+    """An item of nested lists, as it is indexed: "item [1][0]"."""
+    return "item " + "".join(f"[{index}]" for index in path)
 
 
 def png_bytes(image: np.ndarray) -> bytes:
@@ -211,7 +267,7 @@ class DesktopViewer:
     # -- arrays through the desktop's private directory -----------------------------
     def _send(self, data: Any) -> str:
         """Write ``data`` into a transfer file the server makes; its name."""
-        array = np.asarray(data)
+        array = as_array(data, "a layer's data")
         if array.dtype.hasobject:
             raise TypeError(f"napari layers need numbers, not {array.dtype} (object) arrays")
         made = self._call("POST", "transfers", {"nbytes": int(array.nbytes)})
@@ -268,7 +324,9 @@ class DesktopViewer:
     def _add(self, kind: str, data: Any, settings: dict[str, Any]) -> Layer:
         props = {k: to_json(v) for k, v in settings.items() if v is not None}
         if isinstance(data, (list, tuple)) and kind in ("image", "labels"):
-            sent: Any = [self._send(level) for level in data]  # multiscale
+            # multiscale: every level checked before the first is sent
+            levels = [as_array(level, f"level {i}") for i, level in enumerate(data)]
+            sent: Any = [self._send(level) for level in levels]
         else:
             sent = self._send(data)
         body = {"type": kind, "transfer": sent, "props": props}
@@ -287,8 +345,10 @@ class DesktopViewer:
         return self._add("labels", data, {"name": name, **settings})
 
     def add_points(self, data: Any, name: Optional[str] = None, **settings: Any) -> Layer:
-        """A new points layer from an (N, D) array of coordinates."""
-        return self._add("points", np.asarray(data, dtype=float), {"name": name, **settings})
+        """A new points layer from an (N, D) array of coordinates (every point with the same
+        number D of them)."""
+        points = as_array(data, "points (one row of coordinates a point)", float)
+        return self._add("points", points, {"name": name, **settings})
 
     def add_shapes(
         self,
@@ -297,10 +357,23 @@ class DesktopViewer:
         name: Optional[str] = None,
         **settings: Any,
     ) -> Layer:
-        """A new shapes layer from a list of (N, D) vertex arrays."""
-        parts = [np.asarray(part, dtype=float) for part in data]
+        """A new shapes layer from a list of (N, D) vertex arrays, D the same for every
+        shape (2-D and 3-D shapes cannot share a layer)."""
+        parts = [as_array(part, f"shape {i}'s vertices", float) for i, part in enumerate(data)]
         if not parts:
             raise ValueError("give at least one shape")
+        for index, part in enumerate(parts):
+            if part.ndim != 2 or part.shape[0] < 1 or part.shape[1] < 2:
+                raise ValueError(
+                    f"shape {index}'s vertices must be an (N, D) array of N >= 1 vertices of "
+                    f"D >= 2 coordinates, not of shape {part.shape}"
+                )
+            if part.shape[1] != parts[0].shape[1]:
+                raise ValueError(
+                    "every shape's vertices must have the same number of dimensions: shape "
+                    f"{index} has {part.shape[1]}, shape 0 has {parts[0].shape[1]} "
+                    "(add them as separate shapes layers)"
+                )
         lengths = [len(part) for part in parts]
         props = {"name": name, "lengths": lengths, "shape_type": shape_type, **settings}
         return self._add("shapes", np.concatenate(parts), props)
@@ -368,9 +441,12 @@ class DesktopViewer:
 
 
 def quote(name: str) -> str:
+    """A layer's name in a URL path. napari takes any Python string as a name, a lone
+    surrogate too (named in napari's window, or after a file whose name is not UTF-8): it
+    travels as UTF-8 with "surrogatepass", which the server's LayerHandler decodes alike."""
     from urllib.parse import quote as url_quote
 
-    return url_quote(name, safe="")
+    return url_quote(name.encode("utf-8", "surrogatepass"), safe="")
 
 
 def desktop_viewer(timeout: float = START_TIMEOUT, session: Any = None) -> DesktopViewer:

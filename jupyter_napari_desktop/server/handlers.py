@@ -617,6 +617,20 @@ class LayersHandler(ExchangeHandler):
 class LayerHandler(ExchangeHandler):
     """One layer: GET its data (in a transfer file), PUT new data or settings, DELETE."""
 
+    def decode_argument(self, value: bytes, name: Optional[str] = None) -> str:
+        """The layer's name in the path: UTF-8 where a lone surrogate passes, as the kernel
+        client encodes it. napari takes any Python string as a name (one named in napari's
+        window, or after a file whose name is not UTF-8: "a\\udcffb"), and such a layer must
+        be reachable too; query arguments are decoded as tornado does."""
+        if name is not None:
+            return super().decode_argument(value, name)
+        try:
+            return value.decode("utf-8", "surrogatepass")
+        except UnicodeDecodeError:
+            raise web.HTTPError(
+                400, f"the layer's name in the URL is not UTF-8: {value[:40]!r}"
+            ) from None
+
     @web.authenticated
     async def get(self, name: str) -> None:
         level = self.get_argument("level", "0")
