@@ -64,9 +64,11 @@ def running_servers() -> list[dict[str, Any]]:
     return list(list_running_servers())
 
 
-def pick_server(servers: list[dict[str, Any]], port: int, cwd: Path) -> dict[str, Any]:
+def pick_server(servers: list[dict[str, Any]], port: int, cwd: Path) -> tuple[dict[str, Any], str]:
     """The server on ``port`` (0: the one whose root holds ``cwd``, the deepest such root,
-    or the only one); NapariDesktopError that says what to do otherwise."""
+    or the only one), and a note for the terminal when others serve that root too (which
+    one was taken, and the --port of each other); NapariDesktopError that says what to do
+    otherwise."""
     if not servers:
         raise NapariDesktopError(
             "no Jupyter server is running for this user: start one (bash scripts/run-lab.sh)"
@@ -76,16 +78,25 @@ def pick_server(servers: list[dict[str, Any]], port: int, cwd: Path) -> dict[str
         if not chosen:
             ports = ", ".join(str(s.get("port")) for s in servers)
             raise NapariDesktopError(f"no Jupyter server on port {port}; running on: {ports}")
-        return chosen[0]
-    holding = []
+        return chosen[0], ""
+    holding: dict[Path, list[dict[str, Any]]] = {}
     for server in servers:
         root = Path(server.get("root_dir") or server.get("notebook_dir") or "/").resolve()
         if cwd == root or root in cwd.parents:
-            holding.append((len(root.parts), server))
+            holding.setdefault(root, []).append(server)
     if holding:
-        return max(holding, key=lambda pair: pair[0])[1]
+        root = max(holding, key=lambda path: len(path.parts))
+        # Servers of one root: the lowest port, the same one every time.
+        first, *others = sorted(holding[root], key=lambda s: int(s.get("port") or 0))
+        if not others:
+            return first, ""
+        choices = " or ".join(f"--port={s.get('port')}" for s in others)
+        return first, (
+            f"{len(others) + 1} Jupyter servers serve {root}: using {first.get('url')} "
+            f"(port {first.get('port')}, the lowest); for another, add {choices}"
+        )
     if len(servers) == 1:
-        return servers[0]
+        return servers[0], ""
     urls = ", ".join(str(s.get("url")) for s in servers)
     raise NapariDesktopError(f"several Jupyter servers run ({urls}): choose one with --port")
 
@@ -97,7 +108,8 @@ class ServerCommand(JupyterApp):
     port = Int(
         0,
         help="Port of the Jupyter server (default: the one whose root directory holds the "
-        "current directory, or the only one running).",
+        "current directory, or the only one running; of several serving that directory, "
+        "the one on the lowest port, said on stderr with the --port of the others).",
     ).tag(config=True)
     as_json = Bool(False, help="Print the server's JSON answer.").tag(config=True)
     timeout = Int(180, help="Seconds to wait for the server's answer.").tag(config=True)
@@ -105,7 +117,11 @@ class ServerCommand(JupyterApp):
     flags = {"json": ({"ServerCommand": {"as_json": True}}, "Print the server's JSON answer.")}
 
     def server(self) -> dict[str, Any]:
-        return pick_server(running_servers(), self.port, Path.cwd().resolve())
+        """The server to talk to; which one, on stderr, when several serve this directory."""
+        server, note = pick_server(running_servers(), self.port, Path.cwd().resolve())
+        if note:
+            print(f"jupyter-napari-desktop: {printable(note)}", file=sys.stderr)
+        return server
 
     def request(
         self, server: dict[str, Any], endpoint: str, body: Optional[dict[str, Any]] = None
