@@ -28,6 +28,10 @@ MAX_ANSWER = 8 << 20
 MAX_REQUEST = 1 << 20
 START_TIMEOUT = 120.0  # seconds napari may take to answer after it was started
 STATE_TIMEOUT = 2.0
+# A request that finds napari running but not yet listening (starting: a notebook's
+# v.layers right after the launcher card was clicked) waits this long for it, instead of
+# answering that napari stopped answering.
+STARTING_SECONDS = 30.0
 # The helper's own lists (napari_side/napari_helper.py, which imports nothing of this package):
 # the layer types napari can open files as, and those whose data the API sends and fetches.
 # tests/unit/test_contracts.py checks that both sides agree.
@@ -37,6 +41,11 @@ DATA_TYPES = ("image", "labels", "points", "shapes")
 
 class NapariUnavailable(Exception):
     """napari's socket is not there or does not answer."""
+
+
+class NapariNotListening(NapariUnavailable):
+    """napari's socket is not there or refuses the connection: nothing was sent (napari may
+    be starting: its socket opens once its window is up)."""
 
 
 class NapariTimeout(NapariUnavailable):
@@ -50,7 +59,7 @@ async def ask(socket_path: Path, request: dict[str, Any], timeout: float) -> dic
             asyncio.open_unix_connection(str(socket_path), limit=MAX_ANSWER), timeout
         )
     except (OSError, asyncio.TimeoutError) as err:
-        raise NapariUnavailable(f"napari does not answer on {socket_path}: {err}") from err
+        raise NapariNotListening(f"napari does not answer on {socket_path}: {err}") from err
     try:
         writer.write(json.dumps(request).encode() + b"\n")
         await writer.drain()
@@ -203,7 +212,7 @@ class NapariLink:
             )
         socket_path = await self.socket(start)
         try:
-            return await ask(socket_path, request, timeout)
+            return await self._ask_when_listening(socket_path, request, timeout)
         except NapariTimeout as err:
             message, fix = slow or (
                 f"napari did not answer {request['cmd']!r} within {timeout:g} s",
@@ -222,6 +231,20 @@ class NapariLink:
             raise DesktopError(
                 f"napari stopped answering: {err}", "try again; see the server log", str(err)
             ) from err
+
+    async def _ask_when_listening(
+        self, socket_path: Path, request: dict[str, Any], timeout: float
+    ) -> dict[str, Any]:
+        """``ask``, waiting up to STARTING_SECONDS while napari runs but does not listen yet
+        (nothing was sent, so asking again repeats nothing)."""
+        deadline = time.monotonic() + STARTING_SECONDS
+        while True:
+            try:
+                return await ask(socket_path, request, timeout)
+            except NapariNotListening:
+                if not self.running() or time.monotonic() >= deadline:
+                    raise
+            await asyncio.sleep(0.2)
 
     async def open(
         self, paths: list[Path], plugin: Optional[str], layer_type: Optional[str], timeout: float
