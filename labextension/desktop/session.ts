@@ -6,6 +6,7 @@
  */
 import { apiEndpoint } from './urls';
 import { withXsrf } from './request';
+import { readStored, store, STORAGE_KEYS } from './storage';
 
 /** The part of GET session's answer the page shows. */
 export interface IRestored {
@@ -69,6 +70,32 @@ export function ago(seconds: number): string {
   return `${Math.round(seconds / 86400)} days ago`;
 }
 
+/**
+ * Which restore a report tells of (the desktop's API URL, under JupyterHub the user's, and
+ * the restored session with its time), or null when nothing was restored.
+ */
+export function restoreId(apiUrl: string, report: ISessionReport): string | null {
+  const restored = report.restored;
+  if (!restored || restored.layers.length === 0) {
+    return null;
+  }
+  return `${apiUrl} ${restored.from ?? ''} ${restored.savedAt ?? ''}`;
+}
+
+/**
+ * The report without its restore once that restore's line was dismissed (`dismissed`:
+ * the restoreId kept then): the line said so once, on every page load until dismissed,
+ * not for the rest of the session; a failed save is still said.
+ */
+export function unlessDismissed(
+  report: ISessionReport,
+  apiUrl: string,
+  dismissed: string | null
+): ISessionReport {
+  const id = restoreId(apiUrl, report);
+  return id !== null && id === dismissed ? { ...report, restored: null } : report;
+}
+
 /** The line the page shows, or null when there is nothing to say. */
 export function sessionText(
   report: ISessionReport,
@@ -102,6 +129,7 @@ export class SessionBar {
   private readonly _text: HTMLSpanElement;
   private readonly _empty: HTMLButtonElement;
   private _polls = 0;
+  private _restore: string | null = null; // restoreId of the line shown
 
   constructor(
     parent: HTMLElement,
@@ -123,8 +151,12 @@ export class SessionBar {
     const dismiss = document.createElement('button');
     dismiss.className = 'jp-NapariDesktop-button';
     dismiss.textContent = 'Dismiss';
+    dismiss.title = 'Hide this line (it does not come back for this restore)';
     dismiss.addEventListener('click', () => {
       this.element.hidden = true;
+      if (this._restore !== null) {
+        store(STORAGE_KEYS.restoreDismissed, this._restore);
+      }
     });
     this.element.append(this._text, this._empty, dismiss);
     parent.appendChild(this.element);
@@ -148,7 +180,13 @@ export class SessionBar {
     }
   }
 
-  show(report: ISessionReport): void {
+  show(full: ISessionReport): void {
+    const report = unlessDismissed(
+      full,
+      this._apiUrl,
+      readStored(STORAGE_KEYS.restoreDismissed)
+    );
+    this._restore = restoreId(this._apiUrl, report);
     const text = sessionText(report, Date.now() / 1000, epochS =>
       new Date(epochS * 1000).toLocaleString()
     );

@@ -26,6 +26,25 @@ export async function readBody(response: Response): Promise<unknown> {
 }
 
 /**
+ * The page's heading over a refused start, where "The desktop could not start" would be
+ * wrong: a desktop stopped on purpose (409 to a reconnect), a view-only link revoked or
+ * expired (403/404) or whose desktop is not running (409). Undefined: the default.
+ */
+export function failureTitle(
+  status: number,
+  watching: boolean,
+  reconnect: boolean
+): string | undefined {
+  if (watching) {
+    if (status === 403 || status === 404) {
+      return 'This view-only link no longer works';
+    }
+    return status === 409 ? 'The desktop is not running' : undefined;
+  }
+  return status === 409 && reconnect ? 'The desktop was stopped' : undefined;
+}
+
+/**
  * POST `<apiUrl>start`: start the desktop (or check it still runs). A reconnect does not
  * start a desktop the user stopped on purpose: the server answers 409 and the page shows
  * "Try again".
@@ -63,10 +82,11 @@ export async function postStart(
     }
     const data = await readBody(response);
     if (!response.ok) {
+      const title = failureTitle(response.status, watching, reconnect);
       return {
         ok: false,
         transient: isTransientFailure(response.status, data),
-        error: parseApiError(response.status, data, url)
+        error: { ...parseApiError(response.status, data, url), ...(title && { title }) }
       };
     }
     try {

@@ -8,7 +8,9 @@
 export const STORAGE_KEYS = {
   quality: 'jp-NapariDesktop-quality',
   compression: 'jp-NapariDesktop-compression',
-  hidpi: 'jp-NapariDesktop-hidpi'
+  hidpi: 'jp-NapariDesktop-hidpi',
+  // The restore whose line was dismissed (session.ts restoreId): not shown again.
+  restoreDismissed: 'jp-NapariDesktop-restoreDismissed'
 } as const;
 
 /** The stored value of `key`, or null when there is none or storage is off. */

@@ -6,6 +6,9 @@
 import type { IApiError } from '../src/tokens';
 import type { ConnectionState } from './connection';
 
+/** The error panel's heading unless the error gives its own (IApiError.title). */
+const ERROR_TITLE = 'The desktop could not start';
+
 const LEVELS = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
 
 /** A new `tag` element with `className` and, if given, its text. */
@@ -88,6 +91,7 @@ export class PageView {
   private readonly _notice: HTMLDivElement;
   private readonly _noticeText: HTMLSpanElement;
   private readonly _error: HTMLDivElement;
+  private readonly _errorTitle: HTMLHeadingElement;
   private readonly _errorMessage: HTMLParagraphElement;
   private readonly _errorFix: HTMLParagraphElement;
   readonly tryAgain: HTMLButtonElement;
@@ -244,17 +248,13 @@ export class PageView {
     this._error = el('div', 'jp-NapariDesktop-error');
     this._error.setAttribute('role', 'alert');
     this._error.hidden = true;
-    const errorTitle = el(
-      'h2',
-      'jp-NapariDesktop-errorTitle',
-      'The desktop could not start'
-    );
+    this._errorTitle = el('h2', 'jp-NapariDesktop-errorTitle', ERROR_TITLE);
     this._errorMessage = el('p', 'jp-NapariDesktop-errorMessage');
     this._errorFix = el('p', 'jp-NapariDesktop-errorFix');
     this.tryAgain = button('Try again', 'Start the desktop and connect again');
     this.tryAgain.classList.add('jp-mod-accept');
     this._error.append(
-      errorTitle,
+      this._errorTitle,
       this._errorMessage,
       this._errorFix,
       this.tryAgain
@@ -309,6 +309,7 @@ export class PageView {
   }
 
   showError(error: IApiError): void {
+    this._errorTitle.textContent = error.title ?? ERROR_TITLE;
     this._errorMessage.textContent = error.message;
     this._errorFix.textContent = error.fix;
     this._errorFix.hidden = error.fix.length === 0;

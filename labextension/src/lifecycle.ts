@@ -25,9 +25,11 @@ export const RESTART_QUESTION =
   "directory are kept and files opened through 'Open in napari' are reopened.";
 
 export const STOP_QUESTION =
-  'Stop the napari desktop? Open windows are closed and napari’s layers are ' +
-  'gone; files in your home directory are kept. Desktop tabs opened from ' +
-  'here are closed. The napari and Desktop launcher cards start it again.';
+  'Stop the napari desktop? Open windows are closed; napari’s layers are kept ' +
+  'in its session and come back when napari starts again (unless the server ' +
+  'turned restoring off), and files in your home directory are kept. Desktop ' +
+  'tabs opened from here are closed. The napari and Desktop launcher cards ' +
+  'start it again.';
 
 async function post(endPoint: 'restart' | 'stop'): Promise<IDesktopStatus> {
   return parseDesktopStatus(await requestAPI(endPoint, { method: 'POST' }));

@@ -158,6 +158,8 @@ export interface IApiError {
   message: string;
   /** How to fix it. */
   fix: string;
+  /** The heading the desktop page shows over it (default: the desktop could not start). */
+  title?: string;
 }
 
 /** The user's settings (schema/settings.json). */

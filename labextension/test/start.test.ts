@@ -51,7 +51,31 @@ describe('postStart', () => {
       true,
       answering(409, { error }).fake
     );
-    assert.deepEqual(result, { ok: false, transient: false, error });
+    assert.deepEqual(result, {
+      ok: false,
+      transient: false,
+      error: { ...error, title: 'The desktop was stopped' }
+    });
+  });
+
+  it('heads a revoked link, a stopped desktop, but not a failed start, for what it is', async () => {
+    const error = { message: 'This view-only link has expired or was revoked', fix: '' };
+    const watching = parseConfig(
+      JSON.stringify({
+        apiUrl: '/napari-desktop/api/',
+        app: 'napari',
+        xsrfToken: 't',
+        watchToken: 'w'
+      })
+    );
+    const revoked = await postStart(watching, true, answering(403, { error }).fake);
+    assert.equal(!revoked.ok && revoked.error.title, 'This view-only link no longer works');
+    const down = await postStart(watching, true, answering(409, { error }).fake);
+    assert.equal(!down.ok && down.error.title, 'The desktop is not running');
+    const failed = await postStart(config, false, answering(503, { error }).fake);
+    assert.equal(!failed.ok && failed.error.title, undefined);
+    const first = await postStart(config, false, answering(409, { error }).fake);
+    assert.equal(!first.ok && first.error.title, undefined);
   });
 
   it('retries when the server cannot be reached or a proxy fails', async () => {
