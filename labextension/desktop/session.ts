@@ -74,7 +74,10 @@ export function ago(seconds: number): string {
  * Which restore a report tells of (the desktop's API URL, under JupyterHub the user's, and
  * the restored session with its time), or null when nothing was restored.
  */
-export function restoreId(apiUrl: string, report: ISessionReport): string | null {
+export function restoreId(
+  apiUrl: string,
+  report: ISessionReport
+): string | null {
   const restored = report.restored;
   if (!restored || restored.layers.length === 0) {
     return null;
@@ -93,7 +96,9 @@ export function unlessDismissed(
   dismissed: string | null
 ): ISessionReport {
   const id = restoreId(apiUrl, report);
-  return id !== null && id === dismissed ? { ...report, restored: null } : report;
+  return id !== null && id === dismissed
+    ? { ...report, restored: null }
+    : report;
 }
 
 /** The line the page shows, or null when there is nothing to say. */

@@ -86,7 +86,10 @@ export async function postStart(
       return {
         ok: false,
         transient: isTransientFailure(response.status, data),
-        error: { ...parseApiError(response.status, data, url), ...(title && { title }) }
+        error: {
+          ...parseApiError(response.status, data, url),
+          ...(title && { title })
+        }
       };
     }
     try {

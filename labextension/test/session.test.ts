@@ -80,7 +80,11 @@ describe('session', () => {
     assert.equal(ago(86400 * 3), '3 days ago');
   });
   it('leaves a dismissed restore out, on every later page load, but not a later restore', () => {
-    const report = (from: string, savedAt: number, error: string | null = null) =>
+    const report = (
+      from: string,
+      savedAt: number,
+      error: string | null = null
+    ) =>
       parseSession({
         napari: {
           restoring: false,
@@ -97,12 +101,21 @@ describe('session', () => {
     assert.equal(hidden.restored, null);
     assert.equal(sessionText(hidden, 2000, at), null);
     // Another user's page on the same origin (JupyterHub), a later restore: shown.
-    assert.equal(unlessDismissed(first, '/user/bob/napari-desktop/api/', id), first);
+    assert.equal(
+      unlessDismissed(first, '/user/bob/napari-desktop/api/', id),
+      first
+    );
     const later = report('2026-12-06T07-10-00Z-9', 5000);
     assert.equal(unlessDismissed(later, api, id), later);
     // A failed save is still said after the restore's line was dismissed.
     const failing = report('2026-12-06T06-02-55Z-7', 1000, 'disk full');
-    assert.match(sessionText(unlessDismissed(failing, api, id), 2000, at) ?? '', /^Not saved: disk full/);
-    assert.equal(restoreId(api, parseSession({ napari: { restored: null } })!), null);
+    assert.match(
+      sessionText(unlessDismissed(failing, api, id), 2000, at) ?? '',
+      /^Not saved: disk full/
+    );
+    assert.equal(
+      restoreId(api, parseSession({ napari: { restored: null } })!),
+      null
+    );
   });
 });

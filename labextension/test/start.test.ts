@@ -59,7 +59,10 @@ describe('postStart', () => {
   });
 
   it('heads a revoked link, a stopped desktop, but not a failed start, for what it is', async () => {
-    const error = { message: 'This view-only link has expired or was revoked', fix: '' };
+    const error = {
+      message: 'This view-only link has expired or was revoked',
+      fix: ''
+    };
     const watching = parseConfig(
       JSON.stringify({
         apiUrl: '/napari-desktop/api/',
@@ -68,13 +71,32 @@ describe('postStart', () => {
         watchToken: 'w'
       })
     );
-    const revoked = await postStart(watching, true, answering(403, { error }).fake);
-    assert.equal(!revoked.ok && revoked.error.title, 'This view-only link no longer works');
-    const down = await postStart(watching, true, answering(409, { error }).fake);
+    const revoked = await postStart(
+      watching,
+      true,
+      answering(403, { error }).fake
+    );
+    assert.equal(
+      !revoked.ok && revoked.error.title,
+      'This view-only link no longer works'
+    );
+    const down = await postStart(
+      watching,
+      true,
+      answering(409, { error }).fake
+    );
     assert.equal(!down.ok && down.error.title, 'The desktop is not running');
-    const failed = await postStart(config, false, answering(503, { error }).fake);
+    const failed = await postStart(
+      config,
+      false,
+      answering(503, { error }).fake
+    );
     assert.equal(!failed.ok && failed.error.title, undefined);
-    const first = await postStart(config, false, answering(409, { error }).fake);
+    const first = await postStart(
+      config,
+      false,
+      answering(409, { error }).fake
+    );
     assert.equal(!first.ok && first.error.title, undefined);
   });
 
