@@ -16,6 +16,7 @@ from tests.support.pages import (
     click_card,
     desktop_x_env,
     napari_window,
+    open_desktop,
     open_lab,
     wait_for_pattern,
     wait_napari_fills,
@@ -129,6 +130,48 @@ def test_tab_reconnects_after_the_vnc_server_dies(context, lab, artifacts):
     wait_state(tab, "connected", 60)
     png = wait_for_pattern(tab, 90)
     (artifacts / "after-reconnect.png").write_bytes(png)
+
+
+def test_a_narrow_window_keeps_every_control_and_a_stop_is_said_as_such(context, lab, artifacts):
+    """At 800x600 the bar's last buttons (Stats, Reconnect) were cut off past the window's
+    edge, unreachable; and a desktop stopped on purpose was headed "The desktop could not
+    start". Now the bar wraps, the screen below follows, and the heading says it was
+    stopped."""
+    tab = open_desktop(context, lab)
+    tab.set_viewport_size({"width": 800, "height": 600})
+    bar = tab.locator(".jp-NapariDesktop-bar")
+
+    def outside() -> list[str]:
+        """The bar's visible controls not wholly inside the window."""
+        return tab.evaluate(
+            """() => [...document.querySelectorAll('.jp-NapariDesktop-bar button,'
+                + ' .jp-NapariDesktop-bar select')]
+                .filter(b => b.offsetParent !== null)
+                .filter(b => { const r = b.getBoundingClientRect();
+                               return r.right > window.innerWidth || r.left < 0 || r.width === 0; })
+                .map(b => b.textContent || b.title)"""
+        )
+
+    wait_for(lambda: not outside(), 10, "every control of the bar inside 800 pixels")
+    assert not outside(), outside()
+    assert tab.get_by_role("button", name="Reconnect").is_visible()
+    body = tab.locator(".jp-NapariDesktop-body").bounding_box()
+    height = bar.bounding_box()["height"]
+    assert body and abs(body["y"] - height) < 2 and abs(body["y"] + body["height"] - 600) < 2
+    wait_napari_fills(lab, 60, "napari to fill the smaller screen")
+    time.sleep(1)  # its picture on the page
+    tab.screenshot(path=str(artifacts / "desktop-800x600.png"))
+    tab.set_viewport_size({"width": 1400, "height": 900})
+
+    status, _ = lab.request("POST", "napari-desktop/api/stop")
+    assert status == 200
+    wait_state(tab, "error", 60)
+    title = tab.locator(".jp-NapariDesktop-errorTitle")
+    assert title.inner_text() == "The desktop was stopped", title.inner_text()
+    assert "Stop desktop" in tab.locator(".jp-NapariDesktop-errorMessage").inner_text()
+    tab.screenshot(path=str(artifacts / "desktop-stopped.png"))
+    tab.get_by_role("button", name="Try again").click()
+    wait_state(tab, "connected", 90)
 
 
 def x_window_names(env: dict[str, str]) -> str:
