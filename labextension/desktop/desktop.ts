@@ -38,7 +38,12 @@ import {
   peopleText
 } from './people';
 import { IScreenAnswer, ScreenScaleReporter } from './screen';
-import { postStart } from './start';
+import {
+  desktopRunning,
+  postStart,
+  STOPPED_POLL_MS,
+  STOPPED_TITLE
+} from './start';
 import type { IStatsFigures } from './stats';
 import type { UploadResult } from './upload';
 import { UploadView } from './upload-view';
@@ -83,6 +88,7 @@ class DesktopPage {
   private _napariNoticeShown = false;
   /** The page asks once what napari restored of its kept session (session.ts). */
   private _sessionWatched = false;
+  private _stoppedPoll: number | null = null;
   private _quality: number;
   private _compression: number;
   private _hidpi: HidpiMode;
@@ -166,7 +172,12 @@ class DesktopPage {
         handle.rfb = this._connection.vnc;
         view.setState(state, text);
       },
-      showError: error => view.showError(error),
+      showError: error => {
+        view.showError(error);
+        if (error.title === STOPPED_TITLE) {
+          this._reconnectWhenStarted(config);
+        }
+      },
       started: response => {
         if (
           !this._sessionWatched &&
@@ -365,6 +376,34 @@ class DesktopPage {
     rfb.resizeSession = !viewer;
     if (viewer) {
       rfb.scaleViewport = true;
+    }
+  }
+
+  /**
+   * The desktop was stopped on purpose: the page waits ("Try again") but joins it again by
+   * itself once someone started it (a launcher card, another tab), asking every few
+   * seconds whether it runs.
+   */
+  private _reconnectWhenStarted(config: IDesktopConfig): void {
+    if (this._stoppedPoll !== null) {
+      return;
+    }
+    this._stoppedPoll = window.setInterval(async () => {
+      if (this._connection.state !== 'error') {
+        this._stopWatchingStopped(); // "Try again" was clicked
+      } else if (await desktopRunning(config)) {
+        this._stopWatchingStopped();
+        if (this._connection.state === 'error') {
+          this._connection.restart();
+        }
+      }
+    }, STOPPED_POLL_MS);
+  }
+
+  private _stopWatchingStopped(): void {
+    if (this._stoppedPoll !== null) {
+      window.clearInterval(this._stoppedPoll);
+      this._stoppedPoll = null;
     }
   }
 

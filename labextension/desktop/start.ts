@@ -25,6 +25,36 @@ export async function readBody(response: Response): Promise<unknown> {
   }
 }
 
+/** The heading of a desktop stopped on purpose (Stop desktop, or its server's stop). */
+export const STOPPED_TITLE = 'The desktop was stopped';
+
+/** How often a page whose desktop was stopped asks whether it runs again. */
+export const STOPPED_POLL_MS = 5000;
+
+/**
+ * Whether the desktop runs (GET `<apiUrl>status`): a page whose desktop was stopped on
+ * purpose asks this, never POST start, so it does not start the desktop again itself.
+ */
+export async function desktopRunning(
+  config: IDesktopConfig,
+  fetchImpl: typeof fetch = fetch
+): Promise<boolean> {
+  try {
+    const response = await fetchImpl(
+      apiEndpoint(config.apiUrl, 'status'),
+      withXsrf(config.xsrfToken)
+    );
+    const data = response.ok ? await readBody(response) : null;
+    return (
+      typeof data === 'object' &&
+      data !== null &&
+      (data as { running?: unknown }).running === true
+    );
+  } catch {
+    return false;
+  }
+}
+
 /**
  * The page's heading over a refused start, where "The desktop could not start" would be
  * wrong: a desktop stopped on purpose (409 to a reconnect), a view-only link revoked or
@@ -41,7 +71,7 @@ export function failureTitle(
     }
     return status === 409 ? 'The desktop is not running' : undefined;
   }
-  return status === 409 && reconnect ? 'The desktop was stopped' : undefined;
+  return status === 409 && reconnect ? STOPPED_TITLE : undefined;
 }
 
 /**

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import { parseConfig } from '../desktop/page-config';
-import { postStart } from '../desktop/start';
+import { desktopRunning, postStart } from '../desktop/start';
 
 const config = parseConfig(
   JSON.stringify({
@@ -134,5 +134,21 @@ describe('postStart', () => {
     assert.equal(result.ok, false);
     assert.ok(!result.ok && !result.transient);
     assert.match(!result.ok ? result.error.fix : '', /different versions/);
+  });
+  it('asks whether a stopped desktop runs again with GET status, never POST start', async () => {
+    const up = answering(200, { running: true, display: ':1' });
+    assert.equal(await desktopRunning(config, up.fake), true);
+    assert.equal(up.calls[0].url, '/napari-desktop/api/status');
+    assert.equal(up.calls[0].init.method ?? 'GET', 'GET');
+    const down = answering(200, { running: false });
+    assert.equal(await desktopRunning(config, down.fake), false);
+    assert.equal(
+      await desktopRunning(config, answering(500, null).fake),
+      false
+    );
+    const offline = (async () => {
+      throw new TypeError('Failed to fetch');
+    }) as unknown as typeof fetch;
+    assert.equal(await desktopRunning(config, offline), false);
   });
 });
