@@ -191,6 +191,9 @@ def test_inside_the_container(napari):
         'for f in /tmp/napari-desktop-*; do stat -c \'%a %U\' "$f" "$f/vnc.sock"; done'
     ).split("\n")
     assert modes[:2] == ["700 jovyan", "600 jovyan"], modes
+    # Chinese, Japanese and Korean names (files, layers) are drawn as text, not boxes.
+    cjk = napari.exec("fc-list ':charset=7d30 80de 3042 d55c' family").strip()
+    assert cjk, "no font of the image has 細胞, あ and 한: napari would draw boxes"
     # The video path's encoder is there (c.NapariDesktop.video = "auto" needs no rebuild).
     encoder = napari.exec(
         "python -c 'from jupyter_napari_desktop.server import video_codec as v; "
