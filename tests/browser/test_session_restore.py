@@ -59,6 +59,20 @@ def test_the_page_names_what_was_restored_and_starts_empty(browser, tmp_path):
         artifacts.mkdir(exist_ok=True)
         tab.screenshot(path=str(artifacts / "session-restored.png"))
 
+        # Dismissed, the line stays away on the next page loads (it came back on every
+        # load, long after the restore, still offering "Start empty").
+        bar.get_by_role("button", name="Dismiss").click()
+        assert bar.is_hidden()
+        with tab.expect_response(lambda r: r.url.endswith("napari-desktop/api/session")):
+            tab.reload()
+        wait_state(tab, "connected", 90)
+        time.sleep(1)  # the answer shown, if it were
+        assert bar.is_hidden(), bar.inner_text()
+        # Another browser (no memory of the dismissal) is told.
+        tab.evaluate("() => window.localStorage.clear()")
+        tab.reload()
+        bar.wait_for(state="visible", timeout=60_000)
+
         bar.get_by_role("button", name="Start empty").click()
         wait_for(lambda: "started empty" in bar.inner_text(), 30, "the page to say napari is empty")
         status = server.request("GET", "napari-desktop/api/status")[1]
