@@ -323,8 +323,13 @@ class DesktopViewer:
 
     def _add(self, kind: str, data: Any, settings: dict[str, Any]) -> Layer:
         props = {k: to_json(v) for k, v in settings.items() if v is not None}
-        if isinstance(data, (list, tuple)) and kind in ("image", "labels"):
-            # multiscale: every level checked before the first is sent
+        if (
+            isinstance(data, (list, tuple))
+            and kind in ("image", "labels")
+            and any(hasattr(level, "shape") for level in data)
+        ):
+            # multiscale (a list with arrays): every level checked before the first is sent;
+            # nested lists of numbers are one image
             levels = [as_array(level, f"level {i}") for i, level in enumerate(data)]
             sent: Any = [self._send(level) for level in levels]
         else:
@@ -337,7 +342,8 @@ class DesktopViewer:
 
     def add_image(self, data: Any, name: Optional[str] = None, **settings: Any) -> Layer:
         """A new image layer, e.g. ``add_image(img, name="cells", colormap="magma")``; a
-        list of arrays (highest resolution first) makes a multiscale layer."""
+        list of arrays (highest resolution first) makes a multiscale layer, nested lists of
+        numbers one image."""
         return self._add("image", data, {"name": name, **settings})
 
     def add_labels(self, data: Any, name: Optional[str] = None, **settings: Any) -> Layer:

@@ -49,7 +49,10 @@ def test_ragged_shapes_are_refused_here(viewer, shapes, words):
             lambda v: v.add_image([np.zeros((4, 4)), [[0, 0], [1, 1, 1]]]),
             "level 1 must be a rectangular array",  # checked before level 0 is sent
         ),
-        (lambda v: v.add_labels(((0, 0), (1, (2, 3)))), "item [1] is 2 long, item [0] is a"),
+        (
+            lambda v: v.add_labels(((0, 0), (1, (2, 3)))),
+            "item [1][1] is 2 long, item [1][0] is a single value",
+        ),
         (lambda v: v._send([[[1, 2], [3, 4]], [[1, 2], [3]]]), "item [1][1] is 1 long"),
     ],
 )
@@ -71,3 +74,19 @@ def test_a_layer_name_with_a_lone_surrogate_has_a_url():
     assert quote("a\ud800b") == "a%ED%A0%80b"
     assert quote("a\udcffb") == "a%ED%B3%BFb"
     assert quote("cells ß/1") == "cells%20%C3%9F%2F1"
+
+
+def test_nested_lists_of_numbers_are_one_image_not_levels(viewer, monkeypatch):
+    """add_image([[1, 2], [3, 4]]) went as a multiscale layer of two 1-D levels (refused
+    with 422): nested lists of numbers are one 2x2 image; a list with arrays is levels."""
+    sent: list = []
+    monkeypatch.setattr(viewer, "_send", lambda data: sent.append(np.asarray(data)) or "t")
+    monkeypatch.setattr(viewer, "_call", lambda *a: {"layer": {"name": "x", "type": "image"}})
+    viewer.add_image([[1, 2], [3, 4]])
+    assert [a.shape for a in sent] == [(2, 2)]
+    sent.clear()
+    viewer.add_labels(((0, 1), (2, 3)))
+    assert [a.shape for a in sent] == [(2, 2)]
+    sent.clear()
+    viewer.add_image([np.zeros((8, 8)), np.zeros((4, 4))])
+    assert [a.shape for a in sent] == [(8, 8), (4, 4)]
