@@ -137,8 +137,9 @@ def _nvenc_result(err: Optional[Exception]) -> None:
         return
     reason = getattr(err, "strerror", None) or err
     _nvenc.problem = (
-        f"NVENC did not open ({reason}): it needs an NVIDIA GPU and its driver (in a "
-        "container, the NVIDIA Container Toolkit: --gpus all)"
+        f"NVENC did not open ({reason}): it needs an NVIDIA GPU with a video encoder (not "
+        "A100, H100 or H200: they have none) and its driver (in a container, the NVIDIA "
+        "Container Toolkit: --gpus all, with the video capability)"
     )
     _nvenc.failed_at = time.monotonic()
 
