@@ -866,14 +866,22 @@ class DesktopSocketHandler(DesktopMixin, RawSocketHandler):
         raise web.HTTPError(400)
 
 
+# The header a view-only link's page sends its token in (its status requests: a proxy or
+# JupyterHub in front may log URLs whole; a websocket cannot send headers: ?token= there).
+WATCH_HEADER = "X-Napari-Desktop-Watch"
+
+
 class WatchMixin(DesktopMixin):
-    """A view-only link's requests: no Jupyter login, only the link's token (``?token=``,
-    which the server's request log scrubs). They reach the desktop's picture, nothing else."""
+    """A view-only link's requests: no Jupyter login, only the link's token (the
+    ``X-Napari-Desktop-Watch`` header, or ``?token=``, which the server's request log
+    scrubs). They reach the desktop's picture, nothing else."""
 
     request: Any
 
     def link(self) -> ViewLink:
-        token = self.request.query_arguments.get("token", [b""])[-1].decode("utf-8", "replace")
+        token = self.request.headers.get(WATCH_HEADER) or self.request.query_arguments.get(
+            "token", [b""]
+        )[-1].decode("utf-8", "replace")
         link = self.manager.access.check_link(token)
         if link is None:
             raise web.HTTPError(

@@ -40,6 +40,7 @@ import {
 import { IScreenAnswer, ScreenScaleReporter } from './screen';
 import {
   desktopRunning,
+  LOGIN_TITLE,
   postStart,
   STOPPED_POLL_MS,
   STOPPED_TITLE
@@ -51,6 +52,7 @@ import { decodesH264, VideoWatchdog, wantsVideo, withVideo } from './video';
 import { readStored, store, STORAGE_KEYS } from './storage';
 import { apiEndpoint, websocketUrl } from './urls';
 import { PageView } from './view';
+import type { IApiError } from '../src/tokens';
 
 export type { ConnectionState } from './connection';
 
@@ -89,6 +91,7 @@ class DesktopPage {
   /** The page asks once what napari restored of its kept session (session.ts). */
   private _sessionWatched = false;
   private _stoppedPoll: number | null = null;
+  private _lastError: IApiError | null = null;
   private _quality: number;
   private _compression: number;
   private _hidpi: HidpiMode;
@@ -147,6 +150,9 @@ class DesktopPage {
     handle.stats = () => this._stats.figures;
     this._hidpi = toHidpiMode(readStored(STORAGE_KEYS.hidpi), config.hidpi);
     view.hidpi.value = this._hidpi;
+    // A visitor's controls are hidden from the start, also while the owner's desktop is
+    // not running (no connection to follow the role on).
+    this._followRole(null);
     this._screenScale = new ScreenScaleReporter(
       config.apiUrl,
       config.xsrfToken,
@@ -173,6 +179,7 @@ class DesktopPage {
         view.setState(state, text);
       },
       showError: error => {
+        this._lastError = error;
         view.showError(error);
         if (error.title === STOPPED_TITLE) {
           this._reconnectWhenStarted(config);
@@ -236,13 +243,25 @@ class DesktopPage {
       view.setPeople(`${whose}: view only (a link)`, []);
       this._followRole();
     } else {
-      const poll = () => void this._refreshPeople();
-      poll();
-      window.setInterval(poll, PEOPLE_POLL_MS);
+      // Until the server refuses this page's login (logged out): then a 403 every few
+      // seconds would change nothing but the server's log.
+      const timer = window.setInterval(async () => {
+        await this._refreshPeople();
+        if (this._access.refused) {
+          window.clearInterval(timer);
+        }
+      }, PEOPLE_POLL_MS);
+      void this._refreshPeople();
       view.shareView.addEventListener('click', () => void this._makeLink());
     }
     view.reconnect.addEventListener('click', () => this._connection.restart());
-    view.tryAgain.addEventListener('click', () => this._connection.restart());
+    view.tryAgain.addEventListener('click', () => {
+      if (this._lastError?.title === LOGIN_TITLE) {
+        window.location.reload(); // a new login, a new XSRF token: only a reload has them
+      } else {
+        this._connection.restart();
+      }
+    });
 
     // Clipboard into the desktop.
     view.clipboardText.addEventListener('input', () => {
@@ -391,7 +410,12 @@ class DesktopPage {
     this._stoppedPoll = window.setInterval(async () => {
       if (this._connection.state !== 'error') {
         this._stopWatchingStopped(); // "Try again" was clicked
-      } else if (await desktopRunning(config)) {
+        return;
+      }
+      const running = await desktopRunning(config);
+      if (running === null) {
+        this._stopWatchingStopped(); // the login ended: only a reload helps ("Try again")
+      } else if (running) {
         this._stopWatchingStopped();
         if (this._connection.state === 'error') {
           this._connection.restart();

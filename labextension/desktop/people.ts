@@ -113,6 +113,12 @@ export function parseLink(data: unknown): IViewLink | null {
 
 /** Asks the server who is there, and hands control (the owner's page). */
 export class AccessClient {
+  /**
+   * The server refused this page's login (401/403: logged out, or another user logged in
+   * in this browser): asking again changes nothing until the page is reloaded.
+   */
+  refused = false;
+
   constructor(
     private readonly _apiUrl: string,
     private readonly _xsrfToken: string,
@@ -163,6 +169,7 @@ export class AccessClient {
         apiEndpoint(this._apiUrl, name),
         withXsrf(this._xsrfToken, init)
       );
+      this._note(response.status);
       return response.ok ? await readBody(response) : null;
     } catch {
       return null;
@@ -177,9 +184,14 @@ export class AccessClient {
         apiEndpoint(this._apiUrl, 'access'),
         withXsrf(this._xsrfToken, init)
       );
+      this._note(response.status);
       return response.ok ? parseAccess(await readBody(response)) : null;
     } catch {
       return null; // offline: the next poll asks again
     }
+  }
+
+  private _note(status: number): void {
+    this.refused = status === 401 || status === 403;
   }
 }

@@ -28,22 +28,31 @@ export async function readBody(response: Response): Promise<unknown> {
 /** The heading of a desktop stopped on purpose (Stop desktop, or its server's stop). */
 export const STOPPED_TITLE = 'The desktop was stopped';
 
+/** A redirect that reached the page (a fetch with redirect "manual" outside a browser). */
+function isRedirect(response: Response): boolean {
+  return response.status >= 300 && response.status < 400;
+}
+
 /** How often a page whose desktop was stopped asks whether it runs again. */
 export const STOPPED_POLL_MS = 5000;
 
 /**
  * Whether the desktop runs (GET `<apiUrl>status`): a page whose desktop was stopped on
  * purpose asks this, never POST start, so it does not start the desktop again itself.
+ * null: the server refused the page's login (401/403), asking again would not help.
  */
 export async function desktopRunning(
   config: IDesktopConfig,
   fetchImpl: typeof fetch = fetch
-): Promise<boolean> {
+): Promise<boolean | null> {
   try {
     const response = await fetchImpl(
       apiEndpoint(config.apiUrl, 'status'),
       withXsrf(config.xsrfToken)
     );
+    if (response.status === 401 || response.status === 403) {
+      return null;
+    }
     const data = response.ok ? await readBody(response) : null;
     return (
       typeof data === 'object' &&
@@ -55,24 +64,50 @@ export async function desktopRunning(
   }
 }
 
+/** Whose page asks: the owner's (or one handed control), a visitor's, a view-only link's. */
+export type PageKind = 'owner' | 'visitor' | 'link';
+
+/** The heading of a page whose login changed or ended: "Try again" reloads it. */
+export const LOGIN_TITLE = 'Your login has changed or ended';
+
+/** The heading of a link's page while its desktop's Jupyter server is not running. */
+export const SERVER_DOWN_TITLE = 'The desktop is not reachable';
+
 /**
  * The page's heading over a refused start, where "The desktop could not start" would be
- * wrong: a desktop stopped on purpose (409 to a reconnect), a view-only link revoked or
- * expired (403/404) or whose desktop is not running (409). Undefined: the default.
+ * wrong: a desktop stopped on purpose (409 to a reconnect), a page whose login changed
+ * (403: its XSRF token is stale, only a reload mends it), a view-only link revoked or
+ * expired (403/404), a desktop a visitor or a link watches that is not running (409).
+ * Undefined: the default.
  */
 export function failureTitle(
   status: number,
-  watching: boolean,
+  kind: PageKind,
   reconnect: boolean
 ): string | undefined {
-  if (watching) {
-    if (status === 403 || status === 404) {
-      return 'This view-only link no longer works';
-    }
-    return status === 409 ? 'The desktop is not running' : undefined;
+  if (kind === 'link' && (status === 403 || status === 404)) {
+    return 'This view-only link no longer works';
   }
-  return status === 409 && reconnect ? STOPPED_TITLE : undefined;
+  if (status === 409 && kind !== 'owner') {
+    return 'The desktop is not running';
+  }
+  if (status === 409 && reconnect) {
+    return STOPPED_TITLE;
+  }
+  return status === 403 || status === 401 ? LOGIN_TITLE : undefined;
 }
+
+/** Whose page `config` is. */
+export function pageKind(config: IDesktopConfig): PageKind {
+  if (config.watchToken !== '') {
+    return 'link';
+  }
+  return config.role === 'viewer' ? 'visitor' : 'owner';
+}
+
+/** The header a view-only link's page sends its token in (never the URL: a proxy or the
+ * hub in front may log the URL, and JupyterHub does, whole, while the server is down). */
+export const WATCH_HEADER = 'X-Napari-Desktop-Watch';
 
 /**
  * POST `<apiUrl>start`: start the desktop (or check it still runs). A reconnect does not
@@ -86,10 +121,9 @@ export async function postStart(
   timeoutMs: number = START_TIMEOUT_MS
 ): Promise<StartResult> {
   // A view-only link's page asks whether the desktop runs; it never starts one.
-  const watching = config.watchToken !== '';
-  const url = watching
-    ? `${apiEndpoint(config.apiUrl, 'status')}?token=${encodeURIComponent(config.watchToken)}`
-    : apiEndpoint(config.apiUrl, 'start');
+  const kind = pageKind(config);
+  const watching = kind === 'link';
+  const url = apiEndpoint(config.apiUrl, watching ? 'status' : 'start');
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), timeoutMs);
   try {
@@ -98,7 +132,14 @@ export async function postStart(
       response = await fetchImpl(
         url,
         watching
-          ? { method: 'GET', credentials: 'omit', signal: controller.signal }
+          ? {
+              method: 'GET',
+              credentials: 'omit',
+              headers: { [WATCH_HEADER]: config.watchToken },
+              // JupyterHub sends a stopped server's requests to its login page.
+              redirect: 'manual',
+              signal: controller.signal
+            }
           : withXsrf(config.xsrfToken, {
               method: 'POST',
               headers: { 'Content-Type': 'application/json' },
@@ -110,9 +151,25 @@ export async function postStart(
       console.warn(`[napari-desktop] POST ${url} failed`, error);
       return { ok: false, transient: true, error: parseApiError(0, null, url) };
     }
+    if (
+      watching &&
+      (response.type === 'opaqueredirect' || isRedirect(response))
+    ) {
+      // The owner's Jupyter server is not running (JupyterHub redirects to its login):
+      // wait for it, as for a network failure.
+      return {
+        ok: false,
+        transient: true,
+        error: {
+          title: SERVER_DOWN_TITLE,
+          message: `${config.owner ? `${config.owner}'s` : "The desktop's"} Jupyter server is not running (it was stopped, or is starting).`,
+          fix: 'This page connects again by itself when it runs.'
+        }
+      };
+    }
     const data = await readBody(response);
     if (!response.ok) {
-      const title = failureTitle(response.status, watching, reconnect);
+      const title = failureTitle(response.status, kind, reconnect);
       return {
         ok: false,
         transient: isTransientFailure(response.status, data),

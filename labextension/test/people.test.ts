@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { IAccess, parseAccess, peopleText } from '../desktop/people';
+import {
+  AccessClient,
+  IAccess,
+  parseAccess,
+  peopleText
+} from '../desktop/people';
 
 const ACCESS = {
   owner: 'alice',
@@ -60,5 +65,21 @@ describe('peopleText', () => {
       peopleText({ ...access, you: { user: 'carol', role: 'control' } }),
       "alice's desktop: you have control"
     );
+  });
+});
+
+describe('AccessClient', () => {
+  it("says when the server refuses the page's login, so the page stops asking", async () => {
+    let status = 403;
+    const fake = (async () =>
+      new Response(JSON.stringify({ error: { message: 'no' } }), {
+        status
+      })) as unknown as typeof fetch;
+    const client = new AccessClient('/napari-desktop/api/', 't', fake);
+    assert.equal(await client.get(), null);
+    assert.equal(client.refused, true);
+    status = 500;
+    assert.equal(await client.get(), null);
+    assert.equal(client.refused, false);
   });
 });

@@ -58,46 +58,75 @@ describe('postStart', () => {
     });
   });
 
-  it('heads a revoked link, a stopped desktop, but not a failed start, for what it is', async () => {
-    const error = {
-      message: 'This view-only link has expired or was revoked',
-      fix: ''
+  it('heads a revoked link, a stopped desktop, a changed login, but not a failed start, for what it is', async () => {
+    const error = { message: 'refused', fix: '' };
+    const page = (extra: Record<string, string>) =>
+      parseConfig(
+        JSON.stringify({
+          apiUrl: '/napari-desktop/api/',
+          app: 'napari',
+          xsrfToken: 't',
+          ...extra
+        })
+      );
+    const link = page({ watchToken: 'w' });
+    const title = async (
+      config: ReturnType<typeof parseConfig>,
+      status: number,
+      reconnect = false
+    ) => {
+      const result = await postStart(
+        config,
+        reconnect,
+        answering(status, { error }).fake
+      );
+      return result.ok ? 'ok' : result.error.title;
     };
-    const watching = parseConfig(
+    assert.equal(await title(link, 403), 'This view-only link no longer works');
+    assert.equal(await title(link, 409), 'The desktop is not running');
+    assert.equal(
+      await title(page({ role: 'viewer' }), 409),
+      'The desktop is not running'
+    );
+    assert.equal(await title(config, 409, true), 'The desktop was stopped');
+    assert.equal(await title(config, 403), 'Your login has changed or ended');
+    assert.equal(await title(config, 503), undefined);
+    assert.equal(await title(config, 409), undefined);
+  });
+
+  it("sends a link's token in a header, and waits for a server the hub redirects", async () => {
+    const link = parseConfig(
       JSON.stringify({
-        apiUrl: '/napari-desktop/api/',
+        apiUrl: '/user/alice/napari-desktop/watch/',
         app: 'napari',
-        xsrfToken: 't',
-        watchToken: 'w'
+        xsrfToken: '',
+        watchToken: 'secret-token',
+        owner: 'alice'
       })
     );
-    const revoked = await postStart(
-      watching,
-      true,
-      answering(403, { error }).fake
-    );
+    const up = answering(200, { running: true, display: ':1' });
+    await postStart(link, false, up.fake);
+    assert.equal(up.calls[0].url, '/user/alice/napari-desktop/watch/status');
+    assert.ok(!up.calls[0].url.includes('secret-token'));
     assert.equal(
-      !revoked.ok && revoked.error.title,
-      'This view-only link no longer works'
+      (up.calls[0].init.headers as Record<string, string>)[
+        'X-Napari-Desktop-Watch'
+      ],
+      'secret-token'
     );
-    const down = await postStart(
-      watching,
-      true,
-      answering(409, { error }).fake
+    assert.equal(up.calls[0].init.redirect, 'manual');
+    const down = (async () =>
+      new Response(null, {
+        status: 302,
+        headers: { Location: '/hub/login' }
+      })) as unknown as typeof fetch;
+    const result = await postStart(link, true, down);
+    assert.equal(result.ok, false);
+    assert.ok(!result.ok && result.transient);
+    assert.ok(
+      !result.ok &&
+        /alice's Jupyter server is not running/.test(result.error.message)
     );
-    assert.equal(!down.ok && down.error.title, 'The desktop is not running');
-    const failed = await postStart(
-      config,
-      false,
-      answering(503, { error }).fake
-    );
-    assert.equal(!failed.ok && failed.error.title, undefined);
-    const first = await postStart(
-      config,
-      false,
-      answering(409, { error }).fake
-    );
-    assert.equal(!first.ok && first.error.title, undefined);
   });
 
   it('retries when the server cannot be reached or a proxy fails', async () => {

@@ -31,12 +31,13 @@ def base(jp_http_port, jp_base_url) -> str:
     return f"http://localhost:{jp_http_port}{jp_base_url}"
 
 
-async def anonymous(url: str, method: str = "GET", body=None):
+async def anonymous(url: str, method: str = "GET", body=None, headers=None):
     """A request without Jupyter's token or cookie: what someone with only the link has."""
     response = await AsyncHTTPClient().fetch(
         url,
         method=method,
         body=body,
+        headers=headers,
         raise_error=False,
         follow_redirects=False,
         allow_nonstandard_methods=True,
@@ -74,6 +75,15 @@ async def test_a_view_link_shows_the_picture_and_nothing_else(
     assert code == 200 and b'"role": "viewer"' in page
     code, status = await anonymous(f"{root}napari-desktop/watch/status?token={token}")
     assert code == 200 and json.loads(status)["running"] is True
+    # The page sends it in a header, out of URLs (JupyterHub logs a stopped server's URLs).
+    watch = "X-Napari-Desktop-Watch"
+    code, status = await anonymous(f"{root}napari-desktop/watch/status", headers={watch: token})
+    assert code == 200 and json.loads(status)["running"] is True
+    code, _ = await anonymous(f"{root}napari-desktop/watch/status", headers={watch: token[:-1]})
+    assert code == 403
+    for path in ("napari-desktop/api/status", "api/contents", "napari-desktop/"):
+        code, _ = await anonymous(f"{root}{path}", headers={watch: token})
+        assert code in (302, 403, 404), (path, code)
     code, _ = await anonymous(f"{root}napari-desktop/watch/static/build/desktop.css")
     assert code == 200
     # Nothing else of the server, with the link's token in any place Jupyter reads one.
