@@ -564,7 +564,10 @@ def test_napari_closed_and_desktop_stopped_say_what_to_do(viewer, server):
     err = refused(lambda: list(viewer.layers))
     assert err.status == 409 and "napari was closed" in str(err) and "desktop_viewer()" in str(err)
     again = desktop_viewer(timeout=120)
-    assert list(again.layers) == [], "a fresh napari after desktop_viewer()"
+    # A new napari, which answers (its layers: what its kept session had, which it may
+    # still be restoring: not asserted, it depends on how far the last save got).
+    assert napari_pid(server) != pid, "a fresh napari after desktop_viewer()"
+    assert isinstance(list(again.layers), list)
     assert server.request("POST", "napari-desktop/api/stop", {})[0] == 200
     err = refused(viewer.screenshot)
     assert err.status == 409 and "not running" in str(err) and "Stop desktop" in str(err)
