@@ -296,31 +296,35 @@ def one_or_list(value: Any, test: Callable[[Any], bool]) -> bool:
     return test(value)
 
 
+# Each setting's test of its value's form (FORMS says it in words).
+SETTING_CHECKS: dict[str, Callable[[Any], bool]] = {
+    "visible": lambda v: isinstance(v, bool),
+    "rgb": lambda v: isinstance(v, bool),
+    "opacity": lambda v: number_in(v, 0, 1),
+    "blending": lambda v: v in BLENDINGS,
+    "colormap": lambda v: (
+        is_color(v) or (isinstance(v, list) and len(v) >= 2 and all(is_color(c) for c in v))
+    ),
+    "contrast_limits": lambda v: numbers(v, 2) and v[0] < v[1],
+    "gamma": lambda v: number_in(v, SMALLEST),
+    "selected_label": lambda v: number_in(v, -LARGEST, whole=True),
+    "brush_size": lambda v: number_in(v, 1, whole=True),
+    "size": lambda v: one_or_list(v, lambda n: number_in(n, SMALLEST)),
+    "face_color": lambda v: one_or_list(v, is_color),
+    "border_color": lambda v: one_or_list(v, is_color),
+    "edge_color": lambda v: one_or_list(v, is_color),
+    "edge_width": lambda v: one_or_list(v, lambda n: number_in(n, 0)),
+    "symbol": lambda v: one_or_list(v, lambda s: isinstance(s, str) and 0 < len(s) <= 100),
+    "mode": lambda v: isinstance(v, str) and 0 < len(v) <= 100,
+}
+
+
 def setting_problem(key: str, value: Any) -> Optional[str]:
     """Why ``value`` cannot be the setting ``key`` (None when it can, or when napari
     decides: a color's or colormap's name, a mode's): "<key> must be <forms>, not <value>".
     napari itself would take many of these silently: an empty list as colormap or color
     reverts to gray or white, a NaN contrast limit or a negative size is kept."""
-    ok = {
-        "visible": lambda v: isinstance(v, bool),
-        "rgb": lambda v: isinstance(v, bool),
-        "opacity": lambda v: number_in(v, 0, 1),
-        "blending": lambda v: v in BLENDINGS,
-        "colormap": lambda v: (
-            is_color(v) or (isinstance(v, list) and len(v) >= 2 and all(is_color(c) for c in v))
-        ),
-        "contrast_limits": lambda v: numbers(v, 2) and v[0] < v[1],
-        "gamma": lambda v: number_in(v, SMALLEST),
-        "selected_label": lambda v: number_in(v, -LARGEST, whole=True),
-        "brush_size": lambda v: number_in(v, 1, whole=True),
-        "size": lambda v: one_or_list(v, lambda n: number_in(n, SMALLEST)),
-        "face_color": lambda v: one_or_list(v, is_color),
-        "border_color": lambda v: one_or_list(v, is_color),
-        "edge_color": lambda v: one_or_list(v, is_color),
-        "edge_width": lambda v: one_or_list(v, lambda n: number_in(n, 0)),
-        "symbol": lambda v: one_or_list(v, lambda s: isinstance(s, str) and 0 < len(s) <= 100),
-        "mode": lambda v: isinstance(v, str) and 0 < len(v) <= 100,
-    }.get(key)
+    ok = SETTING_CHECKS.get(key)
     if ok is None or ok(value):
         return None
     return f"{key} must be {FORMS[key]}, not {shown(value)}"
@@ -357,6 +361,15 @@ def unreadable_color(key: str, value: Any, layer: Any = None) -> Optional[str]:
                 f"{key} {shown(value)} refused: napari cannot read the color {shown(item)} "
                 f"({napari_reason(err)}); {key} must be {FORMS[key]}"
             )
+    return None
+
+
+def color_problem(props: dict[str, Any], layer: Any = None) -> Optional[str]:
+    """The first of ``props``' colors napari cannot read (unreadable_color), or None."""
+    for key, value in props.items():
+        problem = unreadable_color(key, value, layer)
+        if problem:
+            return problem
     return None
 
 
@@ -692,7 +705,8 @@ class Service:
         props = dict(props) if isinstance(props, dict) else props
         lengths: Any = props.pop("lengths", None) if isinstance(props, dict) else None
         shape_type: Any = props.pop("shape_type", "polygon") if isinstance(props, dict) else None
-        problem = check_props(kind, props, adding=True)
+        # Before any file is read: napari's colors are checked on this (Qt's) thread.
+        problem = check_props(kind, props, adding=True) or color_problem(props)
         if problem:
             reply({"ok": False, "error": problem})
             return
@@ -742,10 +756,6 @@ class Service:
             started = time.perf_counter()
             before = list(self.viewer.layers)
             try:
-                for key, value in props.items():
-                    problem = unreadable_color(key, value)
-                    if problem:
-                        raise ValueError(problem)
                 if multiscale:
                     layer = getattr(self.viewer, f"add_{kind}")(array, multiscale=True, **props)
                 elif kind == "shapes":
@@ -771,7 +781,7 @@ class Service:
             return
         kind = type(layer).__name__.lower()
         props = request.get("props") or {}
-        problem = check_props(kind, props, adding=False)
+        problem = check_props(kind, props, adding=False) or color_problem(props, layer)
         if problem:
             reply({"ok": False, "error": problem})
             return
@@ -798,9 +808,6 @@ class Service:
             old = {key: getattr(target, key) for key in props}
             try:
                 for key, value in props.items():
-                    problem = unreadable_color(key, value, target)
-                    if problem:
-                        raise ValueError(problem)
                     try:
                         setattr(target, key, value)
                     except Exception as err:
